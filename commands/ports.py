@@ -1,0 +1,159 @@
+"""The two small interfaces through which commands/ reaches the outside world.
+
+bot/ implements them over slack_sdk and openai; tests run the same code against the
+fake servers in tests/fakes/. Nothing in commands/ imports slack or openai directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Message = dict[str, Any]  # an OpenAI chat message: {"role": ..., "content": ...}
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One model answer with what it cost."""
+
+    text: str
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+    latency_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model as a provider lists it (GET /v1/models)."""
+
+    id: str
+    provider: str
+    created: int = 0
+    owned_by: str = ""
+    shutdown_date: str | None = None  # YYYY-MM-DD
+
+
+ErrorKind = Literal[
+    "rate_limit",  # 429
+    "server",  # 5xx
+    "timeout",
+    "connection",
+    "bad_request",  # 400: a parameter the model refuses, a bad prompt...
+    "auth",  # 401/403
+    "not_found",  # 404: unknown model
+    "cancelled",
+]
+
+
+class ProviderError(Exception):
+    """A failed provider call, classified so callers can decide whether to retry."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+        self.message = message
+        self.status = status
+        self.retry_after_s = retry_after_s
+        self.param = param
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in ("rate_limit", "server", "timeout", "connection")
+
+
+@dataclass
+class RateLimitState:
+    """What the provider's x-ratelimit-* headers said on the last answer."""
+
+    remaining_requests: int | None = None
+    limit_requests: int | None = None
+    remaining_tokens: int | None = None
+    limit_tokens: int | None = None
+
+
+class Models(Protocol):
+    """The gateway to model providers (any OpenAI-compatible API)."""
+
+    def providers(self) -> list[str]:
+        """Names of the configured providers; "default" is OPENAI_API_KEY/OPENAI_BASE_URL."""
+        ...
+
+    def split(self, model: str) -> tuple[str, str]:
+        """`provider:model` -> (provider, model); a bare name -> ("default", name)."""
+        ...
+
+    async def complete(
+        self, model: str, messages: Sequence[Message], params: dict[str, Any]
+    ) -> Completion:
+        """One completion; raises ProviderError. `model` may carry a provider prefix."""
+        ...
+
+    async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
+        """Embeddings for `texts`; raises ProviderError."""
+        ...
+
+    async def list_models(self, provider: str = "default") -> list[ModelInfo]:
+        """Every model the provider lists; raises ProviderError."""
+        ...
+
+    def rate_limit(self, provider: str) -> RateLimitState:
+        """The provider's rate-limit headroom as last reported."""
+        ...
+
+
+@dataclass(frozen=True)
+class Posted:
+    """Where a message landed: enough to update it or reply in its thread."""
+
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file to attach: bytes with a name and a title."""
+
+    filename: str
+    content: bytes
+    title: str = ""
+    alt_text: str = ""
+
+
+@dataclass
+class Blocks:
+    """Text plus optional Block Kit blocks; `text` is the notification fallback."""
+
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Chat(Protocol):
+    """What commands may do in Slack."""
+
+    async def post(self, channel: str, text: str, *, blocks: list[dict[str, Any]] | None = None,
+                   thread_ts: str | None = None) -> Posted:
+        ...
+
+    async def update(self, where: Posted, text: str, *,
+                     blocks: list[dict[str, Any]] | None = None) -> None:
+        ...
+
+    async def ephemeral(self, channel: str, user: str, text: str) -> None:
+        ...
+
+    async def upload(self, channel: str, upload: Upload, *, thread_ts: str | None = None,
+                     comment: str = "") -> None:
+        ...
+
+    async def react(self, where: Posted, emoji: str) -> None:
+        ...

@@ -111,6 +111,23 @@ class Models(Protocol):
         ...
 
 
+class ChatError(Exception):
+    """Slack refused a call; `code` is Slack's error string (not_in_channel, ...)."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(message or code)
+        self.code = code
+
+    @property
+    def advice(self) -> str:
+        """What the person in the channel can do about it."""
+        if self.code in ("not_in_channel", "channel_not_found"):
+            return "I can't post in this channel: invite me first (`/invite @evalbot`)."
+        if self.code in ("is_archived",):
+            return "This channel is archived: run the command in another channel."
+        return f"Slack refused the message ({self.code})."
+
+
 @dataclass(frozen=True)
 class Posted:
     """Where a message landed: enough to update it or reply in its thread."""
@@ -140,20 +157,25 @@ class Blocks:
 class Chat(Protocol):
     """What commands may do in Slack."""
 
-    async def post(self, channel: str, text: str, *, blocks: list[dict[str, Any]] | None = None,
-                   thread_ts: str | None = None) -> Posted:
-        ...
+    async def post(
+        self,
+        channel: str,
+        text: str,
+        *,
+        blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+    ) -> Posted: ...
 
-    async def update(self, where: Posted, text: str, *,
-                     blocks: list[dict[str, Any]] | None = None) -> None:
-        ...
+    async def update(
+        self, where: Posted, text: str, *, blocks: list[dict[str, Any]] | None = None
+    ) -> None: ...
 
-    async def ephemeral(self, channel: str, user: str, text: str) -> None:
-        ...
+    async def ephemeral(self, channel: str, user: str, text: str) -> None: ...
 
-    async def upload(self, channel: str, upload: Upload, *, thread_ts: str | None = None,
-                     comment: str = "") -> None:
-        ...
+    async def upload(
+        self, channel: str, upload: Upload, *, thread_ts: str | None = None, comment: str = ""
+    ) -> None: ...
 
-    async def react(self, where: Posted, emoji: str) -> None:
-        ...
+    async def react(self, where: Posted, emoji: str) -> None: ...
+
+    async def publish_home(self, user: str, blocks: list[dict[str, Any]]) -> None: ...

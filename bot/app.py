@@ -1,0 +1,131 @@
+"""The composition root: settings in, a running bot out.
+
+`build_services` wires storage, the provider gateway and Slack; `Bot.start` connects
+(HTTP site, Socket Mode), resumes unfinished work and starts the scheduler. Nothing
+here runs at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+
+from bot import http, listeners
+from bot.gateway import OpenAIGateway
+from bot.settings import Settings
+from bot.slack_chat import SlackChat, make_web_client
+from commands.eval.catalog import SuiteCatalog
+from commands.eval.prices import PriceTable
+from commands.eval.runner import RunEngine
+from commands.lifecycle import on_start
+from commands.ports import Chat
+from commands.services import Policy, Services
+from commands.table import build_table
+from commands.throttle import ResilientModels
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def build_services(
+    settings: Settings, db: Database, chat: Chat | None = None
+) -> tuple[Services, OpenAIGateway]:
+    """Everything the use cases need, built from settings."""
+    gateway = OpenAIGateway(settings.providers(), concurrency=settings.evalbot_concurrency)
+    if chat is None:
+        chat = SlackChat(make_web_client(settings.slack_bot_token or "", settings.slack_api_url))
+    policy = Policy(
+        approvers=frozenset(settings.evalbot_approvers),
+        finetune_users=frozenset(settings.evalbot_finetune_users),
+        concurrency=settings.evalbot_concurrency,
+        poll_seconds=settings.evalbot_poll_seconds,
+        proposal_days=settings.evalbot_proposal_days,
+    )
+    services = Services(
+        chat=chat,
+        models=ResilientModels(gateway, concurrency=settings.evalbot_concurrency),
+        db=db,
+        suites=SuiteCatalog.load(settings.suites_dir),
+        prices=PriceTable.load(settings.evalbot_prices_file),
+        policy=policy,
+    )
+    services.engine_ = RunEngine(services, services.suites, services.prices, services.models)
+    return services, gateway
+
+
+@dataclass
+class Bot:
+    """A running evalbot process."""
+
+    settings: Settings
+    db: Database
+    services: Services
+    gateway: OpenAIGateway
+    bolt: AsyncApp
+    socket: AsyncSocketModeHandler | None = None
+    site: web.AppRunner | None = None
+    stopped: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    def build(cls, settings: Settings, db: Database) -> Bot:
+        services, gateway = build_services(settings, db)
+        chat = services.chat
+        assert isinstance(chat, SlackChat)
+        http_mode = settings.mode == "http"
+        bolt = AsyncApp(
+            client=chat.client,
+            signing_secret=settings.slack_signing_secret if http_mode else None,
+            request_verification_enabled=http_mode,
+            process_before_response=False,
+            raise_error_for_unhandled_request=False,
+        )
+        listeners.register(bolt, build_table(), services)
+        return cls(settings, db, services, gateway, bolt)
+
+    async def start(self) -> None:
+        """Serve HTTP, connect Socket Mode when configured, resume unfinished work."""
+        settings = self.settings
+        web_app = http.build_web_app(self.services, self.bolt if settings.mode == "http" else None)
+        self.site = await http.start_site(web_app, settings.port)
+        if settings.mode == "socket":
+            socket_client = make_web_client(settings.slack_bot_token or "", settings.slack_api_url)
+            self.socket = AsyncSocketModeHandler(
+                self.bolt, settings.slack_app_token, web_client=socket_client
+            )
+            await self.socket.connect_async()  # type: ignore[no-untyped-call]
+            log.info("connected to Slack in Socket Mode")
+        else:
+            log.info("serving Slack requests at POST /slack/events (HTTP mode)")
+        await on_start(self.services)
+
+    async def stop(self) -> None:
+        """Close connections; background work is cancelled and resumes on next start."""
+        if self.socket is not None:
+            await self.socket.close_async()  # type: ignore[no-untyped-call]
+        await self.services.tasks.cancel_all()
+        if self.site is not None:
+            await self.site.cleanup()
+        await self.gateway.close()
+        await asyncio.to_thread(self.db.close)
+        self.stopped.set()
+
+
+async def serve(settings: Settings) -> None:
+    """Run the bot until SIGINT or SIGTERM."""
+    db = await asyncio.to_thread(Database.connect, settings.sqlalchemy_url)
+    bot = Bot.build(settings, db)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await bot.start()
+    log.info("evalbot is up (mode=%s, port=%d)", settings.mode, settings.port)
+    await stop.wait()
+    log.info("shutting down")
+    await bot.stop()

@@ -1,0 +1,76 @@
+"""The HTTP side: Slack's request URL (HTTP mode), /healthz and the JSON API (both modes)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from commands import api
+from commands.services import Services
+
+log = logging.getLogger(__name__)
+
+# Slack's own payloads are small; a megabyte refuses abuse without refusing Slack.
+MAX_BODY = 1024 * 1024
+
+
+def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
+    """Routes for both modes; /slack/events only when `bolt` handles HTTP mode."""
+    app = web.Application(client_max_size=MAX_BODY)
+
+    async def healthz(_: web.Request) -> web.Response:
+        if await services.db.aping():
+            return web.json_response({"ok": True})
+        return web.json_response({"ok": False, "error": "database unreachable"}, status=503)
+
+    async def aliases(_: web.Request) -> web.Response:
+        return web.json_response(await api.aliases(services))
+
+    async def suite_aliases(request: web.Request) -> web.Response:
+        return _json_or_404(await api.suite_aliases(services, request.match_info["suite"]))
+
+    async def run(request: web.Request) -> web.Response:
+        return _json_or_404(await api.run(services, request.match_info["run_id"]))
+
+    async def run_comparison(request: web.Request) -> web.Response:
+        return _json_or_404(await api.run_comparison(services, request.match_info["run_id"]))
+
+    async def compare(request: web.Request) -> web.Response:
+        return _json_or_404(
+            await api.compare(services, request.match_info["a"], request.match_info["b"])
+        )
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/aliases", aliases)
+    app.router.add_get("/api/aliases/{suite}", suite_aliases)
+    app.router.add_get("/api/runs/{run_id}", run)
+    app.router.add_get("/api/runs/{run_id}/comparison", run_comparison)
+    app.router.add_get("/api/compare/{a}/{b}", compare)
+
+    if bolt is not None:
+
+        async def slack_events(request: web.Request) -> web.StreamResponse:
+            bolt_request = await to_bolt_request(request)
+            bolt_response = await bolt.async_dispatch(bolt_request)
+            return await to_aiohttp_response(bolt_response)
+
+        app.router.add_post("/slack/events", slack_events)
+    return app
+
+
+def _json_or_404(result: api.Result) -> web.Response:
+    status, body = result
+    return web.json_response(body, status=status)
+
+
+async def start_site(app: web.Application, port: int, host: str = "0.0.0.0") -> web.AppRunner:
+    """Serve `app` on host:port; returns the runner to clean up at shutdown."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    log.info("listening on %s:%d", host, port)
+    return runner

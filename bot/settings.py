@@ -1,0 +1,226 @@
+"""Typed settings read from the environment and a `.env` file (the contract's table).
+
+`load_settings()` validates everything at start and fails with one line a person can act
+on (`SettingsError`); `bot.cli` turns that into exit status 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+HOW_TO_GET = {
+    "SLACK_BOT_TOKEN": "create the app from deploy/slack-manifest.yaml, install it to your "
+    "workspace and copy the Bot User OAuth Token (xoxb-...) from OAuth & Permissions",
+    "SLACK_APP_TOKEN": "in the app's Basic Information, create an App-Level Token with the "
+    "connections:write scope (xapp-...), or unset it to run in HTTP mode",
+    "SLACK_SIGNING_SECRET": "copy the Signing Secret from the app's Basic Information page "
+    "(HTTP mode needs it; set SLACK_APP_TOKEN instead to use Socket Mode)",
+    "SLACK_API_URL": "give the Slack Web API base URL, e.g. https://slack.com/api/",
+    "EVALBOT_MODE": "use `socket` (needs SLACK_APP_TOKEN) or `http` (needs SLACK_SIGNING_SECRET)",
+    "PORT": "give a TCP port number from 1 to 65535",
+    "OPENAI_BASE_URL": "give the provider's API base URL, e.g. https://api.openai.com/v1",
+    "EVALBOT_PROVIDERS": "use `name=base_url[|KEY_ENV_VAR],...`, "
+    "e.g. `local=http://localhost:8000/v1|VLLM_KEY`",
+    "DATABASE_URL": "give an SQLAlchemy URL such as sqlite:///evalbot.db or "
+    "postgresql://user@host:5432/evalbot",
+    "EVALBOT_SUITES_DIR": "point it at a folder of eval suites (see examples/)",
+    "EVALBOT_APPROVERS": "give comma-separated Slack user ids such as U012ABCDEF",
+    "EVALBOT_FINETUNE_USERS": "give comma-separated Slack user ids such as U012ABCDEF",
+    "EVALBOT_CONCURRENCY": "give a whole number from 1 to 1024",
+    "EVALBOT_POLL_SECONDS": "give a whole number of seconds from 5 to 86400",
+    "EVALBOT_PRICES_FILE": "point it at a YAML or JSON price table (see docs/prices.md)",
+    "EVALBOT_PROPOSAL_DAYS": "give a number of days from 1 to 365",
+}
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting; str() is the one line shown to the operator."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        hint = HOW_TO_GET.get(variable, "")
+        super().__init__(f"{variable} {problem}" + (f": {hint}." if hint else "."))
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """One OpenAI-compatible provider: `default`, or one named in EVALBOT_PROVIDERS."""
+
+    name: str
+    base_url: str | None
+    api_key: str | None
+    key_env: str | None = None
+
+
+def _split_ids(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.replace(" ", ",").split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything evalbot reads from its environment; names are the variables'."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    slack_bot_token: str | None = None
+    slack_app_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    evalbot_mode: Literal["socket", "http"] | None = None
+    port: int = Field(default=3000, ge=1, le=65535)
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    evalbot_providers: str = ""
+    database_url: str = "sqlite:///evalbot.db"
+    evalbot_suites_dir: Path | None = None
+    evalbot_approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    evalbot_finetune_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    evalbot_concurrency: int = Field(default=32, ge=1, le=1024)
+    evalbot_poll_seconds: int = Field(default=30, ge=5, le=86400)
+    evalbot_prices_file: Path | None = None
+    evalbot_proposal_days: float = Field(default=7.0, gt=0, le=365)
+
+    @field_validator("evalbot_approvers", "evalbot_finetune_users", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> Any:
+        return _split_ids(value)
+
+    @field_validator("evalbot_approvers", "evalbot_finetune_users")
+    @classmethod
+    def _valid_ids(cls, value: list[str]) -> list[str]:
+        for uid in value:
+            if not _USER_ID.match(uid):
+                raise ValueError(f"{uid!r} is not a Slack user id")
+        return value
+
+    @field_validator("evalbot_mode", mode="before")
+    @classmethod
+    def _mode(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower() or None
+        return value
+
+    # Derived views ------------------------------------------------------------
+
+    @property
+    def mode(self) -> Literal["socket", "http"]:
+        if self.evalbot_mode:
+            return self.evalbot_mode
+        return "socket" if self.slack_app_token else "http"
+
+    @property
+    def suites_dir(self) -> Path:
+        if self.evalbot_suites_dir is not None:
+            return self.evalbot_suites_dir
+        local = Path("evals")
+        return local if local.is_dir() else Path("examples")
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """DATABASE_URL with PostgreSQL pointed at psycopg 3, the driver we ship."""
+        url = self.database_url
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    def providers(self) -> dict[str, ProviderConfig]:
+        """The default provider plus those of EVALBOT_PROVIDERS, by name."""
+        result = {"default": ProviderConfig("default", self.openai_base_url, self.openai_api_key)}
+        result.update(parse_providers(self.evalbot_providers, os.environ))
+        return result
+
+
+def parse_providers(text: str, environ: Any) -> dict[str, ProviderConfig]:
+    """Parse `name=base_url[|KEY_ENV_VAR],...`; raises SettingsError naming the entry."""
+    found: dict[str, ProviderConfig] = {}
+    for raw in text.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        name, sep, rest = entry.partition("=")
+        name = name.strip()
+        if not sep or not rest.strip():
+            raise SettingsError("EVALBOT_PROVIDERS", f"has an entry without a URL ({name!r})")
+        if not _PROVIDER_NAME.match(name) or name == "default":
+            raise SettingsError(
+                "EVALBOT_PROVIDERS",
+                f"has a bad provider name {name!r} (lowercase letters, digits, - and _)",
+            )
+        if name in found:
+            raise SettingsError("EVALBOT_PROVIDERS", f"names provider {name!r} twice")
+        url, _, key_env = rest.partition("|")
+        url, key_env = url.strip(), key_env.strip()
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise SettingsError("EVALBOT_PROVIDERS", f"has a bad URL for {name!r}")
+        if key_env and not _ENV_NAME.match(key_env):
+            raise SettingsError("EVALBOT_PROVIDERS", f"has a bad key variable name for {name!r}")
+        key = environ.get(key_env) if key_env else None
+        found[name] = ProviderConfig(name, url, key or None, key_env or None)
+    return found
+
+
+def _first_error(exc: ValidationError) -> SettingsError:
+    err = exc.errors()[0]
+    variable = str(err["loc"][0]).upper() if err.get("loc") else "setting"
+    # Never echo the offending value: it may be a secret pasted into the wrong variable.
+    message = str(err.get("msg", "is malformed")).removeprefix("Value error, ")
+    return SettingsError(variable, f"is malformed ({message})")
+
+
+def load_settings(*, require_slack: bool = True, env_file: str | None = ".env") -> Settings:
+    """Read and validate settings; raises SettingsError with a one-line, actionable message."""
+    try:
+        settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise _first_error(exc) from None
+    settings.providers()  # validates EVALBOT_PROVIDERS
+    _check_url("SLACK_API_URL", settings.slack_api_url)
+    if settings.openai_base_url:
+        _check_url("OPENAI_BASE_URL", settings.openai_base_url)
+    if "://" not in settings.database_url:
+        raise SettingsError("DATABASE_URL", "is malformed (no scheme)")
+    if settings.evalbot_prices_file is not None and not settings.evalbot_prices_file.is_file():
+        raise SettingsError("EVALBOT_PRICES_FILE", "names a file that does not exist")
+    if require_slack:
+        _check_slack(settings)
+    return settings
+
+
+def _check_url(variable: str, value: str) -> None:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise SettingsError(variable, "is not an http(s) URL")
+
+
+def _check_slack(settings: Settings) -> None:
+    token = settings.slack_bot_token
+    if not token:
+        raise SettingsError("SLACK_BOT_TOKEN", "is not set")
+    if not token.startswith("xoxb-"):
+        raise SettingsError("SLACK_BOT_TOKEN", "is not a bot token (it should start with xoxb-)")
+    app_token = settings.slack_app_token
+    if app_token and not app_token.startswith("xapp-"):
+        raise SettingsError(
+            "SLACK_APP_TOKEN", "is not an app-level token (it should start with xapp-)"
+        )
+    if settings.mode == "socket" and not app_token:
+        raise SettingsError("SLACK_APP_TOKEN", "is not set but EVALBOT_MODE is socket")
+    if settings.mode == "http" and not settings.slack_signing_secret:
+        raise SettingsError("SLACK_SIGNING_SECRET", "is not set (HTTP mode)")

@@ -1,0 +1,140 @@
+"""Posting a finished run: the summary in its message, failures in its thread.
+
+Called once per run (and again at start for runs that ended without being announced).
+Editing the message is idempotent; the thread posts are claimed in the notices table
+first, so a restart never posts them twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from commands.eval.render import Failure, RunHeader, failures_text, summary_text
+from commands.eval.suite import Suite
+from commands.eval.templates import TemplateError, render
+from commands.ports import ChatError, Posted
+from commands.services import Services
+from storage import notices
+from storage import runs as store
+from storage.ids import format_id
+from storage.tables import EvalRun
+
+log = logging.getLogger(__name__)
+
+MAX_FAILURES = 10
+
+
+def expected_of(suite: Suite, item: dict[str, Any]) -> str | None:
+    """What the grader compares against, rendered for the item (None if it has none)."""
+    reference = suite.grader.get("reference")
+    if not isinstance(reference, str):
+        return None
+    try:
+        return render(reference, {"item": item, "sample": {"output_text": ""}})
+    except TemplateError:
+        return None
+
+
+def input_of(suite: Suite, item: dict[str, Any]) -> str:
+    """The last user message of the rendered input: what the model was asked."""
+    for message in reversed(suite.input):
+        if message.get("role") == "user":
+            try:
+                return render(str(message["content"]), {"item": item})
+            except TemplateError:
+                break
+    return str(item)
+
+
+def costs_of(
+    services: Services, models: list[str], counts: dict[str, store.ModelTally]
+) -> dict[str, float | None]:
+    """Cost per model; None where the price table does not know the model."""
+    return {
+        m: (counts[m].cost_usd if m in counts and services.prices.price(m) else None)
+        for m in models
+    }
+
+
+def summary_for(services: Services, run: EvalRun, counts: dict[str, store.ModelTally]) -> str:
+    header = RunHeader(
+        format_id("run", run.id), run.suite, run.data_version, run.total, run.user_id
+    )
+    elapsed = None
+    if run.started_at and run.finished_at:
+        elapsed = (run.finished_at - run.started_at).total_seconds()
+    note = None
+    if run.status == "failed":
+        note = f":x: {run.error}"
+    elif run.status == "cancelled":
+        note = ":no_entry_sign: cancelled — the counts below are the samples done before."
+    return summary_text(
+        header,
+        run.status,
+        run.models,
+        counts,
+        costs_of(services, run.models, counts),
+        elapsed,
+        note,
+    )
+
+
+async def announce(services: Services, run: EvalRun) -> None:
+    """Show a terminal run's summary in its message and its failures in the thread."""
+    run_id = run.id or 0
+    counts = await services.db.run(store.tallies, run_id=run_id)
+    text = summary_for(services, run, counts)
+    where: Posted | None = None
+    if run.channel and run.message_ts:
+        where = Posted(run.channel, run.message_ts)
+        try:
+            await services.chat.update(where, text)
+        except ChatError as exc:
+            log.warning("final update failed (%s); posting the summary anew", exc.code)
+            where = await _post(services, run.channel, text)
+    elif run.channel:
+        where = await _post(services, run.channel, text)
+    if where is not None and run.status != "failed":
+        await _post_failures(services, run, where)
+    if where is not None and len(run.models) > 1 and run.status == "finished":
+        from commands.eval.compare import post_run_comparison
+
+        await post_run_comparison(services, run, where)
+    await services.db.run(store.mark_announced, run_id=run_id)
+
+
+async def _post(services: Services, channel: str, text: str) -> Posted | None:
+    try:
+        return await services.chat.post(channel, text)
+    except ChatError as exc:
+        log.warning("cannot post in %s: %s", channel, exc.code)
+        return None
+
+
+async def _post_failures(services: Services, run: EvalRun, where: Posted) -> None:
+    run_id = run.id or 0
+    failed = await services.db.run(store.results, run_id=run_id, status="failed")
+    if not failed:
+        return
+    if not await services.db.run(notices.claim, key=f"run:{run_id}:failures"):
+        return
+    suite = services.suites.get(run.suite)
+    shown: list[Failure] = []
+    for r in failed[:MAX_FAILURES]:
+        item = suite.items[r.item_index] if suite and r.item_index < len(suite.items) else {}
+        shown.append(
+            Failure(
+                index=r.item_index,
+                model=r.model,
+                input=input_of(suite, item) if suite else "",
+                expected=expected_of(suite, item) if suite else None,
+                got=r.output or "",
+                score=r.score,
+            )
+        )
+    text = failures_text(format_id("run", run_id), shown, len(failed))
+    try:
+        await services.chat.post(where.channel, text, thread_ts=where.ts)
+    except ChatError as exc:
+        log.warning("failures thread post failed: %s", exc.code)

@@ -1,0 +1,241 @@
+"""`/eval`: suites, run, status, show, compare, history, cancel.
+
+Handlers parse and validate from memory, then return the work to run after the ack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commands.eval import announce
+from commands.eval.render import clip, pct, progress_text
+from commands.grammar import Parsed, int_option
+from commands.registry import Family, Invocation, Started, UsageError, UserFacingError
+from commands.services import Services
+from storage import aliases as alias_store
+from storage import runs as store
+from storage.ids import format_id, parse_id
+
+EVAL = Family("/eval", "run the team's eval suites on models and compare them")
+
+MAX_MODELS = 10
+MAX_LIMIT = 100_000
+
+
+def run_id_arg(parsed: Parsed, position: int = 0, what: str = "run id") -> int:
+    """The run id at `position`, or a UsageError saying what is expected."""
+    if len(parsed.words) <= position:
+        raise UsageError(f"Missing {what} (like `r12`).")
+    text = parsed.words[position]
+    run_id = parse_id("run", text)
+    if run_id is None:
+        raise UsageError(f"`{clip(text, 30)}` is not a run id; run ids look like `r12`.")
+    return run_id
+
+
+async def load_run(services: Services, run_id: int) -> Any:
+    run = await services.db.run(store.get_run, run_id=run_id)
+    if run is None:
+
+        def recent(*, session: Any) -> list[Any]:
+            return store.active_runs(session=session)[:5]
+
+        active = await services.db.run(recent)
+        hint = ", ".join(f"`r{r.id}`" for r in active)
+        raise UserFacingError(
+            f"There is no run `r{run_id}`."
+            + (f" Runs in progress: {hint}." if hint else " `/eval status` lists runs.")
+        )
+    return run
+
+
+@EVAL.sub("suites")
+def suites_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
+    """List suites: samples, grader, production model, last pass rate."""
+    if parsed.words or parsed.options:
+        raise UsageError("`/eval suites` takes no arguments.")
+
+    async def work() -> None:
+        def read(*, session: Any) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+            last: dict[str, str] = {}
+            for name in services.suites.names():
+                for run in store.recent_runs(session=session, suite=name, limit=5):
+                    if run.status == "finished":
+                        counts = store.tallies(
+                            session=session, run_id=run.id or 0, with_latencies=False
+                        )
+                        best = ", ".join(
+                            f"{m} {pct(counts[m].pass_rate)}" for m in run.models if m in counts
+                        )
+                        last[name] = f"r{run.id}: {best}"
+                        break
+            return alias_store.all_aliases(session=session), last
+
+        aliases, last = await services.db.run(read)
+        lines = ["*Eval suites*"]
+        for name in services.suites.names():
+            suite = services.suites.suites[name]
+            prod = aliases.get(name, {}).get("production", "none")
+            lines.append(
+                f"• `{name}` — {len(suite.items)} samples · grader {suite.grader.get('type')}"
+                f" · production `{prod}` · last {last.get(name, 'never run')}"
+            )
+        if len(lines) == 1:
+            lines.append(f"No suites in `{services.suites.root}`: add one (see examples/).")
+        for err in services.suites.errors[:5]:
+            lines.append(f":warning: not loaded: {err}")
+        await inv.respond("\n".join(lines))
+
+    return Started("Looking up the suites…", work, "eval-suites")
+
+
+@EVAL.sub("run", "<suite> <model> [<model> ...] [limit=N]", keys=("limit",))
+def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
+    """Run a suite on one or more models; two or more models make a comparison."""
+    if not parsed.words:
+        raise UsageError("Missing the suite and the model.")
+    name, models = parsed.words[0], list(parsed.words[1:])
+    suite = services.suites.get(name)
+    if suite is None:
+        raise UsageError(services.suites.unknown(name))
+    if not models:
+        raise UsageError(f"Name at least one model to run `{name}` on.")
+    if len(set(models)) != len(models):
+        raise UsageError("A model is named twice.")
+    if len(models) > MAX_MODELS:
+        raise UsageError(f"At most {MAX_MODELS} models per run.")
+    for model in models:
+        provider, _ = services.models.split(model)
+        if ":" in model and provider == "default" and not model.startswith("ft:"):
+            known = ", ".join(p for p in services.models.providers() if p != "default")
+            raise UsageError(
+                f"`{clip(model, 60)}`: unknown provider `{model.split(':')[0]}`. "
+                + (
+                    f"Configured providers: {known}."
+                    if known
+                    else "No extra providers are configured (EVALBOT_PROVIDERS)."
+                )
+            )
+    limit = int_option(parsed, "limit", min=1, max=MAX_LIMIT)
+    total = min(limit or len(suite.items), len(suite.items))
+
+    async def work() -> None:
+        run = await services.db.run(
+            store.create_run,
+            suite=suite.name,
+            data_version=suite.data_version,
+            models=models,
+            total=total,
+            sample_limit=limit,
+            channel=inv.channel_id,
+            user_id=inv.user_id,
+        )
+        await services.engine.start(run.id or 0)
+
+    n = f"{total} samples" + (f" of {len(suite.items)}" if total < len(suite.items) else "")
+    return Started(
+        f"Starting `{name}` on {', '.join(f'`{m}`' for m in models)} ({n})…", work, "eval-run"
+    )
+
+
+@EVAL.sub("status", "[<run-id>]")
+def status_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
+    """Runs in progress, or the progress of one run."""
+    if parsed.options or len(parsed.words) > 1:
+        raise UsageError("`/eval status` takes at most a run id.")
+    run_id = run_id_arg(parsed) if parsed.words else None
+
+    async def work() -> None:
+        if run_id is not None:
+            run = await load_run(services, run_id)
+            counts = await services.db.run(store.tallies, run_id=run_id)
+            if run.status in store.TERMINAL:
+                await inv.respond(announce.summary_for(services, run, counts))
+            else:
+                live = services.engine.live.get(run_id)
+                await inv.respond(
+                    progress_text(
+                        live.header if live else announce_header(run),
+                        run.models,
+                        live.counts if live else counts,
+                        0,
+                    )
+                )
+            return
+        active = await services.db.run(store.active_runs)
+        if not active:
+            await inv.respond("No runs in progress. Start one with `/eval run <suite> <model>`.")
+            return
+        lines = ["*Runs in progress*"]
+        for run in active:
+            live = services.engine.live.get(run.id or 0)
+            done = sum(t.done for t in live.counts.values()) if live else 0
+            lines.append(
+                f"• `r{run.id}` `{run.suite}` on {', '.join(run.models)} — "
+                f"{run.status}, {done}/{run.total * len(run.models)} samples"
+            )
+        await inv.respond("\n".join(lines))
+
+    return Started("Checking…", work, "eval-status")
+
+
+def announce_header(run: Any) -> Any:
+    from commands.eval.render import RunHeader
+
+    return RunHeader(format_id("run", run.id), run.suite, run.data_version, run.total, run.user_id)
+
+
+@EVAL.sub("show", "<run-id>")
+def show_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
+    """A run's summary and its failing samples."""
+    if parsed.options or len(parsed.words) != 1:
+        raise UsageError("`/eval show` takes one run id.")
+    run_id = run_id_arg(parsed)
+
+    async def work() -> None:
+        run = await load_run(services, run_id)
+        counts = await services.db.run(store.tallies, run_id=run_id)
+        text = announce.summary_for(services, run, counts)
+        failed = await services.db.run(store.results, run_id=run_id, status="failed")
+        suite = services.suites.get(run.suite)
+        if failed and suite is not None:
+            from commands.eval.render import Failure, failures_text
+
+            shown = [
+                Failure(
+                    r.item_index,
+                    r.model,
+                    announce.input_of(suite, suite.items[r.item_index]),
+                    announce.expected_of(suite, suite.items[r.item_index]),
+                    r.output or "",
+                    r.score,
+                )
+                for r in failed[: announce.MAX_FAILURES]
+                if r.item_index < len(suite.items)
+            ]
+            text += "\n\n" + failures_text(f"r{run_id}", shown, len(failed))
+        await inv.respond(text)
+
+    return Started("Fetching the run…", work, "eval-show")
+
+
+@EVAL.sub("cancel", "<run-id>")
+def cancel_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
+    """Stop a run: requests in flight are abandoned and the run is marked cancelled."""
+    if parsed.options or len(parsed.words) != 1:
+        raise UsageError("`/eval cancel` takes one run id.")
+    run_id = run_id_arg(parsed)
+
+    async def work() -> None:
+        run = await load_run(services, run_id)
+        if run.status in store.TERMINAL:
+            await inv.respond(f"`r{run_id}` has already {run.status}; nothing to cancel.")
+            return
+        if not services.engine.cancel(run_id):
+            # Not executing in this process (e.g. queued before a restart): end it here.
+            await services.db.run(store.finish, run_id=run_id, status="cancelled")
+            ended = await load_run(services, run_id)
+            await announce.announce(services, ended)
+        await inv.respond(f"Cancelling `r{run_id}`.")
+
+    return Started(f"Cancelling `r{run_id}`…", work, "eval-cancel")

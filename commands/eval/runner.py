@@ -1,0 +1,339 @@
+"""The eval engine: runs a stored run to the end, resumably.
+
+A run is a row in the database before anything happens. `RunEngine.execute` picks up
+the samples not yet stored, sends them through `ResilientModels` (which bounds the
+requests in flight per provider and retries faults), grades them, and writes results
+in batches. The run's one Slack message is updated in place about once a second. Kill
+the process at any point and `resume_all` finishes every run from where its stored
+results end, without requesting a stored sample again, and updates the same message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from commands.eval.announce import announce
+from commands.eval.catalog import SuiteCatalog
+from commands.eval.graders.base import GradeError, Sample
+from commands.eval.prices import PriceTable
+from commands.eval.render import RunHeader, progress_text
+from commands.eval.suite import Suite
+from commands.eval.templates import TemplateError, render
+from commands.logctx import log_context
+from commands.ports import ChatError, Posted, ProviderError
+from commands.services import Services
+from commands.throttle import ResilientModels
+from storage import runs as store
+from storage.ids import format_id
+from storage.tables import EvalRun, SampleResult
+
+log = logging.getLogger(__name__)
+
+FATAL_KINDS = ("bad_request", "auth", "not_found")
+
+
+class RunRefused(Exception):
+    """The provider refused the run's very first request: nothing else is sent."""
+
+
+@dataclass
+class Live:
+    """In-memory state of a run being executed."""
+
+    run: EvalRun
+    suite: Suite
+    counts: dict[str, store.ModelTally]
+    started: float = field(default_factory=time.monotonic)
+    buffer: list[SampleResult] = field(default_factory=list)
+    dirty: bool = True
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def header(self) -> RunHeader:
+        return RunHeader(
+            format_id("run", self.run.id),
+            self.run.suite,
+            self.run.data_version,
+            self.run.total,
+            self.run.user_id,
+        )
+
+
+def build_messages(suite: Suite, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The suite's input templates rendered for one item."""
+    context = {"item": item}
+    return [{"role": m["role"], "content": render(m["content"], context)} for m in suite.input]
+
+
+class RunEngine:
+    """Executes runs; one per process, shared by Slack commands, watches and the CLI."""
+
+    def __init__(
+        self,
+        services: Services,
+        catalog: SuiteCatalog,
+        prices: PriceTable,
+        models: ResilientModels,
+        *,
+        flush_every_s: float = 0.5,
+        update_every_s: float = 1.0,
+    ) -> None:
+        self.services = services
+        self.catalog = catalog
+        self.prices = prices
+        self.models = models
+        self.flush_every_s = flush_every_s
+        self.update_every_s = update_every_s
+        self.live: dict[int, Live] = {}
+
+    # Control ------------------------------------------------------------------
+
+    def cancel(self, run_id: int) -> bool:
+        """Ask a run executing in this process to stop; True if it was running here."""
+        live = self.live.get(run_id)
+        if live is None:
+            return False
+        live.cancel.set()
+        return True
+
+    # Execution ----------------------------------------------------------------
+
+    async def execute(self, run_id: int) -> EvalRun | None:
+        """Run (or resume) a run to a terminal state; returns the final row."""
+        db = self.services.db
+
+        def load(
+            *, session: Any
+        ) -> tuple[EvalRun | None, set[tuple[str, int]], dict[str, store.ModelTally]]:
+            run = store.get_run(session=session, run_id=run_id)
+            if run is None:
+                return None, set(), {}
+            return (
+                run,
+                store.done_items(session=session, run_id=run_id),
+                store.tallies(session=session, run_id=run_id),
+            )
+
+        run, done, counts = await db.run(load)
+        if run is None or run.status in store.TERMINAL:
+            return run
+        suite = self.catalog.get(run.suite)
+        if suite is None or suite.data_version != run.data_version:
+            why = (
+                f"suite `{run.suite}` no longer exists"
+                if suite is None
+                else f"suite `{run.suite}` changed since the run started"
+            )
+            await db.run(store.finish, run_id=run_id, status="failed", error=why)
+            return await db.run(store.get_run, run_id=run_id)
+        live = Live(run, suite, counts)
+        self.live[run_id] = live
+        try:
+            await db.run(store.mark_running, run_id=run_id)
+            await self._ensure_message(live)
+            pending = [(m, i) for m in run.models for i in range(run.total) if (m, i) not in done]
+            status, error = "finished", None
+            try:
+                await self._work(live, pending)
+                if live.cancel.is_set():
+                    status = "cancelled"
+            except RunRefused as exc:
+                status, error = "failed", str(exc)
+            await self._flush(live)
+            await db.run(store.finish, run_id=run_id, status=status, error=error)
+        finally:
+            self.live.pop(run_id, None)
+        return await db.run(store.get_run, run_id=run_id)
+
+    async def start(self, run_id: int) -> None:
+        """Execute and announce a run in the background."""
+        self.services.tasks.spawn(self.execute_and_announce(run_id), name=f"run-r{run_id}")
+
+    async def execute_and_announce(self, run_id: int) -> EvalRun | None:
+        with log_context(run=f"r{run_id}"):
+            final = await self.execute(run_id)
+            if final is not None and final.status in store.TERMINAL and not final.announced:
+                await announce(self.services, final)
+            return final
+
+    async def resume_all(self) -> list[int]:
+        """Continue every run a previous process left unfinished or unannounced."""
+        runs = await self.services.db.run(store.unannounced_runs)
+        for run in runs:
+            log.info("resuming r%s (%s)", run.id, run.status)
+            await self.start(run.id or 0)
+        return [run.id or 0 for run in runs]
+
+    async def _ensure_message(self, live: Live) -> None:
+        run = live.run
+        if run.channel is None or run.message_ts is not None:
+            return
+        text = progress_text(live.header, run.models, live.counts, 0)
+        try:
+            posted = await self.services.chat.post(run.channel, text)
+        except ChatError as exc:
+            log.warning("cannot post run message: %s", exc.code)
+            return
+        run.message_ts = posted.ts
+        await self.services.db.run(
+            store.set_message, run_id=run.id, channel=posted.channel, ts=posted.ts
+        )
+
+    async def _work(self, live: Live, pending: list[tuple[str, int]]) -> None:
+        if not pending:
+            return
+        # Preflight: one sample per model first, so a refused parameter or an unknown
+        # model is reported in plain words before the run burns through the suite.
+        firsts: dict[str, tuple[str, int]] = {}
+        for key in pending:
+            firsts.setdefault(key[0], key)
+        await asyncio.gather(*(self._sample(live, key, preflight=True) for key in firsts.values()))
+        rest = [key for key in pending if key not in set(firsts.values())]
+        queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
+        for key in rest:
+            queue.put_nowait(key)
+
+        async def worker() -> None:
+            while not live.cancel.is_set():
+                try:
+                    key = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                await self._sample(live, key)
+
+        providers = {self.models.split(m)[0] for m in live.run.models}
+        n_workers = min(len(rest), self.models.concurrency * len(providers) + 4)
+        workers = [asyncio.create_task(worker()) for _ in range(n_workers)]
+        background = asyncio.create_task(self._background(live))
+        cancel_wait: asyncio.Future[Any] = asyncio.ensure_future(live.cancel.wait())
+        try:
+            all_done: asyncio.Future[Any] = asyncio.gather(*workers)
+            await asyncio.wait({all_done, cancel_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if live.cancel.is_set():
+                for w in workers:
+                    w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        finally:
+            cancel_wait.cancel()
+            background.cancel()
+            await asyncio.gather(background, cancel_wait, return_exceptions=True)
+
+    async def _sample(self, live: Live, key: tuple[str, int], *, preflight: bool = False) -> None:
+        model, index = key
+        item = live.suite.items[index]
+        result = SampleResult(
+            run_id=live.run.id or 0, model=model, item_index=index, status="errored"
+        )
+        try:
+            messages = build_messages(live.suite, item)
+            completion, attempts = await self.models.complete_counted(
+                model, messages, dict(live.suite.sampling)
+            )
+        except ProviderError as exc:
+            if preflight and exc.kind in FATAL_KINDS:
+                raise RunRefused(self._refusal(model, exc, live.suite)) from exc
+            result.error = f"{exc.kind}: {exc.message}"
+            self._record(live, result)
+            return
+        except TemplateError as exc:  # the loader checks fields, so this is rare
+            result.error = f"template: {exc}"
+            self._record(live, result)
+            return
+        result.attempts = attempts
+        result.output = completion.text
+        result.input_tokens = completion.input_tokens
+        result.cached_input_tokens = completion.cached_input_tokens
+        result.output_tokens = completion.output_tokens
+        result.latency_ms = int(completion.latency_s * 1000)
+        result.cost_usd = (
+            self.prices.cost(
+                model,
+                completion.input_tokens,
+                completion.cached_input_tokens,
+                completion.output_tokens,
+            )
+            or 0.0
+        )
+        try:
+            grade = await live.suite.grader_impl.grade(item, Sample(completion.text), self.models)
+        except GradeError as exc:
+            result.error = f"grader: {exc.message}"
+        except ProviderError as exc:
+            result.error = f"grader model: {exc.kind}: {exc.message}"
+        else:
+            result.score = grade.score
+            result.status = "passed" if grade.score >= live.suite.pass_threshold else "failed"
+        self._record(live, result)
+
+    @staticmethod
+    def _refusal(model: str, exc: ProviderError, suite: Suite) -> str:
+        if exc.kind == "not_found":
+            return (
+                f"`{model}` is not a model this provider serves ({exc.message}). "
+                "`/eval run` with a model from the provider's list."
+            )
+        if exc.kind == "auth":
+            return (
+                f"the provider refused our credentials for `{model}` ({exc.message}). "
+                "Check the API key the bot is configured with."
+            )
+        hint = ""
+        if exc.param and exc.param in suite.sampling:
+            hint = (
+                f" Remove or change `{exc.param}` under `sampling` in "
+                f"{suite.folder.name}/suite.yaml for this model."
+            )
+        return f"`{model}` refused the request: {exc.message}.{hint} Nothing else was sent."
+
+    def _record(self, live: Live, result: SampleResult) -> None:
+        tally = live.counts.setdefault(result.model, store.ModelTally())
+        setattr(tally, result.status, getattr(tally, result.status) + 1)
+        tally.input_tokens += result.input_tokens
+        tally.cached_input_tokens += result.cached_input_tokens
+        tally.output_tokens += result.output_tokens
+        tally.cost_usd += result.cost_usd
+        if result.status != "errored":
+            tally.latencies_ms.append(result.latency_ms)
+        live.buffer.append(result)
+        live.dirty = True
+
+    async def _flush(self, live: Live) -> None:
+        if not live.buffer:
+            return
+        batch, live.buffer = live.buffer, []
+        try:
+            await self.services.db.run(store.save_results, results=batch)
+        except Exception:
+            live.buffer[:0] = batch  # keep them for the next attempt
+            raise
+
+    async def _background(self, live: Live) -> None:
+        """Flush results and refresh the Slack message until cancelled."""
+        last_update = 0.0
+        while True:
+            await asyncio.sleep(self.flush_every_s)
+            try:
+                await self._flush(live)
+            except Exception:
+                log.exception("writing results failed; will retry")
+            now = time.monotonic()
+            if live.dirty and now - last_update >= self.update_every_s:
+                live.dirty = False
+                last_update = now
+                await self._show_progress(live)
+
+    async def _show_progress(self, live: Live) -> None:
+        run = live.run
+        if run.channel is None or run.message_ts is None:
+            return
+        text = progress_text(live.header, run.models, live.counts, time.monotonic() - live.started)
+        try:
+            await self.services.chat.update(Posted(run.channel, run.message_ts), text)
+        except ChatError as exc:
+            log.warning("progress update failed: %s", exc.code)
+        except Exception:
+            log.exception("progress update failed")

@@ -1,0 +1,16 @@
+"""What a starting bot does before it takes commands: pick up unfinished work."""
+
+from __future__ import annotations
+
+import logging
+
+from commands.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def on_start(services: Services) -> None:
+    """Resume runs a previous process left unfinished or unannounced."""
+    resumed = await services.engine.resume_all()
+    if resumed:
+        log.info("resumed %d runs", len(resumed))

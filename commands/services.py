@@ -1,0 +1,102 @@
+"""What the use cases are handed: ports, storage and the deployment's rules."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from commands.ports import Chat
+from commands.throttle import ResilientModels
+from storage.db import Database
+
+if TYPE_CHECKING:
+    from commands.eval.catalog import SuiteCatalog
+    from commands.eval.prices import PriceTable
+    from commands.eval.runner import RunEngine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Who may do what, and the knobs commands read."""
+
+    approvers: frozenset[str] = frozenset()
+    finetune_users: frozenset[str] = frozenset()  # empty: everyone
+    concurrency: int = 32
+    poll_seconds: int = 30
+    proposal_days: float = 7.0
+
+    def may_finetune(self, user_id: str) -> bool:
+        return not self.finetune_users or user_id in self.finetune_users
+
+
+class Tasks:
+    """Background work started after an ack: tracked, logged, cancelled at shutdown."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        *,
+        name: str,
+        on_error: Callable[[BaseException], Awaitable[None]] | None = None,
+    ) -> asyncio.Task[Any]:
+        async def guarded() -> Any:
+            try:
+                return await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("background task %s failed", name)
+                if on_error is not None:
+                    try:
+                        await on_error(exc)
+                    except Exception:
+                        log.exception("error handler of %s failed", name)
+                return None
+
+        task = asyncio.get_running_loop().create_task(guarded(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    @property
+    def running(self) -> int:
+        return len(self._tasks)
+
+    async def wait_idle(self, timeout: float = 10.0) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    async def cancel_all(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+
+
+@dataclass
+class Services:
+    """The composition root hands one of these to every handler."""
+
+    chat: Chat
+    models: ResilientModels
+    db: Database
+    suites: SuiteCatalog
+    prices: PriceTable
+    policy: Policy = field(default_factory=Policy)
+    tasks: Tasks = field(default_factory=Tasks)
+    engine_: RunEngine | None = None
+
+    @property
+    def engine(self) -> RunEngine:
+        """The run engine (built after the services it uses)."""
+        if self.engine_ is None:
+            raise RuntimeError("the run engine is not wired")
+        return self.engine_

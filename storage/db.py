@@ -1,0 +1,127 @@
+"""Engine, sessions and migrations for SQLite (the default) and PostgreSQL.
+
+Storage functions are synchronous and take a session; the bot calls them through
+`Database.run`, which executes them on a small thread pool so the event loop (and
+Slack's 3-second acks) never waits on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def make_engine(url: str, *, schema: str | None = None) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
+    if url.startswith("sqlite"):
+        memory = url in ("sqlite://", "sqlite:///:memory:")
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=StaticPool if memory else None,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            if not memory:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    connect_args: dict[str, Any] = {"connect_timeout": 5}
+    if schema:
+        connect_args["options"] = f"-csearch_path={schema}"
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args
+    )
+
+
+def migrate(engine: Engine) -> None:
+    """Apply every alembic migration to the engine's database (idempotent)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class Database:
+    """The engine plus a thread pool to run storage functions off the event loop."""
+
+    def __init__(self, engine: Engine, *, workers: int = 4) -> None:
+        self.engine = engine
+        # SQLite allows one writer at a time: more threads only queue on its lock.
+        if engine.dialect.name == "sqlite":
+            workers = 1
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
+
+    @classmethod
+    def connect(
+        cls, url: str, *, schema: str | None = None, run_migrations: bool = True
+    ) -> Database:
+        engine = make_engine(url, schema=schema)
+        if run_migrations:
+            migrate(engine)
+        return cls(engine)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def call(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """Run `fn(session=..., **kwargs)` in one transaction, synchronously."""
+        with self.session() as session:
+            return fn(session=session, **kwargs)
+
+    async def run(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """Run `fn(session=..., **kwargs)` in one transaction on the database thread pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, partial(self.call, fn, **kwargs))
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+            log.warning("database ping failed", exc_info=True)
+            return False
+
+    async def aping(self) -> bool:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.ping)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=False)
+        self.engine.dispose()

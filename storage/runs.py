@@ -1,0 +1,233 @@
+"""Eval runs and their sample results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from storage.tables import EvalRun, SampleResult, utcnow
+
+ACTIVE = ("queued", "running")
+TERMINAL = ("finished", "cancelled", "failed")
+
+
+def create_run(
+    *,
+    session: Session,
+    suite: str,
+    data_version: str,
+    models: Sequence[str],
+    total: int,
+    sample_limit: int | None = None,
+    channel: str | None = None,
+    user_id: str | None = None,
+    origin: str = "slack",
+    origin_ref: str | None = None,
+) -> EvalRun:
+    """Insert a queued run and return it with its id."""
+    run = EvalRun(
+        suite=suite,
+        data_version=data_version,
+        models=list(models),
+        total=total,
+        sample_limit=sample_limit,
+        channel=channel,
+        user_id=user_id,
+        origin=origin,
+        origin_ref=origin_ref,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def get_run(*, session: Session, run_id: int) -> EvalRun | None:
+    return session.get(EvalRun, run_id)
+
+
+def set_message(*, session: Session, run_id: int, channel: str, ts: str) -> None:
+    """Remember the message that shows the run, so a resumed run updates it."""
+    run = session.get(EvalRun, run_id)
+    if run is not None:
+        run.channel, run.message_ts = channel, ts
+
+
+def mark_running(*, session: Session, run_id: int) -> None:
+    run = session.get(EvalRun, run_id)
+    if run is not None and run.status == "queued":
+        run.status = "running"
+        run.started_at = run.started_at or utcnow()
+
+
+def finish(*, session: Session, run_id: int, status: str, error: str | None = None) -> bool:
+    """Move an active run to a terminal status; False if it had already ended."""
+    if status not in TERMINAL:
+        raise ValueError(status)
+    run = session.get(EvalRun, run_id, with_for_update=True)
+    if run is None or run.status in TERMINAL:
+        return False
+    run.status, run.error, run.finished_at = status, error, utcnow()
+    return True
+
+
+def mark_announced(*, session: Session, run_id: int) -> None:
+    run = session.get(EvalRun, run_id)
+    if run is not None:
+        run.announced = True
+
+
+def active_runs(*, session: Session, channel: str | None = None) -> list[EvalRun]:
+    query = select(EvalRun).where(col(EvalRun.status).in_(ACTIVE)).order_by(col(EvalRun.id))
+    if channel is not None:
+        query = query.where(EvalRun.channel == channel)
+    return list(session.exec(query))
+
+
+def unannounced_runs(*, session: Session) -> list[EvalRun]:
+    """Runs that are active, or ended without their summary posted: resumed at start."""
+    query = (
+        select(EvalRun)
+        .where(col(EvalRun.status).in_(ACTIVE) | (col(EvalRun.announced).is_(False)))
+        .order_by(col(EvalRun.id))
+    )
+    return list(session.exec(query))
+
+
+def recent_runs(*, session: Session, suite: str, limit: int = 50) -> list[EvalRun]:
+    query = (
+        select(EvalRun).where(EvalRun.suite == suite).order_by(col(EvalRun.id).desc()).limit(limit)
+    )
+    return list(session.exec(query))
+
+
+def save_results(*, session: Session, results: Iterable[SampleResult]) -> int:
+    """Insert sample results, skipping any (run, model, item) already stored."""
+    batch = list(results)
+    if not batch:
+        return 0
+    run_ids = {r.run_id for r in batch}
+    existing = set(
+        session.exec(
+            select(SampleResult.run_id, SampleResult.model, SampleResult.item_index).where(
+                col(SampleResult.run_id).in_(run_ids)
+            )
+        ).all()
+    )
+    fresh = [r for r in batch if (r.run_id, r.model, r.item_index) not in existing]
+    session.add_all(fresh)
+    session.flush()
+    return len(fresh)
+
+
+def done_items(*, session: Session, run_id: int) -> set[tuple[str, int]]:
+    """(model, item_index) pairs already graded or errored in a run."""
+    rows = session.exec(
+        select(SampleResult.model, SampleResult.item_index).where(SampleResult.run_id == run_id)
+    ).all()
+    return {(m, i) for m, i in rows}
+
+
+def results(
+    *, session: Session, run_id: int, model: str | None = None, status: str | None = None
+) -> list[SampleResult]:
+    query = select(SampleResult).where(SampleResult.run_id == run_id)
+    if model is not None:
+        query = query.where(SampleResult.model == model)
+    if status is not None:
+        query = query.where(SampleResult.status == status)
+    return list(session.exec(query.order_by(col(SampleResult.item_index))))
+
+
+@dataclass
+class ModelTally:
+    """Counts and sums of one model in one run."""
+
+    passed: int = 0
+    failed: int = 0
+    errored: int = 0
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    latencies_ms: list[int] = field(default_factory=list)
+
+    @property
+    def graded(self) -> int:
+        return self.passed + self.failed
+
+    @property
+    def done(self) -> int:
+        return self.graded + self.errored
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.graded if self.graded else None
+
+
+def tallies(*, session: Session, run_id: int, with_latencies: bool = True) -> dict[str, ModelTally]:
+    """Per-model counts, tokens and cost of a run, computed in the database."""
+    query = (
+        sa_select(
+            SampleResult.model,
+            SampleResult.status,
+            func.count(),
+            func.sum(SampleResult.input_tokens),
+            func.sum(SampleResult.cached_input_tokens),
+            func.sum(SampleResult.output_tokens),
+            func.sum(SampleResult.cost_usd),
+        )
+        .where(SampleResult.run_id == run_id)
+        .group_by(SampleResult.model, SampleResult.status)
+    )
+    out: dict[str, ModelTally] = {}
+    for model, status, count, tin, tcached, tout, cost in session.execute(query).all():
+        tally = out.setdefault(model, ModelTally())
+        setattr(tally, status, getattr(tally, status) + int(count))
+        tally.input_tokens += int(tin or 0)
+        tally.cached_input_tokens += int(tcached or 0)
+        tally.output_tokens += int(tout or 0)
+        tally.cost_usd += float(cost or 0.0)
+    if with_latencies:
+        lat = select(SampleResult.model, SampleResult.latency_ms).where(
+            SampleResult.run_id == run_id, SampleResult.status != "errored"
+        )
+        for model, ms in session.exec(lat).all():
+            out.setdefault(model, ModelTally()).latencies_ms.append(int(ms))
+    return out
+
+
+def run_as_dict(run: EvalRun, counts: dict[str, ModelTally]) -> dict[str, Any]:
+    """The run in the JSON shape of GET /api/runs/<id>."""
+
+    def iso(value: datetime | None) -> str | None:
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+    models: dict[str, Any] = {}
+    for model in run.models:
+        t = counts.get(model, ModelTally())
+        models[model] = {
+            "passed": t.passed,
+            "failed": t.failed,
+            "errored": t.errored,
+            "graded": t.graded,
+            "total": run.total,
+            "pass_rate": round(t.pass_rate, 4) if t.pass_rate is not None else None,
+            "input_tokens": t.input_tokens,
+            "output_tokens": t.output_tokens,
+            "cost_usd": round(t.cost_usd, 6),
+        }
+    return {
+        "id": f"r{run.id}",
+        "suite": run.suite,
+        "status": run.status,
+        "data_version": run.data_version,
+        "created_at": iso(run.created_at),
+        "finished_at": iso(run.finished_at),
+        "models": models,
+    }

@@ -17,6 +17,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from bot import http, listeners
+from bot.chart_port import ThreadedCharts
 from bot.gateway import OpenAIGateway
 from bot.settings import Settings
 from bot.slack_chat import SlackChat, make_web_client
@@ -53,6 +54,7 @@ def build_services(
         db=db,
         suites=SuiteCatalog.load(settings.suites_dir),
         prices=PriceTable.load(settings.evalbot_prices_file),
+        charts=ThreadedCharts(),
         policy=policy,
     )
     services.engine_ = RunEngine(services, services.suites, services.prices, services.models)

@@ -187,7 +187,7 @@ def _first_error(exc: ValidationError) -> SettingsError:
 def load_settings(*, require_slack: bool = True, env_file: str | None = ".env") -> Settings:
     """Read and validate settings; raises SettingsError with a one-line, actionable message."""
     try:
-        settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+        settings = Settings(_env_file=env_file)
     except ValidationError as exc:
         raise _first_error(exc) from None
     settings.providers()  # validates EVALBOT_PROVIDERS

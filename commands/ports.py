@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 Message = dict[str, Any]  # an OpenAI chat message: {"role": ..., "content": ...}
@@ -109,6 +110,34 @@ class Models(Protocol):
     def rate_limit(self, provider: str) -> RateLimitState:
         """The provider's rate-limit headroom as last reported."""
         ...
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    """One model in a comparison chart: pass rate and its 95% interval, as fractions."""
+
+    label: str
+    pass_rate: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+
+class Charts(Protocol):
+    """Renders charts to PNG bytes off the event loop (bot/ implements it)."""
+
+    async def comparison(self, title: str, bars: Sequence[ChartBar]) -> bytes: ...
+
+    async def history(
+        self,
+        title: str,
+        series: dict[str, list[tuple[datetime, float]]],
+        promotions: Sequence[tuple[datetime, str]],
+    ) -> bytes: ...
+
+    async def loss_curve(
+        self, title: str, train: Sequence[tuple[int, float]], valid: Sequence[tuple[int, float]]
+    ) -> bytes: ...
 
 
 class ChatError(Exception):

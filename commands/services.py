@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from commands.ports import Chat
+from commands.ports import Charts, Chat
 from commands.throttle import ResilientModels
 from storage.db import Database
 
@@ -90,6 +90,7 @@ class Services:
     db: Database
     suites: SuiteCatalog
     prices: PriceTable
+    charts: Charts
     policy: Policy = field(default_factory=Policy)
     tasks: Tasks = field(default_factory=Tasks)
     engine_: RunEngine | None = None

@@ -174,15 +174,15 @@ def tallies(*, session: Session, run_id: int, with_latencies: bool = True) -> di
     """Per-model counts, tokens and cost of a run, computed in the database."""
     query = (
         sa_select(
-            SampleResult.model,
-            SampleResult.status,
+            col(SampleResult.model),
+            col(SampleResult.status),
             func.count(),
             func.sum(SampleResult.input_tokens),
             func.sum(SampleResult.cached_input_tokens),
             func.sum(SampleResult.output_tokens),
             func.sum(SampleResult.cost_usd),
         )
-        .where(SampleResult.run_id == run_id)
+        .where(col(SampleResult.run_id) == run_id)
         .group_by(SampleResult.model, SampleResult.status)
     )
     out: dict[str, ModelTally] = {}

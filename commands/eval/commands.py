@@ -239,3 +239,47 @@ def cancel_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
         await inv.respond(f"Cancelling `r{run_id}`.")
 
     return Started(f"Cancelling `r{run_id}`…", work, "eval-cancel")
+
+
+@EVAL.sub("compare", "<run-id> <run-id>")
+def compare_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
+    """Paired diff of two runs of one suite on the same data, with a chart."""
+    if parsed.options or len(parsed.words) != 2:
+        raise UsageError("`/eval compare` takes two run ids.")
+    a_id, b_id = run_id_arg(parsed, 0), run_id_arg(parsed, 1)
+    if a_id == b_id:
+        raise UsageError(
+            "Give two different runs (a run with several models compares itself when it ends)."
+        )
+
+    async def work() -> None:
+        from commands.eval import compare
+
+        a, b = await load_run(services, a_id), await load_run(services, b_id)
+        try:
+            comparison = await compare.for_two_runs(services, a, b)
+        except compare.CompareRefused as exc:
+            raise UserFacingError(str(exc)) from exc
+        posted = await services.chat.post(
+            inv.channel_id, f"*Comparison r{a_id} vs r{b_id}* requested by <@{inv.user_id}>"
+        )
+        await compare.post_report(services, comparison, posted, f"r{a_id} vs r{b_id}")
+
+    return Started(f"Comparing `r{a_id}` with `r{b_id}`…", work, "eval-compare")
+
+
+@EVAL.sub("history", "<suite>")
+def history_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
+    """Pass rate over time per model, as a chart."""
+    if parsed.options or len(parsed.words) != 1:
+        raise UsageError("`/eval history` takes one suite name.")
+    name = parsed.words[0]
+    if services.suites.get(name) is None:
+        raise UsageError(services.suites.unknown(name))
+
+    async def work() -> None:
+        from commands.eval.history import post_history
+
+        await post_history(services, name, inv.channel_id)
+
+    return Started(f"Drawing the history of `{name}`…", work, "eval-history")

@@ -1,0 +1,234 @@
+"""The comparison report: each challenger against a baseline, paired by sample.
+
+Serves a multi-model run's ending, `/eval compare`, the JSON API, and (later) release
+alerts and fine-tune results. Only samples graded for both models are paired; errored
+samples are left out of the pairing and counted apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from commands.eval.render import clip, money, pct
+from commands.eval.stats import PairedDiff, paired_diff, percentile, wilson_interval
+from commands.ports import ChartBar, Posted, Upload
+from commands.services import Services
+from storage import runs as store
+from storage.ids import parse_id
+from storage.tables import EvalRun, SampleResult
+
+Result = tuple[int, dict[str, Any]]
+MAX_FLIPS = 10
+
+
+@dataclass(frozen=True)
+class Side:
+    """One model's results in one run, keyed by item index."""
+
+    label: str  # the key in the report: the model, or model@rN when names clash
+    model: str
+    run_id: int
+    results: dict[int, SampleResult]
+
+    def graded(self) -> dict[int, bool]:
+        return {i: r.status == "passed" for i, r in self.results.items() if r.status != "errored"}
+
+    @property
+    def cost(self) -> float:
+        return sum(r.cost_usd for r in self.results.values())
+
+    def latency_ms(self, q: float) -> float | None:
+        values = [r.latency_ms for r in self.results.values() if r.status != "errored"]
+        return percentile(values, q) if values else None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    suite: str
+    baseline: Side
+    challengers: list[tuple[Side, PairedDiff]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "baseline": self.baseline.label,
+            "challengers": {
+                side.label: {
+                    "diff_pp": round(d.diff_pp, 2),
+                    "ci95_pp": [round(d.ci95_pp[0], 2), round(d.ci95_pp[1], 2)],
+                    "p_value": round(d.p_value, 6),
+                    "improved": d.improved,
+                    "regressed": d.regressed,
+                    "paired": d.paired,
+                    "verdict": d.verdict,
+                    "cost_diff_usd": round(side.cost - self.baseline.cost, 6),
+                }
+                for side, d in self.challengers
+            },
+        }
+
+
+def compare_sides(suite: str, baseline: Side, challengers: Sequence[Side]) -> Comparison:
+    """Pair every challenger with the baseline over the samples graded for both."""
+    base = baseline.graded()
+    out = []
+    for side in challengers:
+        other = side.graded()
+        pairs = [(base[i], other[i]) for i in sorted(base.keys() & other.keys())]
+        out.append((side, paired_diff(pairs)))
+    return Comparison(suite, baseline, out)
+
+
+async def _sides(services: Services, run: EvalRun, taken: set[str]) -> list[Side]:
+    rows = await services.db.run(store.results, run_id=run.id or 0)
+    by_model: dict[str, dict[int, SampleResult]] = {m: {} for m in run.models}
+    for r in rows:
+        by_model.setdefault(r.model, {})[r.item_index] = r
+    sides = []
+    for model in run.models:
+        label = model if model not in taken else f"{model}@r{run.id}"
+        taken.add(label)
+        sides.append(Side(label, model, run.id or 0, by_model[model]))
+    return sides
+
+
+async def for_run(services: Services, run: EvalRun) -> Comparison:
+    """The first model of a multi-model run against each of the others."""
+    sides = await _sides(services, run, set())
+    return compare_sides(run.suite, sides[0], sides[1:])
+
+
+class CompareRefused(Exception):
+    """Two runs that cannot be paired; the message says why."""
+
+
+async def for_two_runs(services: Services, a: EvalRun, b: EvalRun) -> Comparison:
+    """Run a's first model against every model of run b, on the same data version."""
+    if a.suite != b.suite:
+        raise CompareRefused(
+            f"r{a.id} ran `{a.suite}` and r{b.id} ran `{b.suite}`: only runs of one suite "
+            "can be compared."
+        )
+    if a.data_version != b.data_version:
+        raise CompareRefused(
+            f"r{a.id} and r{b.id} ran `{a.suite}` on different data versions "
+            f"({a.data_version[:15]}… vs {b.data_version[:15]}…), so their samples do not "
+            "pair. Rerun both models in one `/eval run` to compare them."
+        )
+    taken: set[str] = set()
+    side_a = (await _sides(services, a, taken))[0]
+    sides_b = await _sides(services, b, taken)
+    return compare_sides(a.suite, side_a, sides_b)
+
+
+async def _load(services: Services, text: str) -> EvalRun | None:
+    run_id = parse_id("run", text)
+    if run_id is None:
+        return None
+    return await services.db.run(store.get_run, run_id=run_id)
+
+
+async def run_comparison_json(services: Services, run_text: str) -> Result:
+    run = await _load(services, run_text)
+    if run is None:
+        return 404, {"error": f"run {run_text[:40]!r} not found"}
+    if len(run.models) < 2:
+        return 404, {"error": f"r{run.id} ran one model; a comparison needs two or more"}
+    return 200, (await for_run(services, run)).as_json()
+
+
+async def two_runs_json(services: Services, a_text: str, b_text: str) -> Result:
+    a, b = await _load(services, a_text), await _load(services, b_text)
+    if a is None or b is None:
+        missing = a_text if a is None else b_text
+        return 404, {"error": f"run {missing[:40]!r} not found"}
+    try:
+        return 200, (await for_two_runs(services, a, b)).as_json()
+    except CompareRefused as exc:
+        return 409, {"error": str(exc)}
+
+
+def _signed(value: float, unit: str = " pp", digits: int = 1) -> str:
+    return f"{value:+.{digits}f}{unit}"
+
+
+def report_text(c: Comparison, title: str) -> str:
+    """The report in words: diff, interval, p-value, flips, cost and latency."""
+    base = c.baseline
+    graded = base.graded()
+    base_rate = sum(graded.values()) / len(graded) if graded else None
+    lines = [f"*{title}* · `{c.suite}` · baseline `{base.label}` ({pct(base_rate)})"]
+    for side, d in c.challengers:
+        verdict = {"better": "*better*", "worse": "*worse*"}.get(
+            d.verdict, "no significant difference at this sample size"
+        )
+        lat_b, lat_c = base.latency_ms(50), side.latency_ms(50)
+        latency = (
+            f" · p50 latency {_signed((lat_c - lat_b) / 1000, ' s', 2)}"
+            if lat_b is not None and lat_c is not None
+            else ""
+        )
+        lines.append(
+            f"• `{side.label}`: {_signed(d.diff_pp)} (95% CI {_signed(d.ci95_pp[0])} to "
+            f"{_signed(d.ci95_pp[1])}) · p = {d.p_value:.3g} (exact McNemar, {d.paired} "
+            f"paired) · {d.improved} improved, {d.regressed} regressed → {verdict}"
+            f" · cost {money(side.cost)} vs {money(base.cost)}{latency}"
+        )
+    return "\n".join(lines)
+
+
+def flips_text(c: Comparison) -> str | None:
+    """The samples that changed outcome between baseline and each challenger."""
+    base = c.baseline.graded()
+    lines = []
+    for side, _ in c.challengers:
+        other = side.graded()
+        flips = [(i, other[i]) for i in sorted(base.keys() & other.keys()) if base[i] != other[i]]
+        if not flips:
+            continue
+        lines.append(
+            f"*Flipped samples, `{c.baseline.label}` → `{side.label}`* "
+            f"({min(len(flips), MAX_FLIPS)} of {len(flips)} shown)"
+        )
+        for index, now_passes in flips[:MAX_FLIPS]:
+            arrow = "fail → pass" if now_passes else "pass → fail"
+            got = side.results[index].output or ""
+            lines.append(f"• item #{index}: {arrow} · got: {clip(got, 160) or '(empty)'}")
+    return "\n".join(lines) if lines else None
+
+
+def chart_bars(c: Comparison) -> list[ChartBar]:
+    bars = []
+    for side in [c.baseline, *(s for s, _ in c.challengers)]:
+        graded = side.graded()
+        n, k = len(graded), sum(graded.values())
+        lo, hi = wilson_interval(k, n)
+        bars.append(ChartBar(side.label, k / n if n else 0.0, lo, hi, n))
+    return bars
+
+
+async def post_report(services: Services, c: Comparison, where: Posted, title: str) -> None:
+    """Report, chart and flipped samples into the thread of `where`."""
+    await services.chat.post(where.channel, report_text(c, title), thread_ts=where.ts)
+    png = await services.charts.comparison(f"{c.suite}: pass rate with 95% CI", chart_bars(c))
+    await services.chat.upload(
+        where.channel,
+        Upload(
+            "comparison.png",
+            png,
+            title=f"{title} — {c.suite}",
+            alt_text="Pass rate per model with 95% confidence intervals",
+        ),
+        thread_ts=where.ts,
+    )
+    flips = flips_text(c)
+    if flips:
+        await services.chat.post(where.channel, flips, thread_ts=where.ts)
+
+
+async def post_run_comparison(services: Services, run: EvalRun, where: Posted) -> None:
+    """The comparison a multi-model run ends with."""
+    comparison = await for_run(services, run)
+    await post_report(services, comparison, where, f"Comparison r{run.id}")

@@ -1,0 +1,51 @@
+"""`/eval history`: a suite's pass rate over time per model, promotions marked."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from commands.ports import Upload
+from commands.registry import UserFacingError
+from commands.services import Services
+from storage import aliases as alias_store
+from storage import runs as store
+
+
+async def post_history(services: Services, suite: str, channel: str) -> None:
+    """Post the history chart of `suite` with a line of text per model."""
+
+    def read(
+        *, session: Any
+    ) -> tuple[dict[str, list[tuple[datetime, float]]], list[tuple[datetime, str]]]:
+        series: dict[str, list[tuple[datetime, float]]] = {}
+        for run in reversed(store.recent_runs(session=session, suite=suite, limit=500)):
+            if run.status != "finished":
+                continue
+            counts = store.tallies(session=session, run_id=run.id or 0, with_latencies=False)
+            when = run.finished_at or run.created_at
+            for model, tally in counts.items():
+                if tally.pass_rate is not None:
+                    series.setdefault(model, []).append((when, tally.pass_rate))
+        promotions = [
+            (c.created_at, f"{c.alias} → {c.model}")
+            for c in alias_store.history(session=session, suite=suite)
+        ]
+        return series, promotions
+
+    series, promotions = await services.db.run(read)
+    if not series:
+        raise UserFacingError(f"`{suite}` has no finished runs yet: `/eval run {suite} <model>`.")
+    lines = [f"*History of `{suite}`*"]
+    for model, points in sorted(series.items()):
+        last = points[-1][1]
+        lines.append(f"• `{model}`: {len(points)} runs, last {last * 100:.1f}%")
+    posted = await services.chat.post(channel, "\n".join(lines))
+    png = await services.charts.history(f"{suite}: pass rate over time", series, promotions)
+    await services.chat.upload(
+        channel,
+        Upload(
+            "history.png", png, title=f"{suite} history", alt_text="Pass rate over time per model"
+        ),
+        thread_ts=posted.ts,
+    )

@@ -1,0 +1,152 @@
+"""Storage on a real database: SQLite always, PostgreSQL (own schema per test) when up."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect, text
+
+from storage import aliases, events, notices
+from storage import runs as store
+from storage.db import Database, migrate
+from storage.tables import SampleResult
+
+EXPECTED_TABLES = {
+    "eval_runs", "sample_results", "finetune_jobs", "watches", "seen_models", "notices",
+    "proposals", "approvals", "aliases", "alias_changes", "handled_events", "alembic_version",
+}
+
+
+def result(run_id: int, model: str, index: int, status: str = "passed", **kw: Any
+           ) -> SampleResult:
+    return SampleResult(run_id=run_id, model=model, item_index=index, status=status, **kw)
+
+
+def new_run(db: Database, models: list[str] | None = None, total: int = 4) -> int:
+    run = db.call(store.create_run, suite="s", data_version="sha256:x",
+                  models=models or ["m1", "m2"], total=total, channel="C1")
+    assert run.id is not None
+    return run.id
+
+
+def test_migrations_create_every_durable_table_and_are_idempotent(database: Database) -> None:
+    tables = set(inspect(database.engine).get_table_names())
+    assert EXPECTED_TABLES <= tables
+    migrate(database.engine)  # a second start applies nothing and does not fail
+    with database.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+
+
+def test_run_results_are_stored_once_and_tallied(database: Database) -> None:
+    run_id = new_run(database)
+    batch = [
+        result(run_id, "m1", 0, "passed", input_tokens=10, output_tokens=2, cost_usd=0.5,
+               latency_ms=100),
+        result(run_id, "m1", 1, "failed", input_tokens=10, output_tokens=3, latency_ms=300),
+        result(run_id, "m1", 2, "errored", error="server: boom"),
+        result(run_id, "m2", 0, "passed", latency_ms=50),
+    ]
+    assert database.call(store.save_results, results=batch) == 4
+    # A resumed run re-saving the same samples stores nothing twice.
+    again = [result(run_id, "m1", 0, "failed"), result(run_id, "m2", 1, "passed")]
+    assert database.call(store.save_results, results=again) == 1
+    counts = database.call(store.tallies, run_id=run_id)
+    m1 = counts["m1"]
+    assert (m1.passed, m1.failed, m1.errored, m1.graded) == (1, 1, 1, 2)
+    assert m1.input_tokens == 20 and m1.output_tokens == 5
+    assert m1.cost_usd == pytest.approx(0.5)
+    assert sorted(m1.latencies_ms) == [100, 300]  # errored samples have no latency
+    assert counts["m2"].passed == 2
+    assert database.call(store.done_items, run_id=run_id) == {
+        ("m1", 0), ("m1", 1), ("m1", 2), ("m2", 0), ("m2", 1)
+    }
+
+
+def test_run_lifecycle_and_resume_queries(database: Database) -> None:
+    a, b = new_run(database), new_run(database)
+    database.call(store.mark_running, run_id=a)
+    assert [r.id for r in database.call(store.active_runs)] == [a, b]
+    assert database.call(store.finish, run_id=a, status="finished") is True
+    assert database.call(store.finish, run_id=a, status="cancelled") is False  # already ended
+    assert database.call(store.get_run, run_id=a).status == "finished"
+    # a finished run not yet announced is still picked up at start
+    assert {r.id for r in database.call(store.unannounced_runs)} == {a, b}
+    database.call(store.mark_announced, run_id=a)
+    assert [r.id for r in database.call(store.unannounced_runs)] == [b]
+    with pytest.raises(ValueError):
+        database.call(store.finish, run_id=b, status="done")
+
+
+def test_run_json_matches_the_contract(database: Database) -> None:
+    run_id = new_run(database, ["gpt-4.1-mini"], total=10)
+    batch = [result(run_id, "gpt-4.1-mini", i, "passed") for i in range(7)]
+    batch += [result(run_id, "gpt-4.1-mini", 7 + i, "failed") for i in range(2)]
+    batch.append(result(run_id, "gpt-4.1-mini", 9, "errored"))
+    database.call(store.save_results, results=batch)
+    run = database.call(store.get_run, run_id=run_id)
+    body = store.run_as_dict(run, database.call(store.tallies, run_id=run_id))
+    assert body["id"] == f"r{run_id}" and body["status"] == "queued"
+    assert body["created_at"].endswith("Z")
+    assert body["models"]["gpt-4.1-mini"] | {} == {
+        "passed": 7, "failed": 2, "errored": 1, "graded": 9, "total": 10,
+        "pass_rate": 0.7778, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0,
+    }
+
+
+def test_event_ids_are_claimed_once(database: Database) -> None:
+    assert database.call(events.claim_event, event_id="Ev1") is True
+    assert database.call(events.claim_event, event_id="Ev1") is False
+    assert database.call(events.claim_event, event_id="Ev2") is True
+
+
+def test_concurrent_event_claims_have_one_winner(database: Database) -> None:
+    """Two deliveries of one event racing on two threads: exactly one acts."""
+    wins: list[bool] = []
+    barrier = threading.Barrier(4)
+
+    def claim() -> None:
+        barrier.wait()
+        try:
+            wins.append(database.call(events.claim_event, event_id="EvRace"))
+        except Exception:  # a loser may also see a serialization error
+            wins.append(False)
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wins.count(True) == 1
+
+
+def test_notices_are_claimed_once(database: Database) -> None:
+    assert database.call(notices.claim, key="run:1:failures") is True
+    assert database.call(notices.claim, key="run:1:failures") is False
+    assert database.call(notices.claimed, key="run:1:failures") is True
+
+
+def test_alias_moves_keep_their_history(database: Database) -> None:
+    assert database.call(aliases.all_aliases) == {}
+    database.call(aliases.set_alias, suite="s", alias="production", model="a", decided_by="U1",
+                  evidence={"runs": ["r1"]})
+    database.call(aliases.set_alias, suite="s", alias="production", model="b", decided_by="U2")
+    database.call(aliases.set_alias, suite="s", alias="staging", model="c", decided_by="U2")
+    assert database.call(aliases.all_aliases) == {"s": {"production": "b", "staging": "c"}}
+    history = database.call(aliases.history, suite="s")
+    assert [(c.model, c.previous, c.decided_by) for c in history] == [
+        ("c", None, "U2"), ("b", "a", "U2"), ("a", None, "U1")
+    ]
+    assert history[-1].evidence == {"runs": ["r1"]}
+
+
+async def test_database_run_executes_off_the_event_loop(database: Database) -> None:
+    seen: list[str] = []
+
+    def where(*, session: Any) -> None:
+        seen.append(threading.current_thread().name)
+
+    await database.run(where)
+    assert seen and seen[0].startswith("db")
+    assert await database.aping() is True

@@ -1,0 +1,140 @@
+"""What every grader shares: the sample it grades, the grade it returns, its errors.
+
+A grader is compiled once from its spec (OpenAI grader schema) when the suite
+loads, then graded many times. Load-time problems are `SuiteError`s that name the
+file, line and field; grade-time problems are `GradeError`s, which make one sample
+`errored` and never stop a run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from commands.ports import Models
+
+__all__ = [
+    "Grade",
+    "GradeError",
+    "Grader",
+    "Sample",
+    "SuiteError",
+    "display_path",
+    "parse_output_json",
+]
+
+
+class GradeError(Exception):
+    """One sample could not be graded; the message says why, for the person reading it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SuiteError(Exception):
+    """A problem in a suite's files, found when the suite loads."""
+
+    def __init__(
+        self, file: Path, message: str, *, line: int | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.file = file
+        self.line = line
+        self.field = field
+        self.message = message
+
+    def __str__(self) -> str:
+        where = display_path(self.file)
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.field:
+            return f'{where}: field "{self.field}": {self.message}'
+        return f"{where}: {self.message}"
+
+
+def display_path(file: Path) -> str:
+    """The path relative to the working directory when it is inside it, else as given."""
+    if file.is_absolute():
+        try:
+            return str(file.relative_to(Path.cwd()))
+        except ValueError:
+            return str(file)
+    return str(file)
+
+
+_FENCE = re.compile(r"^```[A-Za-z0-9_-]*\s*\n(?P<body>.*?)\n?```$", re.DOTALL)
+
+
+def parse_output_json(text: str) -> Any | None:
+    """The JSON object or array in a model's answer, else None.
+
+    A bare object/array is accepted, and so is one wrapped in a ```json fence,
+    which chat models often add. Scalars ("42", "true") stay text.
+    """
+    body = text.strip()
+    fenced = _FENCE.match(body)
+    if fenced:
+        body = fenced.group("body").strip()
+    if not body.startswith(("{", "[")):
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A model's answer to one item. `output_json` is parsed from the text unless given."""
+
+    output_text: str
+    output_json: Any = field(default=_UNSET)
+
+    def __post_init__(self) -> None:
+        if self.output_json is _UNSET:
+            object.__setattr__(self, "output_json", parse_output_json(self.output_text))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The `sample` namespace of templates and python graders."""
+        return {"output_text": self.output_text, "output_json": self.output_json}
+
+
+@dataclass(frozen=True)
+class Grade:
+    """A score in [0, 1]; the caller decides pass/fail against the suite's threshold."""
+
+    score: float
+    detail: str | None = None
+    sub_scores: dict[str, float] = field(default_factory=dict)
+
+
+class Grader(Protocol):
+    """A compiled grader."""
+
+    async def grade(self, item: dict[str, Any], sample: Sample, models: Models) -> Grade:
+        """Grade one sample.
+
+        Raises GradeError when the sample cannot be graded (the sample is `errored`);
+        a model-based grader lets the port's ProviderError through unchanged, so the
+        caller can report its kind (rate limit, timeout...).
+        """
+        ...
+
+
+def template_context(item: Mapping[str, Any], sample: Sample) -> dict[str, Any]:
+    """The namespaces a grader template can see."""
+    return {"item": item, "sample": sample.as_dict()}
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """`text` on one line, cut to `limit` characters, for details and error messages."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

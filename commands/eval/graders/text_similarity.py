@@ -1,0 +1,83 @@
+"""text_similarity: a similarity metric between the rendered `input` and `reference`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from commands.eval.graders.base import Grade, GradeError, Sample, template_context
+from commands.eval.graders.similarity import LOCAL_METRICS
+from commands.eval.graders.spec import SpecContext
+from commands.eval.templates import TemplateError, render
+from commands.ports import Models
+
+__all__ = ["DEFAULT_EMBEDDING_MODEL", "METRICS", "TextSimilarityGrader", "build_text_similarity"]
+
+DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
+METRICS = (*LOCAL_METRICS, "cosine")
+# `model` is evalbot's addition, for `cosine`: OpenAI picks the embedding model itself.
+KEYS = ("type", "name", "input", "reference", "evaluation_metric", "model")
+
+
+def cosine_similarity(a: list[float], b: list[float]) -> float:
+    """cos(a, b), 0 when either vector is zero."""
+    if len(a) != len(b):
+        raise GradeError(f"embeddings of different sizes ({len(a)} and {len(b)})")
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+@dataclass(frozen=True)
+class TextSimilarityGrader:
+    """Scores the similarity in [0, 1] (a negative cosine counts as 0)."""
+
+    name: str
+    input: str
+    reference: str
+    metric: str
+    model: str = DEFAULT_EMBEDDING_MODEL
+
+    async def grade(self, item: dict[str, Any], sample: Sample, models: Models) -> Grade:
+        """Render both templates and compute the metric."""
+        context = template_context(item, sample)
+        try:
+            text = render(self.input, context)
+            reference = render(self.reference, context)
+        except TemplateError as exc:
+            raise GradeError(f"grader {self.name!r}: {exc.message}") from exc
+        if self.metric != "cosine":
+            score = LOCAL_METRICS[self.metric](text, reference)
+        elif not text.strip() or not reference.strip():
+            # The embeddings endpoint refuses empty input.
+            score = 1.0 if text.strip() == reference.strip() else 0.0
+        else:
+            # A ProviderError propagates: the caller reports its kind (rate limit...).
+            vectors = await models.embed(self.model, [text, reference])
+            if len(vectors) != 2:
+                raise GradeError(f"grader {self.name!r}: expected 2 embeddings, got {len(vectors)}")
+            score = cosine_similarity(vectors[0], vectors[1])
+        score = min(1.0, max(0.0, score))
+        return Grade(score, detail=f"{self.metric} {score:.3f}")
+
+
+def build_text_similarity(
+    spec: Mapping[str, Any], where: str, ctx: SpecContext
+) -> TextSimilarityGrader | None:
+    """Check a text_similarity spec; None (with errors recorded in ctx) when it is invalid."""
+    ctx.check_keys(spec, where, KEYS, "a text_similarity grader")
+    text = ctx.template(spec, "input", where)
+    reference = ctx.template(spec, "reference", where)
+    metric = ctx.choice(spec, "evaluation_metric", where, METRICS, "evaluation_metric")
+    model = DEFAULT_EMBEDDING_MODEL
+    if "model" in spec:
+        model = ctx.string(spec, "model", where) or model
+        if metric is not None and metric != "cosine":
+            ctx.error(f"{where}.model", "only the cosine metric uses a model")
+    if text is None or reference is None or metric is None:
+        return None
+    return TextSimilarityGrader(
+        str(spec.get("name", "text_similarity")), text, reference, metric, model
+    )

@@ -28,7 +28,7 @@ from commands.lifecycle import on_start
 from commands.ports import Chat
 from commands.services import Policy, Services
 from commands.table import build_table
-from commands.throttle import ResilientModels
+from commands.throttle import ResilientModels, RetryPolicy
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,15 @@ def build_services(
     settings: Settings, db: Database, chat: Chat | None = None
 ) -> tuple[Services, OpenAIGateway]:
     """Everything the use cases need, built from settings."""
-    gateway = OpenAIGateway(settings.providers(), concurrency=settings.evalbot_concurrency)
+    gateway = OpenAIGateway(
+        settings.providers(),
+        concurrency=settings.evalbot_concurrency,
+        timeout_s=settings.evalbot_request_timeout,
+    )
+    retry = RetryPolicy(
+        max_attempts=settings.evalbot_max_attempts,
+        base_delay_s=settings.evalbot_retry_base_seconds,
+    )
     if chat is None:
         chat = SlackChat(make_web_client(settings.slack_bot_token or "", settings.slack_api_url))
     policy = Policy(
@@ -50,7 +58,7 @@ def build_services(
     )
     services = Services(
         chat=chat,
-        models=ResilientModels(gateway, concurrency=settings.evalbot_concurrency),
+        models=ResilientModels(gateway, concurrency=settings.evalbot_concurrency, policy=retry),
         db=db,
         suites=SuiteCatalog.load(settings.suites_dir),
         prices=PriceTable.load(settings.evalbot_prices_file),

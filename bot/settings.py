@@ -38,6 +38,9 @@ HOW_TO_GET = {
     "EVALBOT_POLL_SECONDS": "give a whole number of seconds from 5 to 86400",
     "EVALBOT_PRICES_FILE": "point it at a YAML or JSON price table (see docs/prices.md)",
     "EVALBOT_PROPOSAL_DAYS": "give a number of days from 1 to 365",
+    "EVALBOT_RETRY_BASE_SECONDS": "give the first retry delay in seconds (default 0.5)",
+    "EVALBOT_MAX_ATTEMPTS": "give a whole number of attempts from 1 to 20 (default 6)",
+    "EVALBOT_REQUEST_TIMEOUT": "give a provider request timeout in seconds (default 60)",
 }
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -94,6 +97,10 @@ class Settings(BaseSettings):
     evalbot_poll_seconds: int = Field(default=30, ge=5, le=86400)
     evalbot_prices_file: Path | None = None
     evalbot_proposal_days: float = Field(default=7.0, gt=0, le=365)
+    # Operational knobs beyond the contract's table.
+    evalbot_retry_base_seconds: float = Field(default=0.5, gt=0, le=60)
+    evalbot_max_attempts: int = Field(default=6, ge=1, le=20)
+    evalbot_request_timeout: float = Field(default=60.0, gt=0, le=600)
 
     @field_validator("evalbot_approvers", "evalbot_finetune_users", mode="before")
     @classmethod

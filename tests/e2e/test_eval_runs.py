@@ -1,0 +1,268 @@
+"""`/eval run` through the real bot process, the fake Slack and the fake OpenAI server."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import BotProcess, start_bot
+from tests.fakes.openai_inference import Request
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_wire import ApiError
+from tests.fakes.slack import FakeSlack
+
+N = 20
+WRONG_FOR_GOOD = {0, 1, 2}  # m-good answers these wrong: 17/20 pass
+
+
+def question(i: int) -> str:
+    return f"Is {i} an even number?"
+
+
+def label(i: int) -> str:
+    return "yes" if i % 2 == 0 else "no"
+
+
+def write_suite(root: Path, *, sampling: str = "{temperature: 0, max_completion_tokens: 5}"
+                ) -> Path:
+    folder = root / "parity"
+    folder.mkdir(parents=True)
+    (folder / "suite.yaml").write_text(
+        "name: parity\n"
+        "description: Say whether a number is even\n"
+        "data: eval.jsonl\n"
+        "input:\n"
+        "  - role: system\n    content: Answer yes or no.\n"
+        "  - role: user\n    content: \"{{ item.q }}\"\n"
+        "grader:\n  type: string_check\n  name: label\n"
+        "  input: \"{{ sample.output_text }}\"\n  reference: \"{{ item.label }}\"\n"
+        "  operation: eq\n"
+        f"sampling: {sampling}\n"
+    )
+    lines = [json.dumps({"q": question(i), "label": label(i)}) for i in range(N)]
+    (folder / "eval.jsonl").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def teach(openai: FakeOpenAI) -> None:
+    """m-good knows parity except for three items; m-bad always says maybe."""
+    for i in range(N):
+        right = label(i)
+        wrong = "no" if right == "yes" else "yes"
+        openai.answer("m-good", question(i), wrong if i in WRONG_FOR_GOOD else right)
+        openai.answer("m-bad", question(i), "maybe")
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[Path, FakeSlack, FakeOpenAI]]:
+    with FakeSlack() as slack, FakeOpenAI(models=["m-good", "m-bad", "o-reason"]) as openai:
+        teach(openai)
+        yield tmp_path, slack, openai
+
+
+def launch(tmp: Path, slack: FakeSlack, openai: FakeOpenAI, **extra: str) -> BotProcess:
+    suites = tmp / "suites"
+    if not suites.exists():
+        write_suite(suites)
+    env = {"EVALBOT_RETRY_BASE_SECONDS": "0.01", **extra}
+    return start_bot(tmp, slack, openai, suites_dir=suites, extra=env)
+
+
+def wait_status(bot: BotProcess, run: str, statuses: set[str], timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    body: Any = None
+    while time.monotonic() < deadline:
+        status, body = bot.get(f"/api/runs/{run}")
+        if status == 200 and body["status"] in statuses:
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"{run} not in {statuses}: {body}\n{bot.log()[-3000:]}")
+
+
+def top_messages(slack: FakeSlack) -> list[Any]:
+    return slack.messages("C1")
+
+
+def test_exact_counts_summary_failures_and_comparison(world: tuple[Path, FakeSlack, FakeOpenAI]
+                                                      ) -> None:
+    tmp, slack, openai = world
+    bot = launch(tmp, slack, openai)
+    try:
+        status, ack, took, _ = bot.slash(slack, "run parity m-good m-bad")
+        assert status == 200 and took < 3.0 and "Starting `parity`" in ack["text"]
+        body = wait_status(bot, "r1", {"finished"})
+        good, bad = body["models"]["m-good"], body["models"]["m-bad"]
+        assert (good["passed"], good["failed"], good["errored"], good["total"]) == (17, 3, 0, 20)
+        assert good["pass_rate"] == 0.85
+        assert (bad["passed"], bad["failed"]) == (0, 20)
+        msg = slack.wait_for(lambda: next((m for m in top_messages(slack)
+                                           if "finished" in m.text), None))
+        assert len(top_messages(slack)) == 1  # one message, updated in place
+        assert "17/20 passed" in msg.text and "0/20 passed" in msg.text
+        assert "85.0% (95% CI" in msg.text
+        thread = slack.wait_for(lambda: len(slack.thread("C1", msg.ts)) >= 3 and
+                                slack.thread("C1", msg.ts))
+        failures = next(m for m in thread if m.text.startswith("*Failing samples"))
+        assert "(10 of 23 shown)" in failures.text
+        report = next(m for m in thread if "baseline `m-good`" in m.text)
+        assert "-85.0 pp" in report.text and "*worse*" in report.text
+        assert "0 improved, 17 regressed" in report.text
+        upload = slack.wait_for(lambda: slack.uploads or None)[0]
+        assert upload.bytes.startswith(b"\x89PNG") and upload.thread_ts == msg.ts
+        status, comparison = bot.get("/api/runs/r1/comparison")
+        assert status == 200
+        challenger = comparison["challengers"]["m-bad"]
+        assert comparison["baseline"] == "m-good"
+        assert (challenger["improved"], challenger["regressed"], challenger["paired"]) == (0, 17,
+                                                                                           20)
+        assert challenger["verdict"] == "worse"
+        assert challenger["diff_pp"] == -85.0
+        # every sample was asked exactly once per model
+        prompts = Counter((r.json or {}).get("model") for r in openai.requests_to("/chat"))
+        assert prompts == {"m-good": N, "m-bad": N}
+    finally:
+        bot.stop()
+
+
+def test_faults_are_retried_and_spent_retries_are_errored_not_failed(
+    world: tuple[Path, FakeSlack, FakeOpenAI]
+) -> None:
+    tmp, slack, openai = world
+
+    def responder(req: Request) -> str:
+        if req.last_user == question(5):
+            raise ApiError(500, "The server had an error while processing your request.",
+                           type="server_error")
+        return openai.default_responder(req)
+
+    openai.responder = responder
+    openai.fail_next("/chat", status=429, count=4, retry_after_ms=20)
+    openai.fail_next("/chat", status=503, count=2)
+    bot = launch(tmp, slack, openai, EVALBOT_MAX_ATTEMPTS="3")
+    try:
+        bot.slash(slack, "run parity m-good")
+        body = wait_status(bot, "r1", {"finished"})
+        good = body["models"]["m-good"]
+        # item 5 always fails on the provider: errored, never failed; the rest graded
+        assert (good["errored"], good["graded"], good["passed"], good["failed"]) == (1, 19, 16, 3)
+        assert good["pass_rate"] == round(16 / 19, 4)
+        asked = Counter(r.json["messages"][-1]["content"] for r in openai.requests_to("/chat")
+                        if r.json)
+        assert asked[question(5)] == 3  # EVALBOT_MAX_ATTEMPTS
+        msg = slack.wait_for(lambda: next((m for m in top_messages(slack)
+                                           if "finished" in m.text), None))
+        assert "16/19 passed" in msg.text and "1 errored" in msg.text
+    finally:
+        bot.stop()
+
+
+def stored_results(db: Path) -> list[tuple[str, int]]:
+    with sqlite3.connect(db) as conn:
+        return list(conn.execute("SELECT model, item_index FROM sample_results"))
+
+
+def test_kill_9_mid_run_resumes_without_asking_twice(world: tuple[Path, FakeSlack, FakeOpenAI]
+                                                      ) -> None:
+    tmp, slack, openai = world
+    openai.latency = 0.15
+    bot = launch(tmp, slack, openai, EVALBOT_CONCURRENCY="2")
+    bot.slash(slack, "run parity m-good")
+    db = tmp / "evalbot.db"
+    slack.wait_for(lambda: len(stored_results(db)) >= 6 or None, timeout=30)
+    bot.kill()
+    done_before = {i for _, i in stored_results(db)}
+    assert 6 <= len(done_before) < N
+    message_ts = top_messages(slack)[0].ts
+    openai.latency = 0.0
+    again = launch(tmp, slack, openai, EVALBOT_CONCURRENCY="2")
+    try:
+        body = wait_status(again, "r1", {"finished"})
+        good = body["models"]["m-good"]
+        assert (good["passed"], good["failed"], good["errored"]) == (17, 3, 0)
+        asked = Counter(r.json["messages"][-1]["content"] for r in openai.requests_to("/chat")
+                        if r.json)
+        for i in done_before:
+            assert asked[question(i)] == 1, f"item {i} was stored before the kill yet asked again"
+        assert all(asked[question(i)] >= 1 for i in range(N))
+        msgs = top_messages(slack)
+        assert len(msgs) == 1 and msgs[0].ts == message_ts  # the same message, updated
+        final = slack.wait_for(lambda: "finished" in slack.message("C1", message_ts).text
+                               and slack.message("C1", message_ts))
+        assert "17/20 passed" in final.text
+        assert "resuming r1" in again.log()
+    finally:
+        again.stop()
+
+
+def test_cancel_stops_requests_promptly(world: tuple[Path, FakeSlack, FakeOpenAI]) -> None:
+    tmp, slack, openai = world
+    openai.latency = 0.3
+    bot = launch(tmp, slack, openai, EVALBOT_CONCURRENCY="1")
+    try:
+        bot.slash(slack, "run parity m-good")
+        db = tmp / "evalbot.db"
+        slack.wait_for(lambda: len(stored_results(db)) >= 2 or None, timeout=30)
+        status, ack, _, _ = bot.slash(slack, "cancel r1")
+        assert "Cancelling `r1`" in ack["text"]
+        started = time.monotonic()
+        wait_status(bot, "r1", {"cancelled"}, timeout=5)
+        assert time.monotonic() - started < 3
+        count = len(openai.requests_to("/chat"))
+        time.sleep(1.0)
+        assert len(openai.requests_to("/chat")) == count  # nothing more is sent
+        assert count < N
+        msg = slack.wait_for(lambda: next((m for m in top_messages(slack)
+                                           if "cancelled" in m.text), None))
+        assert "cancelled" in msg.text
+        _, ack, _, _ = bot.slash(slack, "cancel r1")
+        assert ack["text"].startswith("Cancelling")  # the ack; the reply says it had ended
+        slack.wait_for(lambda: any("already cancelled" in json.dumps(r.body)
+                                   for r in slack.responses) or None)
+    finally:
+        bot.stop()
+
+
+def test_refused_sampling_parameter_is_reported_before_burning_the_suite(
+    world: tuple[Path, FakeSlack, FakeOpenAI]
+) -> None:
+    tmp, slack, openai = world
+    openai.reasoning_models.add("o-reason")
+    bot = launch(tmp, slack, openai)
+    try:
+        bot.slash(slack, "run parity o-reason")
+        body = wait_status(bot, "r1", {"failed"})
+        assert body["models"]["o-reason"]["graded"] == 0
+        assert len(openai.requests_to("/chat")) == 1  # one request, not twenty
+        msg = slack.wait_for(lambda: next((m for m in top_messages(slack)
+                                           if "failed" in m.text), None))
+        assert "temperature" in msg.text and "suite.yaml" in msg.text
+        assert "Nothing else was sent" in msg.text
+    finally:
+        bot.stop()
+
+
+def test_unknown_model_and_unknown_run_say_what_exists(world: tuple[Path, FakeSlack,
+                                                                    FakeOpenAI]) -> None:
+    tmp, slack, openai = world
+    bot = launch(tmp, slack, openai)
+    try:
+        bot.slash(slack, "run parity no-such-model")
+        wait_status(bot, "r1", {"failed"})
+        msg = slack.wait_for(lambda: next((m for m in top_messages(slack)
+                                           if "failed" in m.text), None))
+        assert "is not a model this provider serves" in msg.text
+        bot.slash(slack, "show r42")
+        reply = slack.wait_for(lambda: next((r for r in slack.responses
+                                             if "r42" in json.dumps(r.body)), None))
+        assert "There is no run `r42`" in reply.body["text"]
+        _, ack, _, _ = bot.slash(slack, "run parit m-good")
+        assert "Did you mean `parity`?" in ack["text"] and "Suites: `parity`" in ack["text"]
+    finally:
+        bot.stop()

@@ -79,9 +79,16 @@ class BotProcess:
             body = exc.read()
             return exc.code, json.loads(body) if body else None
 
-    def post_signed(self, body: bytes, *, content_type: str, headers: Mapping[str, str] | None
-                    = None, secret: str = SIGNING_SECRET, timestamp: int | None = None,
-                    sign: bool = True) -> tuple[int, bytes, float]:
+    def post_signed(
+        self,
+        body: bytes,
+        *,
+        content_type: str,
+        headers: Mapping[str, str] | None = None,
+        secret: str = SIGNING_SECRET,
+        timestamp: int | None = None,
+        sign: bool = True,
+    ) -> tuple[int, bytes, float]:
         """POST to /slack/events; returns (status, body, seconds taken)."""
         all_headers = {"Content-Type": content_type}
         if sign:
@@ -95,11 +102,20 @@ class BotProcess:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read(), time.perf_counter() - started
 
-    def slash(self, fake: FakeSlack, text: str, *, command: str = "/eval", user: str = "U1",
-              channel: str = "C1", **kw: Any) -> tuple[int, dict[str, Any], float, str]:
+    def slash(
+        self,
+        fake: FakeSlack,
+        text: str,
+        *,
+        command: str = "/eval",
+        user: str = "U1",
+        channel: str = "C1",
+        **kw: Any,
+    ) -> tuple[int, dict[str, Any], float, str]:
         """Send a signed slash command; returns (status, ack json, seconds, response_url)."""
-        payload = fake.slash_command_payload(command=command, text=text, user_id=user,
-                                             channel_id=channel)
+        payload = fake.slash_command_payload(
+            command=command, text=text, user_id=user, channel_id=channel
+        )
         body = urllib.parse.urlencode(payload).encode()
         status, raw, took = self.post_signed(
             body, content_type="application/x-www-form-urlencoded", **kw

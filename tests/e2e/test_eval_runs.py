@@ -30,8 +30,9 @@ def label(i: int) -> str:
     return "yes" if i % 2 == 0 else "no"
 
 
-def write_suite(root: Path, *, sampling: str = "{temperature: 0, max_completion_tokens: 5}"
-                ) -> Path:
+def write_suite(
+    root: Path, *, sampling: str = "{temperature: 0, max_completion_tokens: 5}"
+) -> Path:
     folder = root / "parity"
     folder.mkdir(parents=True)
     (folder / "suite.yaml").write_text(
@@ -40,9 +41,9 @@ def write_suite(root: Path, *, sampling: str = "{temperature: 0, max_completion_
         "data: eval.jsonl\n"
         "input:\n"
         "  - role: system\n    content: Answer yes or no.\n"
-        "  - role: user\n    content: \"{{ item.q }}\"\n"
+        '  - role: user\n    content: "{{ item.q }}"\n'
         "grader:\n  type: string_check\n  name: label\n"
-        "  input: \"{{ sample.output_text }}\"\n  reference: \"{{ item.label }}\"\n"
+        '  input: "{{ sample.output_text }}"\n  reference: "{{ item.label }}"\n'
         "  operation: eq\n"
         f"sampling: {sampling}\n"
     )
@@ -90,8 +91,9 @@ def top_messages(slack: FakeSlack) -> list[Any]:
     return slack.messages("C1")
 
 
-def test_exact_counts_summary_failures_and_comparison(world: tuple[Path, FakeSlack, FakeOpenAI]
-                                                      ) -> None:
+def test_exact_counts_summary_failures_and_comparison(
+    world: tuple[Path, FakeSlack, FakeOpenAI],
+) -> None:
     tmp, slack, openai = world
     bot = launch(tmp, slack, openai)
     try:
@@ -102,13 +104,15 @@ def test_exact_counts_summary_failures_and_comparison(world: tuple[Path, FakeSla
         assert (good["passed"], good["failed"], good["errored"], good["total"]) == (17, 3, 0, 20)
         assert good["pass_rate"] == 0.85
         assert (bad["passed"], bad["failed"]) == (0, 20)
-        msg = slack.wait_for(lambda: next((m for m in top_messages(slack)
-                                           if "finished" in m.text), None))
+        msg = slack.wait_for(
+            lambda: next((m for m in top_messages(slack) if "finished" in m.text), None)
+        )
         assert len(top_messages(slack)) == 1  # one message, updated in place
         assert "17/20 passed" in msg.text and "0/20 passed" in msg.text
         assert "85.0% (95% CI" in msg.text
-        thread = slack.wait_for(lambda: len(slack.thread("C1", msg.ts)) >= 3 and
-                                slack.thread("C1", msg.ts))
+        thread = slack.wait_for(
+            lambda: len(slack.thread("C1", msg.ts)) >= 3 and slack.thread("C1", msg.ts)
+        )
         failures = next(m for m in thread if m.text.startswith("*Failing samples"))
         assert "(10 of 23 shown)" in failures.text
         report = next(m for m in thread if "baseline `m-good`" in m.text)
@@ -120,8 +124,11 @@ def test_exact_counts_summary_failures_and_comparison(world: tuple[Path, FakeSla
         assert status == 200
         challenger = comparison["challengers"]["m-bad"]
         assert comparison["baseline"] == "m-good"
-        assert (challenger["improved"], challenger["regressed"], challenger["paired"]) == (0, 17,
-                                                                                           20)
+        assert (challenger["improved"], challenger["regressed"], challenger["paired"]) == (
+            0,
+            17,
+            20,
+        )
         assert challenger["verdict"] == "worse"
         assert challenger["diff_pp"] == -85.0
         # every sample was asked exactly once per model
@@ -132,14 +139,15 @@ def test_exact_counts_summary_failures_and_comparison(world: tuple[Path, FakeSla
 
 
 def test_faults_are_retried_and_spent_retries_are_errored_not_failed(
-    world: tuple[Path, FakeSlack, FakeOpenAI]
+    world: tuple[Path, FakeSlack, FakeOpenAI],
 ) -> None:
     tmp, slack, openai = world
 
     def responder(req: Request) -> str:
         if req.last_user == question(5):
-            raise ApiError(500, "The server had an error while processing your request.",
-                           type="server_error")
+            raise ApiError(
+                500, "The server had an error while processing your request.", type="server_error"
+            )
         return openai.default_responder(req)
 
     openai.responder = responder
@@ -153,11 +161,13 @@ def test_faults_are_retried_and_spent_retries_are_errored_not_failed(
         # item 5 always fails on the provider: errored, never failed; the rest graded
         assert (good["errored"], good["graded"], good["passed"], good["failed"]) == (1, 19, 16, 3)
         assert good["pass_rate"] == round(16 / 19, 4)
-        asked = Counter(r.json["messages"][-1]["content"] for r in openai.requests_to("/chat")
-                        if r.json)
+        asked = Counter(
+            r.json["messages"][-1]["content"] for r in openai.requests_to("/chat") if r.json
+        )
         assert asked[question(5)] == 3  # EVALBOT_MAX_ATTEMPTS
-        msg = slack.wait_for(lambda: next((m for m in top_messages(slack)
-                                           if "finished" in m.text), None))
+        msg = slack.wait_for(
+            lambda: next((m for m in top_messages(slack) if "finished" in m.text), None)
+        )
         assert "16/19 passed" in msg.text and "1 errored" in msg.text
     finally:
         bot.stop()
@@ -168,8 +178,9 @@ def stored_results(db: Path) -> list[tuple[str, int]]:
         return list(conn.execute("SELECT model, item_index FROM sample_results"))
 
 
-def test_kill_9_mid_run_resumes_without_asking_twice(world: tuple[Path, FakeSlack, FakeOpenAI]
-                                                      ) -> None:
+def test_kill_9_mid_run_resumes_without_asking_twice(
+    world: tuple[Path, FakeSlack, FakeOpenAI],
+) -> None:
     tmp, slack, openai = world
     openai.latency = 0.15
     bot = launch(tmp, slack, openai, EVALBOT_CONCURRENCY="2")
@@ -186,15 +197,20 @@ def test_kill_9_mid_run_resumes_without_asking_twice(world: tuple[Path, FakeSlac
         body = wait_status(again, "r1", {"finished"})
         good = body["models"]["m-good"]
         assert (good["passed"], good["failed"], good["errored"]) == (17, 3, 0)
-        asked = Counter(r.json["messages"][-1]["content"] for r in openai.requests_to("/chat")
-                        if r.json)
+        asked = Counter(
+            r.json["messages"][-1]["content"] for r in openai.requests_to("/chat") if r.json
+        )
         for i in done_before:
             assert asked[question(i)] == 1, f"item {i} was stored before the kill yet asked again"
         assert all(asked[question(i)] >= 1 for i in range(N))
         msgs = top_messages(slack)
         assert len(msgs) == 1 and msgs[0].ts == message_ts  # the same message, updated
-        final = slack.wait_for(lambda: "finished" in slack.message("C1", message_ts).text
-                               and slack.message("C1", message_ts))
+        final = slack.wait_for(
+            lambda: (
+                "finished" in slack.message("C1", message_ts).text
+                and slack.message("C1", message_ts)
+            )
+        )
         assert "17/20 passed" in final.text
         assert "resuming r1" in again.log()
     finally:
@@ -218,19 +234,21 @@ def test_cancel_stops_requests_promptly(world: tuple[Path, FakeSlack, FakeOpenAI
         time.sleep(1.0)
         assert len(openai.requests_to("/chat")) == count  # nothing more is sent
         assert count < N
-        msg = slack.wait_for(lambda: next((m for m in top_messages(slack)
-                                           if "cancelled" in m.text), None))
+        msg = slack.wait_for(
+            lambda: next((m for m in top_messages(slack) if "cancelled" in m.text), None)
+        )
         assert "cancelled" in msg.text
         _, ack, _, _ = bot.slash(slack, "cancel r1")
         assert ack["text"].startswith("Cancelling")  # the ack; the reply says it had ended
-        slack.wait_for(lambda: any("already cancelled" in json.dumps(r.body)
-                                   for r in slack.responses) or None)
+        slack.wait_for(
+            lambda: any("already cancelled" in json.dumps(r.body) for r in slack.responses) or None
+        )
     finally:
         bot.stop()
 
 
 def test_refused_sampling_parameter_is_reported_before_burning_the_suite(
-    world: tuple[Path, FakeSlack, FakeOpenAI]
+    world: tuple[Path, FakeSlack, FakeOpenAI],
 ) -> None:
     tmp, slack, openai = world
     openai.reasoning_models.add("o-reason")
@@ -240,27 +258,31 @@ def test_refused_sampling_parameter_is_reported_before_burning_the_suite(
         body = wait_status(bot, "r1", {"failed"})
         assert body["models"]["o-reason"]["graded"] == 0
         assert len(openai.requests_to("/chat")) == 1  # one request, not twenty
-        msg = slack.wait_for(lambda: next((m for m in top_messages(slack)
-                                           if "failed" in m.text), None))
+        msg = slack.wait_for(
+            lambda: next((m for m in top_messages(slack) if "failed" in m.text), None)
+        )
         assert "temperature" in msg.text and "suite.yaml" in msg.text
         assert "Nothing else was sent" in msg.text
     finally:
         bot.stop()
 
 
-def test_unknown_model_and_unknown_run_say_what_exists(world: tuple[Path, FakeSlack,
-                                                                    FakeOpenAI]) -> None:
+def test_unknown_model_and_unknown_run_say_what_exists(
+    world: tuple[Path, FakeSlack, FakeOpenAI],
+) -> None:
     tmp, slack, openai = world
     bot = launch(tmp, slack, openai)
     try:
         bot.slash(slack, "run parity no-such-model")
         wait_status(bot, "r1", {"failed"})
-        msg = slack.wait_for(lambda: next((m for m in top_messages(slack)
-                                           if "failed" in m.text), None))
+        msg = slack.wait_for(
+            lambda: next((m for m in top_messages(slack) if "failed" in m.text), None)
+        )
         assert "is not a model this provider serves" in msg.text
         bot.slash(slack, "show r42")
-        reply = slack.wait_for(lambda: next((r for r in slack.responses
-                                             if "r42" in json.dumps(r.body)), None))
+        reply = slack.wait_for(
+            lambda: next((r for r in slack.responses if "r42" in json.dumps(r.body)), None)
+        )
         assert "There is no run `r42`" in reply.body["text"]
         _, ack, _, _ = bot.slash(slack, "run parit m-good")
         assert "Did you mean `parity`?" in ack["text"] and "Suites: `parity`" in ack["text"]

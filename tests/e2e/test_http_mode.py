@@ -26,15 +26,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BotProcess
             bot.stop()
 
 
-def test_help_is_answered_within_slacks_three_seconds(world: tuple[BotProcess, FakeSlack]
-                                                     ) -> None:
+def test_help_is_answered_within_slacks_three_seconds(world: tuple[BotProcess, FakeSlack]) -> None:
     bot, slack = world
     status, ack, took, _ = bot.slash(slack, "help")
     assert status == 200
     assert took < 3.0
     assert ack["response_type"] == "ephemeral"
-    for sub in ("suites", "run <suite> <model>", "status", "show", "compare", "history",
-                "cancel"):
+    for sub in ("suites", "run <suite> <model>", "status", "show", "compare", "history", "cancel"):
         assert sub in ack["text"]
 
 
@@ -74,8 +72,17 @@ def test_bad_input_gets_an_ephemeral_reason_and_the_usage(
     assert len(slack.calls_to("chat.postMessage")) == before  # nothing was started
 
 
-@pytest.mark.parametrize("text", ["x" * 5000, "\x00\x01 run", "“unbalanced", "run " + "é" * 300,
-                                  "<@U123|bob> &amp; <#C1|general>", "  "])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x" * 5000,
+        "\x00\x01 run",
+        "“unbalanced",
+        "run " + "é" * 300,
+        "<@U123|bob> &amp; <#C1|general>",
+        "  ",
+    ],
+)
 def test_any_text_gets_a_200(world: tuple[BotProcess, FakeSlack], text: str) -> None:
     bot, slack = world
     status, ack, _, _ = bot.slash(slack, text)
@@ -83,8 +90,7 @@ def test_any_text_gets_a_200(world: tuple[BotProcess, FakeSlack], text: str) -> 
     assert ack["text"]
 
 
-def test_unsigned_forged_and_stale_requests_get_401(world: tuple[BotProcess, FakeSlack]
-                                                   ) -> None:
+def test_unsigned_forged_and_stale_requests_get_401(world: tuple[BotProcess, FakeSlack]) -> None:
     bot, slack = world
     payload = slack.slash_command_payload(command="/eval", text="help")
     body = urllib.parse.urlencode(payload).encode()
@@ -105,6 +111,7 @@ def test_unsigned_forged_and_stale_requests_get_401(world: tuple[BotProcess, Fak
     # the refused requests started nothing
     assert (len(slack.calls), len(slack.responses)) == (calls_before, responses_before)
 
+
 def test_healthz_and_api(world: tuple[BotProcess, FakeSlack]) -> None:
     bot, _ = world
     assert bot.get("/healthz") == (200, {"ok": True})
@@ -117,16 +124,16 @@ def test_healthz_and_api(world: tuple[BotProcess, FakeSlack]) -> None:
 
 def test_url_verification_and_event_dedupe(world: tuple[BotProcess, FakeSlack]) -> None:
     bot, slack = world
-    challenge = json.dumps({"type": "url_verification", "challenge": "abc123",
-                            "token": "x"}).encode()
+    challenge = json.dumps(
+        {"type": "url_verification", "challenge": "abc123", "token": "x"}
+    ).encode()
     status, raw, _ = bot.post_signed(challenge, content_type="application/json")
     assert status == 200 and b"abc123" in raw
     event = slack.app_home_opened_event("U7")
     body = json.dumps(event).encode()
     for retry in range(3):  # Slack's redeliveries carry the same event_id
         headers = {"X-Slack-Retry-Num": str(retry)} if retry else None
-        status, _, took = bot.post_signed(body, content_type="application/json",
-                                          headers=headers)
+        status, _, took = bot.post_signed(body, content_type="application/json", headers=headers)
         assert status == 200 and took < 3.0
     views = slack.wait_for(lambda: slack.calls_to("views.publish") or None)
     time.sleep(0.5)  # give a wrongly repeated handler the chance to show itself
@@ -134,8 +141,7 @@ def test_url_verification_and_event_dedupe(world: tuple[BotProcess, FakeSlack]) 
     assert views[0].params["user_id"] == "U7"
 
 
-def test_secrets_never_reach_the_log(world: tuple[BotProcess, FakeSlack], tmp_path: Path
-                                     ) -> None:
+def test_secrets_never_reach_the_log(world: tuple[BotProcess, FakeSlack], tmp_path: Path) -> None:
     bot, slack = world
     bot.slash(slack, "run ticket-routing gpt-4.1-mini limit=2")
     log = bot.log()

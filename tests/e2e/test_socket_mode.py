@@ -38,8 +38,9 @@ def test_bad_command_is_acked_with_the_reason(world: tuple[BotProcess, FakeSlack
     assert ack["payload"]["response_type"] == "ephemeral"
 
 
-def test_reaction_event_is_acked_and_redelivery_ignored(world: tuple[BotProcess, FakeSlack]
-                                                        ) -> None:
+def test_reaction_event_is_acked_and_redelivery_ignored(
+    world: tuple[BotProcess, FakeSlack],
+) -> None:
     bot, slack = world
     event = slack.reaction_event("white_check_mark", "U2", "C1", "1700000000.000100")
     first = slack.send_event(event)

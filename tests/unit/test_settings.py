@@ -60,22 +60,66 @@ def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
         ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET", "HTTP mode"),
         ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-2"}, "SLACK_APP_TOKEN", "xapp-"),
         ({"SLACK_BOT_TOKEN": "xoxb-1", "EVALBOT_MODE": "socket"}, "SLACK_APP_TOKEN", "socket"),
-        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "EVALBOT_CONCURRENCY": "lots"},
-         "EVALBOT_CONCURRENCY", "whole number"),
-        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "EVALBOT_CONCURRENCY": "0"},
-         "EVALBOT_CONCURRENCY", "1 to 1024"),
-        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "PORT": "99999"},
-         "PORT", "65535"),
-        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "EVALBOT_MODE": "grpc"},
-         "EVALBOT_MODE", "socket"),
-        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1",
-          "EVALBOT_APPROVERS": "alice"}, "EVALBOT_APPROVERS", "Slack user id"),
-        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1",
-          "EVALBOT_PROVIDERS": "local"}, "EVALBOT_PROVIDERS", "name=base_url"),
-        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1",
-          "SLACK_API_URL": "slack.com"}, "SLACK_API_URL", "http"),
-        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1",
-          "DATABASE_URL": "evalbot.db"}, "DATABASE_URL", "SQLAlchemy URL"),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_APP_TOKEN": "xapp-1",
+                "EVALBOT_CONCURRENCY": "lots",
+            },
+            "EVALBOT_CONCURRENCY",
+            "whole number",
+        ),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "EVALBOT_CONCURRENCY": "0"},
+            "EVALBOT_CONCURRENCY",
+            "1 to 1024",
+        ),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "PORT": "99999"},
+            "PORT",
+            "65535",
+        ),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "EVALBOT_MODE": "grpc"},
+            "EVALBOT_MODE",
+            "socket",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_APP_TOKEN": "xapp-1",
+                "EVALBOT_APPROVERS": "alice",
+            },
+            "EVALBOT_APPROVERS",
+            "Slack user id",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_APP_TOKEN": "xapp-1",
+                "EVALBOT_PROVIDERS": "local",
+            },
+            "EVALBOT_PROVIDERS",
+            "name=base_url",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_APP_TOKEN": "xapp-1",
+                "SLACK_API_URL": "slack.com",
+            },
+            "SLACK_API_URL",
+            "http",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_APP_TOKEN": "xapp-1",
+                "DATABASE_URL": "evalbot.db",
+            },
+            "DATABASE_URL",
+            "SQLAlchemy URL",
+        ),
     ],
 )
 def test_each_mistake_names_the_variable_and_the_fix(
@@ -91,8 +135,12 @@ def test_each_mistake_names_the_variable_and_the_fix(
 
 
 def test_a_malformed_value_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
-    env(monkeypatch, SLACK_BOT_TOKEN="xoxb-1", SLACK_APP_TOKEN="xapp-1",
-        EVALBOT_CONCURRENCY="sk-live-secret-pasted-here")
+    env(
+        monkeypatch,
+        SLACK_BOT_TOKEN="xoxb-1",
+        SLACK_APP_TOKEN="xapp-1",
+        EVALBOT_CONCURRENCY="sk-live-secret-pasted-here",
+    )
     with pytest.raises(SettingsError) as info:
         load_settings(env_file=None)
     assert "sk-live" not in str(info.value)
@@ -124,8 +172,14 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_starting_without_a_token_prints_one_line_and_exits_2(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, env=clean_env(tmp_path),
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
@@ -142,8 +196,14 @@ def test_make_run_without_a_token_exits_2(tmp_path: Path) -> None:
         pytest.skip("make run needs the project's .venv")
     env = clean_env(tmp_path)
     env["PATH"] = f"{venv}:{env['PATH']}"
-    proc = subprocess.run(["make", "-s", "-C", str(REPO), "run"], env=env, capture_output=True,
-                          text=True, timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        ["make", "-s", "-C", str(REPO), "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert "evalbot: SLACK_BOT_TOKEN is not set" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -15,6 +15,7 @@ from commands.eval.render import clip, money, pct
 from commands.eval.stats import PairedDiff, paired_diff, percentile, wilson_interval
 from commands.ports import ChartBar, Posted, Upload
 from commands.services import Services
+from storage import aliases as alias_store
 from storage import runs as store
 from storage.ids import parse_id
 from storage.tables import EvalRun, SampleResult
@@ -229,6 +230,29 @@ async def post_report(services: Services, c: Comparison, where: Posted, title: s
 
 
 async def post_run_comparison(services: Services, run: EvalRun, where: Posted) -> None:
-    """The comparison a multi-model run ends with."""
+    """The comparison a multi-model run ends with; when the baseline is the suite's
+    production model and a challenger is significantly better, a promotion proposal."""
     comparison = await for_run(services, run)
     await post_report(services, comparison, where, f"Comparison r{run.id}")
+    await propose_if_better(services, comparison, where)
+
+
+async def propose_if_better(services: Services, c: Comparison, where: Posted) -> None:
+    """Propose the best significantly better challenger over the production model."""
+    from commands.promote import approvers_for, propose
+
+    production = await services.db.run(alias_store.get_alias, suite=c.suite)
+    if production is None or c.baseline.model != production:
+        return
+    better = [(d.diff_pp, side) for side, d in c.challengers if d.verdict == "better"]
+    if not better or not approvers_for(services, c.suite):
+        return
+    _, best = max(better, key=lambda pair: pair[0])
+    await propose(
+        services,
+        suite=c.suite,
+        model=best.model,
+        proposer=None,
+        channel=where.channel,
+        thread_ts=where.ts,
+    )

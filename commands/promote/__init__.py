@@ -1,33 +1,221 @@
-"""`/promote` and reactions on proposals (not built yet: issue 5)."""
+"""`/promote` and the reactions that decide proposals.
+
+A proposal names a suite's alias (production by default), the candidate model and the
+evidence from the suite's runs. Approvers (EVALBOT_APPROVERS plus the suite's owners)
+react :white_check_mark: to approve or :x: to reject; the decision is posted in the
+proposal's thread, its message is updated, and the alias moves.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+from datetime import timedelta
 from typing import Any
 
+from commands.eval.render import clip
 from commands.grammar import Parsed
-from commands.registry import Family, Invocation, UsageError
+from commands.ports import ChatError, Posted
+from commands.promote.evidence import gather_evidence
+from commands.promote.message import decision_text, proposal_text
+from commands.registry import Family, Invocation, Started, UsageError, UserFacingError
 from commands.services import Services
+from storage import aliases as alias_store
+from storage import proposals as store
+from storage.tables import Proposal
 
 log = logging.getLogger(__name__)
 
 PROMOTE = Family("/promote", "propose a model for a suite's production alias; approvers react")
 
+APPROVE, REJECT = "white_check_mark", "x"
+_ALIAS = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
-@PROMOTE.main("<suite> <model>")
-def promote(services: Services, inv: Invocation, parsed: Parsed) -> str:
-    """Propose `model` as the suite's production model; approvers react to decide."""
+
+def approvers_for(services: Services, suite_name: str) -> set[str]:
+    """Who may decide on a suite's proposals: the deployment's approvers and its owners."""
+    suite = services.suites.get(suite_name)
+    owners = set(suite.owners) if suite is not None else set()
+    return set(services.policy.approvers) | owners
+
+
+@PROMOTE.main("<suite> <model> [alias=production]", keys=("alias",))
+def promote(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
+    """Propose `model` for the suite's production alias; approvers react to decide."""
     if len(parsed.words) != 2:
         raise UsageError("Give the suite and the model.")
-    if services.suites.get(parsed.words[0]) is None:
-        raise UsageError(services.suites.unknown(parsed.words[0]))
-    return "Promotions are not available in this version of evalbot yet."
+    name, model = parsed.words
+    suite = services.suites.get(name)
+    if suite is None:
+        raise UsageError(services.suites.unknown(name))
+    alias = parsed.options.get("alias", "production").lower()
+    if not _ALIAS.match(alias):
+        raise UsageError(f"`{clip(alias, 40)}` is not an alias name (letters, digits, - and _).")
+    approvers = approvers_for(services, name)
+    if not approvers:
+        return (
+            f"Nobody may approve promotions for `{name}` yet: set EVALBOT_APPROVERS, or "
+            "add `owners:` to its suite.yaml. Nothing was proposed."
+        )
+
+    async def work() -> None:
+        await propose(
+            services,
+            suite=name,
+            model=model,
+            alias=alias,
+            proposer=inv.user_id,
+            channel=inv.channel_id,
+        )
+
+    return Started(f"Proposing `{model}` for `{name}` {alias}…", work, "promote")
+
+
+async def propose(
+    services: Services,
+    *,
+    suite: str,
+    model: str,
+    alias: str = "production",
+    proposer: str | None,
+    channel: str,
+    thread_ts: str | None = None,
+) -> Proposal:
+    """Create, post and open a proposal (used by /promote and by reports that find a
+    better model)."""
+    spec = services.suites.get(suite)
+    needed = spec.approvals if spec is not None else 1
+    lifetime = timedelta(days=services.policy.proposal_days)
+
+    def create(*, session: Any) -> Proposal:
+        current = alias_store.get_alias(session=session, suite=suite, alias=alias)
+        if current == model:
+            raise UserFacingError(f"`{model}` is already the {alias} model of `{suite}`.")
+        evidence = gather_evidence(session=session, suite=suite, candidate=model, current=current)
+        return store.create_proposal(
+            session=session,
+            suite=suite,
+            alias=alias,
+            candidate=model,
+            current=current,
+            proposer=proposer,
+            approvals_needed=needed,
+            lifetime=lifetime,
+            evidence=evidence,
+            channel=channel,
+        )
+
+    proposal = await services.db.run(create)
+    approvers = sorted(approvers_for(services, suite))
+    text = proposal_text(proposal, approvers, [])
+    try:
+        posted = await services.chat.post(channel, text, thread_ts=thread_ts)
+    except ChatError as exc:
+        raise UserFacingError(exc.advice) from exc
+    await services.db.run(
+        store.set_message, proposal_id=proposal.id or 0, channel=posted.channel, ts=posted.ts
+    )
+    proposal.channel, proposal.message_ts = posted.channel, posted.ts
+    for emoji in (APPROVE, REJECT):
+        try:
+            await services.chat.react(posted, emoji)
+        except ChatError as exc:
+            log.warning("could not add :%s: to p%s: %s", emoji, proposal.id, exc.code)
+    return proposal
 
 
 async def on_reaction(services: Services, event: dict[str, Any], *, added: bool) -> None:
-    """Reactions only count on proposals, which this version does not make yet."""
-    log.info(
-        "reaction %s %s ignored: no proposals yet",
-        event.get("reaction"),
-        "added" if added else "removed",
+    """A reaction on any message: counts only on a proposal, from an approver."""
+    item = event.get("item") or {}
+    reaction = str(event.get("reaction", "")).split("::")[0]
+    user = str(event.get("user", ""))
+    channel, ts = str(item.get("channel", "")), str(item.get("ts", ""))
+    if item.get("type") != "message" or reaction not in (APPROVE, REJECT) or not user:
+        return
+    proposal = await services.db.run(store.by_message, channel=channel, ts=ts)
+    if proposal is None:
+        return
+    where = Posted(channel, ts)
+    approvers = approvers_for(services, proposal.suite)
+    if user not in approvers:
+        if added:
+            who = ", ".join(f"<@{u}>" for u in sorted(approvers))
+            await _note(
+                services,
+                channel,
+                user,
+                f"Your reaction on proposal p{proposal.id} does not count: only {who} "
+                "may approve or reject it.",
+            )
+        return
+    spec = services.suites.get(proposal.suite)
+    if (
+        added
+        and reaction == APPROVE
+        and user == proposal.proposer
+        and not (spec is not None and spec.self_approval)
+    ):
+        await _note(
+            services,
+            channel,
+            user,
+            f"You proposed p{proposal.id}, so your approval does not count: another "
+            "approver has to approve it (a suite can allow this with "
+            "`self_approval: true`).",
+        )
+        return
+    kind = "approve" if reaction == APPROVE else "reject"
+    outcome = await services.db.run(
+        store.vote, proposal_id=proposal.id or 0, user_id=user, kind=kind, added=added
     )
+    log.info("proposal p%s: %s by %s -> %s", proposal.id, kind, user, outcome.result)
+    p = outcome.proposal
+    if outcome.result in ("recorded", "withdrawn"):
+        await _update(services, where, proposal_text(p, sorted(approvers), outcome.approvals))
+    elif outcome.result in ("approved", "rejected", "expired"):
+        await _update(services, where, decision_text(p, sorted(approvers), outcome.approvals))
+        await _thread(services, where, p, outcome.approvals)
+    elif outcome.result == "closed" and added:
+        await _note(
+            services,
+            channel,
+            user,
+            f"Proposal p{p.id} is already {p.status}: it cannot be decided again. "
+            f"Propose anew with `/promote {p.suite} {p.candidate}`.",
+        )
+
+
+async def _thread(services: Services, where: Posted, p: Proposal, approvals: list[str]) -> None:
+    if p.status == "approved":
+        who = ", ".join(f"<@{u}>" for u in approvals)
+        text = (
+            f":white_check_mark: Approved by {who}. `{p.suite}` {p.alias} is now "
+            f"`{p.candidate}`" + (f" (was `{p.current}`)." if p.current else ".")
+        )
+    elif p.status == "rejected":
+        text = f":x: Rejected by <@{p.decided_by}>. `{p.suite}` {p.alias} stays " + (
+            f"`{p.current}`." if p.current else "unset."
+        )
+    else:
+        text = (
+            f":hourglass: Proposal p{p.id} expired before it had "
+            f"{p.approvals_needed} approval(s); nothing changed."
+        )
+    try:
+        await services.chat.post(where.channel, text, thread_ts=where.ts)
+    except ChatError as exc:
+        log.warning("decision post failed: %s", exc.code)
+
+
+async def _update(services: Services, where: Posted, text: str) -> None:
+    try:
+        await services.chat.update(where, text)
+    except ChatError as exc:
+        log.warning("proposal update failed: %s", exc.code)
+
+
+async def _note(services: Services, channel: str, user: str, text: str) -> None:
+    try:
+        await services.chat.ephemeral(channel, user, text)
+    except ChatError as exc:
+        log.warning("ephemeral note failed: %s", exc.code)

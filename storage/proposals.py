@@ -1,0 +1,177 @@
+"""Promotion proposals and the votes on them.
+
+A vote and the decision it may trigger happen in one transaction with the proposal row
+locked (SELECT ... FOR UPDATE on PostgreSQL; SQLite serialises writers), so reactions
+arriving together promote exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlmodel import Session, col, select
+
+from storage.aliases import set_alias
+from storage.tables import Approval, Proposal, utcnow
+
+VoteResult = Literal[
+    "recorded",  # an approval counted, more are needed
+    "approved",  # this approval reached the number: the alias moved
+    "rejected",  # an approver rejected it
+    "withdrawn",  # an approval was taken back
+    "duplicate",  # the same person's same vote again: nothing changes
+    "closed",  # the proposal was already decided or expired
+    "expired",  # the proposal expired now, before this vote could count
+]
+
+
+def create_proposal(
+    *,
+    session: Session,
+    suite: str,
+    candidate: str,
+    current: str | None,
+    proposer: str | None,
+    approvals_needed: int,
+    lifetime: timedelta,
+    evidence: dict[str, Any],
+    alias: str = "production",
+    channel: str | None = None,
+) -> Proposal:
+    proposal = Proposal(
+        suite=suite,
+        alias=alias,
+        candidate=candidate,
+        current=current,
+        proposer=proposer,
+        approvals_needed=approvals_needed,
+        evidence=evidence,
+        channel=channel,
+        expires_at=utcnow() + lifetime,
+    )
+    session.add(proposal)
+    session.flush()
+    return proposal
+
+
+def set_message(*, session: Session, proposal_id: int, channel: str, ts: str) -> None:
+    proposal = session.get(Proposal, proposal_id)
+    if proposal is not None:
+        proposal.channel, proposal.message_ts = channel, ts
+
+
+def get_proposal(*, session: Session, proposal_id: int) -> Proposal | None:
+    return session.get(Proposal, proposal_id)
+
+
+def by_message(*, session: Session, channel: str, ts: str) -> Proposal | None:
+    query = select(Proposal).where(Proposal.channel == channel, Proposal.message_ts == ts)
+    return session.exec(query).first()
+
+
+def open_proposals(*, session: Session, suite: str | None = None) -> list[Proposal]:
+    query = select(Proposal).where(Proposal.status == "open").order_by(col(Proposal.id))
+    if suite is not None:
+        query = query.where(Proposal.suite == suite)
+    return list(session.exec(query))
+
+
+def approvers_of(*, session: Session, proposal_id: int) -> list[str]:
+    """Users whose approval currently counts, in the order they gave it."""
+    query = (
+        select(Approval.user_id)
+        .where(
+            Approval.proposal_id == proposal_id,
+            Approval.kind == "approve",
+            col(Approval.withdrawn_at).is_(None),
+        )
+        .order_by(col(Approval.created_at))
+    )
+    return list(session.exec(query))
+
+
+@dataclass(frozen=True)
+class VoteOutcome:
+    result: VoteResult
+    proposal: Proposal
+    approvals: list[str]
+
+
+def _expired(proposal: Proposal, now: datetime) -> bool:
+    return proposal.expires_at is not None and now >= proposal.expires_at
+
+
+def expire_if_due(*, session: Session, proposal_id: int) -> bool:
+    """Mark an open proposal expired when its lifetime is over; True if it just expired."""
+    proposal = session.get(Proposal, proposal_id, with_for_update=True)
+    if proposal is None or proposal.status != "open" or not _expired(proposal, utcnow()):
+        return False
+    proposal.status, proposal.decided_at = "expired", utcnow()
+    return True
+
+
+def vote(
+    *, session: Session, proposal_id: int, user_id: str, kind: str, added: bool
+) -> VoteOutcome:
+    """Apply one approver's reaction; decides the proposal when it should.
+
+    The caller has checked that `user_id` may vote. `kind` is approve or reject.
+    """
+    proposal = session.get(Proposal, proposal_id, with_for_update=True)
+    if proposal is None:
+        raise LookupError(proposal_id)
+    now = utcnow()
+    if proposal.status != "open":
+        return VoteOutcome(
+            "closed", proposal, approvers_of(session=session, proposal_id=proposal_id)
+        )
+    if _expired(proposal, now):
+        proposal.status, proposal.decided_at = "expired", now
+        return VoteOutcome(
+            "expired", proposal, approvers_of(session=session, proposal_id=proposal_id)
+        )
+    existing = session.exec(
+        select(Approval).where(
+            Approval.proposal_id == proposal_id,
+            Approval.user_id == user_id,
+            Approval.kind == kind,
+        )
+    ).first()
+    if not added:
+        if existing is None or existing.withdrawn_at is not None or kind != "approve":
+            return VoteOutcome(
+                "duplicate", proposal, approvers_of(session=session, proposal_id=proposal_id)
+            )
+        existing.withdrawn_at = now
+        session.flush()
+        return VoteOutcome(
+            "withdrawn", proposal, approvers_of(session=session, proposal_id=proposal_id)
+        )
+    if existing is not None and existing.withdrawn_at is None:
+        return VoteOutcome(
+            "duplicate", proposal, approvers_of(session=session, proposal_id=proposal_id)
+        )
+    if existing is None:
+        session.add(Approval(proposal_id=proposal_id, user_id=user_id, kind=kind))
+    else:
+        existing.withdrawn_at, existing.created_at = None, now
+    session.flush()
+    approvals = approvers_of(session=session, proposal_id=proposal_id)
+    if kind == "reject":
+        proposal.status, proposal.decided_at, proposal.decided_by = "rejected", now, user_id
+        return VoteOutcome("rejected", proposal, approvals)
+    if len(approvals) < proposal.approvals_needed:
+        return VoteOutcome("recorded", proposal, approvals)
+    proposal.status, proposal.decided_at, proposal.decided_by = "approved", now, user_id
+    set_alias(
+        session=session,
+        suite=proposal.suite,
+        alias=proposal.alias,
+        model=proposal.candidate,
+        decided_by=",".join(approvals),
+        proposal_id=proposal.id,
+        evidence=proposal.evidence,
+    )
+    return VoteOutcome("approved", proposal, approvals)

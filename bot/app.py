@@ -19,8 +19,10 @@ from slack_bolt.async_app import AsyncApp
 from bot import http, listeners
 from bot.chart_port import ThreadedCharts
 from bot.gateway import OpenAIGateway
+from bot.scheduler import JobScheduler
 from bot.settings import Settings
 from bot.slack_chat import SlackChat, make_web_client
+from commands import jobs
 from commands.eval.catalog import SuiteCatalog
 from commands.eval.prices import PriceTable
 from commands.eval.runner import RunEngine
@@ -80,6 +82,7 @@ class Bot:
     bolt: AsyncApp
     socket: AsyncSocketModeHandler | None = None
     site: web.AppRunner | None = None
+    scheduler: JobScheduler | None = None
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
@@ -112,12 +115,21 @@ class Bot:
             log.info("connected to Slack in Socket Mode")
         else:
             log.info("serving Slack requests at POST /slack/events (HTTP mode)")
-        await on_start(self.services)
+        jobs.bind(self.services)
+
+        async def lead() -> None:
+            await on_start(self.services)
+
+        self.scheduler = JobScheduler(self.db, on_leader=lead)
+        self.services.scheduler = self.scheduler
+        await self.scheduler.start()
 
     async def stop(self) -> None:
         """Close connections; background work is cancelled and resumes on next start."""
         if self.socket is not None:
             await self.socket.close_async()  # type: ignore[no-untyped-call]
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         await self.services.tasks.cancel_all()
         if self.site is not None:
             await self.site.cleanup()

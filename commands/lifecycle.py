@@ -1,4 +1,4 @@
-"""What a starting bot does before it takes commands: pick up unfinished work."""
+"""What the scheduler leader does when it takes over: pick up unfinished work."""
 
 from __future__ import annotations
 

@@ -140,6 +140,30 @@ class Charts(Protocol):
     ) -> bytes: ...
 
 
+class Scheduler(Protocol):
+    """Durable interval jobs, run by one process (bot/ implements it with APScheduler).
+
+    `func` names a coroutine function as "module:function" (see commands.jobs); `args` must
+    be plain values, since the job store keeps them.
+    """
+
+    def every(
+        self,
+        job_id: str,
+        func: str,
+        seconds: int,
+        args: tuple[Any, ...] = (),
+        *,
+        first_in_s: int | None = None,
+    ) -> None: ...
+
+    def cancel(self, job_id: str) -> None: ...
+
+    def pause(self, job_id: str) -> None: ...
+
+    def resume(self, job_id: str) -> None: ...
+
+
 class ChatError(Exception):
     """Slack refused a call; `code` is Slack's error string (not_in_channel, ...)."""
 

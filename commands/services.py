@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from commands.ports import Charts, Chat
+from commands.ports import Charts, Chat, Scheduler
 from commands.throttle import ResilientModels
 from storage.db import Database
 
@@ -94,6 +94,7 @@ class Services:
     policy: Policy = field(default_factory=Policy)
     tasks: Tasks = field(default_factory=Tasks)
     engine_: RunEngine | None = None
+    scheduler: Scheduler | None = None
 
     @property
     def engine(self) -> RunEngine:

@@ -115,6 +115,8 @@ class Watch(SQLModel, table=True):
     paused: bool = False
     initialized: bool = False  # the first poll only records what exists
     created_at: datetime = Field(default_factory=utcnow)
+    # Models first seen at or before this moment (the first poll) are not releases.
+    baseline_at: datetime | None = None
     last_checked_at: datetime | None = None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from commands.eval.render import Failure, RunHeader, failures_text, summary_text
+from commands.eval.render import Failure, failures_text, run_header, summary_text
 from commands.eval.suite import Suite
 from commands.eval.templates import TemplateError, render
 from commands.ports import ChatError, Posted
@@ -58,9 +58,7 @@ def costs_of(
 
 
 def summary_for(services: Services, run: EvalRun, counts: dict[str, store.ModelTally]) -> str:
-    header = RunHeader(
-        format_id("run", run.id), run.suite, run.data_version, run.total, run.user_id
-    )
+    header = run_header(run)
     elapsed = None
     if run.started_at and run.finished_at:
         elapsed = (run.finished_at - run.started_at).total_seconds()
@@ -97,7 +95,11 @@ async def announce(services: Services, run: EvalRun) -> None:
         where = await _post(services, run.channel, text)
     if where is not None and run.status != "failed":
         await _post_failures(services, run, where)
-    if where is not None and len(run.models) > 1 and run.status == "finished":
+    if run.origin in ("watch", "drift") and run.status == "finished":
+        from commands.watch.alerts import after_run
+
+        await after_run(services, run, where)
+    elif where is not None and len(run.models) > 1 and run.status == "finished":
         from commands.eval.compare import post_run_comparison
 
         await post_run_comparison(services, run, where)

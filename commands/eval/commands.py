@@ -14,7 +14,7 @@ from commands.registry import Family, Invocation, Started, UsageError, UserFacin
 from commands.services import Services
 from storage import aliases as alias_store
 from storage import runs as store
-from storage.ids import format_id, parse_id
+from storage.ids import parse_id
 
 EVAL = Family("/eval", "run the team's eval suites on models and compare them")
 
@@ -180,9 +180,9 @@ def status_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
 
 
 def announce_header(run: Any) -> Any:
-    from commands.eval.render import RunHeader
+    from commands.eval.render import run_header
 
-    return RunHeader(format_id("run", run.id), run.suite, run.data_version, run.total, run.user_id)
+    return run_header(run)
 
 
 @EVAL.sub("show", "<run-id>")

@@ -105,8 +105,10 @@ class CompareRefused(Exception):
     """Two runs that cannot be paired; the message says why."""
 
 
-async def for_two_runs(services: Services, a: EvalRun, b: EvalRun) -> Comparison:
-    """Run a's first model against every model of run b, on the same data version."""
+async def for_two_runs(
+    services: Services, a: EvalRun, b: EvalRun, *, baseline: str | None = None
+) -> Comparison:
+    """Run a's first model (or `baseline`) against every model of run b, same data."""
     if a.suite != b.suite:
         raise CompareRefused(
             f"r{a.id} ran `{a.suite}` and r{b.id} ran `{b.suite}`: only runs of one suite "
@@ -119,7 +121,8 @@ async def for_two_runs(services: Services, a: EvalRun, b: EvalRun) -> Comparison
             "pair. Rerun both models in one `/eval run` to compare them."
         )
     taken: set[str] = set()
-    side_a = (await _sides(services, a, taken))[0]
+    sides_a = await _sides(services, a, taken)
+    side_a = next((s for s in sides_a if s.model == baseline), sides_a[0])
     sides_b = await _sides(services, b, taken)
     return compare_sides(a.suite, side_a, sides_b)
 

@@ -6,11 +6,13 @@ summary serves Slack and the terminal.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from commands.eval.stats import percentile, wilson_interval
 from storage.runs import ModelTally
+from storage.tables import EvalRun
 
 BAR_WIDTH = 20
 
@@ -51,11 +53,29 @@ class RunHeader:
     data_version: str
     total: int  # samples per model
     user: str | None = None
+    banner: str | None = None  # why the run exists, when no person started it
+
+
+def run_header(run: EvalRun) -> RunHeader:
+    """The header of a stored run, with a banner for runs a watch started."""
+    banner = None
+    if run.origin in ("watch", "drift"):
+        try:
+            ref = json.loads(run.origin_ref or "{}")
+        except ValueError:
+            ref = {}
+        watch = f"watch w{ref.get('watch')}" if isinstance(ref, dict) else "a watch"
+        if run.origin == "watch" and isinstance(ref, dict):
+            banner = f":rocket: *Release alert* — new model `{ref.get('new')}` ({watch})"
+        else:
+            banner = f":mag: Drift check ({watch})"
+    return RunHeader(f"r{run.id}", run.suite, run.data_version, run.total, run.user_id, banner)
 
 
 def header_line(h: RunHeader, state: str) -> str:
     who = f" · started by <@{h.user}>" if h.user else ""
-    return f"*Eval {h.run}* · `{h.suite}` · {h.total} samples · {state}{who}"
+    line = f"*Eval {h.run}* · `{h.suite}` · {h.total} samples · {state}{who}"
+    return f"{h.banner}\n{line}" if h.banner else line
 
 
 def progress_text(

@@ -1,14 +1,61 @@
-"""`/watch`: scheduled checks for new models (not built yet: issue 6)."""
+"""`/watch`: scheduled checks of a provider for new models, which rerun the suites."""
 
 from __future__ import annotations
 
-from commands.grammar import Parsed, duration_option, list_option
-from commands.registry import Family, Invocation, UsageError
+import fnmatch
+import re
+from typing import Any
+
+from commands import jobs
+from commands.eval.render import clip
+from commands.grammar import Parsed, duration_option, format_duration, list_option
+from commands.ports import ProviderError
+from commands.registry import Family, Invocation, Started, UsageError, UserFacingError
 from commands.services import Services
+from commands.watch.poll import DRIFT, poll
+from storage import watches as store
+from storage.ids import parse_id
+from storage.tables import Watch
 
 WATCH = Family("/watch", "check providers for new models and rerun suites on them")
 
-NOT_YET = "Release watches are not available in this version of evalbot yet."
+MIN_EVERY, MAX_EVERY = 300, 7 * 86400
+_GLOB = re.compile(r"^[A-Za-z0-9._:/*?\[\]-]{1,100}$")
+
+
+def _watch_id(services: Services, parsed: Parsed) -> int:
+    if parsed.options or len(parsed.words) != 1:
+        raise UsageError("Give one watch id, like `w3`.")
+    watch_id = parse_id("watch", parsed.words[0])
+    if watch_id is None:
+        raise UsageError(f"`{clip(parsed.words[0], 30)}` is not a watch id; they look like `w3`.")
+    return watch_id
+
+
+async def _load(services: Services, inv: Invocation, watch_id: int) -> Watch:
+    watch = await services.db.run(store.get_watch, watch_id=watch_id)
+    if watch is None or watch.channel != inv.channel_id:
+        watches = await services.db.run(store.list_watches, channel=inv.channel_id)
+        known = ", ".join(f"`w{w.id}`" for w in watches) or "none"
+        raise UserFacingError(
+            f"There is no watch `w{watch_id}` in this channel. Watches here: {known}."
+        )
+    return watch
+
+
+def describe(watch: Watch) -> str:
+    what = "production models (drift)" if watch.glob == DRIFT else f"`{watch.glob}`"
+    state = " · *paused*" if watch.paused else ""
+    checked = (
+        f" · last checked {watch.last_checked_at:%Y-%m-%d %H:%M} UTC"
+        if watch.last_checked_at
+        else " · not checked yet"
+    )
+    return (
+        f"`w{watch.id}` {what} on `{watch.provider}` every "
+        f"{format_duration(watch.every_s)} → {', '.join(f'`{s}`' for s in watch.suites)}"
+        f"{state}{checked}"
+    )
 
 
 @WATCH.sub(
@@ -16,45 +63,169 @@ NOT_YET = "Release watches are not available in this version of evalbot yet."
     "<model-glob> suites=<a,b> [every=1h] [provider=P]",
     keys=("suites", "every", "provider", "model"),
 )
-def add(services: Services, inv: Invocation, parsed: Parsed) -> str:
-    """Watch a provider for models matching a glob, and run these suites on them."""
-    if len(parsed.words) != 1 and "model" not in parsed.options:
-        raise UsageError("Give one model glob, like `gpt-5*`.")
+def add(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
+    """Watch a provider for new models matching a glob and run these suites on them;
+    `model=@production` reruns the production models and alerts on a drop."""
+    drift = parsed.options.get("model") == DRIFT
+    if "model" in parsed.options and not drift:
+        raise UsageError(
+            "`model=` takes only `@production` (drift checks); "
+            "give a glob as a word to watch for releases."
+        )
+    if drift and parsed.words:
+        raise UsageError("A drift watch (`model=@production`) takes no glob.")
+    if not drift and len(parsed.words) != 1:
+        raise UsageError("Give one model glob, like `gpt-5*` or `*-mini`.")
+    glob = DRIFT if drift else parsed.words[0]
+    if not drift and not _GLOB.match(glob):
+        raise UsageError(
+            f"`{clip(glob, 40)}` is not a model glob (letters, digits, . - _ : / "
+            "and the wildcards * ? [ ])."
+        )
     suites = list_option(parsed, "suites")
     if not suites:
         raise UsageError("Missing `suites=<a,b>`: the suites to run on a new model.")
     for name in suites:
         if services.suites.get(name) is None:
             raise UsageError(services.suites.unknown(name))
-    duration_option(parsed, "every", 3600, min_s=300, max_s=7 * 86400)
-    return NOT_YET
+    every = duration_option(
+        parsed, "every", 86400 if drift else 3600, min_s=MIN_EVERY, max_s=MAX_EVERY
+    )
+    provider = parsed.options.get("provider", "default")
+    if provider not in services.models.providers():
+        raise UsageError(
+            f"Unknown provider `{clip(provider, 30)}`; configured: "
+            + ", ".join(f"`{p}`" for p in services.models.providers())
+            + "."
+        )
+    if services.scheduler is None:
+        return "Scheduling is not running in this process; watches cannot be added."
+
+    async def work() -> None:
+        watch = await services.db.run(
+            store.create_watch,
+            channel=inv.channel_id,
+            user_id=inv.user_id,
+            glob=glob,
+            suites=list(dict.fromkeys(suites)),
+            every_s=every,
+            provider=provider,
+        )
+        watch_id = watch.id or 0
+        assert services.scheduler is not None
+        services.scheduler.every(jobs.watch_job_id(watch_id), jobs.POLL_WATCH, every, (watch_id,))
+        note = ""
+        try:
+            await poll(services, watch_id)  # the first poll records what exists
+            listed = await services.models.list_models(provider)
+            matching = sum(1 for m in listed if drift or fnmatch.fnmatchcase(m.id, glob))
+            note = (
+                f" {matching} matching models are listed now; only models that appear "
+                "later count as releases."
+                if not drift
+                else ""
+            )
+        except ProviderError as exc:
+            note = (
+                f" The first check failed ({exc.kind}: {clip(exc.message, 120)}); it will "
+                "be retried at the next tick."
+            )
+        watch = await _load(services, inv, watch_id)
+        await services.chat.post(
+            inv.channel_id, f"<@{inv.user_id}> added a watch: {describe(watch)}.{note}"
+        )
+
+    return Started("Adding the watch…", work, "watch-add")
 
 
 @WATCH.sub("list")
-def list_watches(services: Services, inv: Invocation, parsed: Parsed) -> str:
+def list_watches(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
     """Watches of this channel."""
-    return NOT_YET
+    if parsed.words or parsed.options:
+        raise UsageError("`/watch list` takes no arguments.")
+
+    async def work() -> None:
+        watches = await services.db.run(store.list_watches, channel=inv.channel_id)
+        if not watches:
+            await inv.respond(
+                "No watches in this channel. Add one with `/watch add gpt-5* suites=<suite>`."
+            )
+            return
+        await inv.respond("*Watches*\n" + "\n".join(f"• {describe(w)}" for w in watches))
+
+    return Started("Listing watches…", work, "watch-list")
 
 
-@WATCH.sub("remove", "<watch-id>")
-def remove(services: Services, inv: Invocation, parsed: Parsed) -> str:
-    """Delete a watch."""
-    return NOT_YET
+def _change(verb: str, action: Any) -> Any:
+    def handler(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
+        watch_id = _watch_id(services, parsed)
+
+        async def work() -> None:
+            watch = await _load(services, inv, watch_id)
+            await action(services, watch)
+            await inv.respond(f"Watch `w{watch_id}` {verb}.")
+
+        return Started(f"Watch `w{watch_id}`…", work, f"watch-{verb}")
+
+    return handler
 
 
-@WATCH.sub("pause", "<watch-id>")
-def pause(services: Services, inv: Invocation, parsed: Parsed) -> str:
-    """Stop checking until resumed."""
-    return NOT_YET
+async def _remove(services: Services, watch: Watch) -> None:
+    await services.db.run(store.delete_watch, watch_id=watch.id or 0)
+    if services.scheduler is not None:
+        services.scheduler.cancel(jobs.watch_job_id(watch.id or 0))
 
 
-@WATCH.sub("resume", "<watch-id>")
-def resume(services: Services, inv: Invocation, parsed: Parsed) -> str:
-    """Check again on schedule."""
-    return NOT_YET
+async def _pause(services: Services, watch: Watch) -> None:
+    await services.db.run(store.set_paused, watch_id=watch.id or 0, paused=True)
+    if services.scheduler is not None:
+        services.scheduler.pause(jobs.watch_job_id(watch.id or 0))
+
+
+async def _resume(services: Services, watch: Watch) -> None:
+    await services.db.run(store.set_paused, watch_id=watch.id or 0, paused=False)
+    if services.scheduler is not None:
+        services.scheduler.resume(jobs.watch_job_id(watch.id or 0))
+
+
+_remove_h = _change("removed", _remove)
+_remove_h.__doc__ = "Delete a watch."
+WATCH.sub("remove", "<watch-id>")(_remove_h)
+_pause_h = _change("paused", _pause)
+_pause_h.__doc__ = "Stop checking until resumed."
+WATCH.sub("pause", "<watch-id>")(_pause_h)
+_resume_h = _change("resumed", _resume)
+_resume_h.__doc__ = "Check again on schedule."
+WATCH.sub("resume", "<watch-id>")(_resume_h)
 
 
 @WATCH.sub("check")
-def check(services: Services, inv: Invocation, parsed: Parsed) -> str:
+def check(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
     """Check every watch of this channel now."""
-    return NOT_YET
+    if parsed.words or parsed.options:
+        raise UsageError("`/watch check` takes no arguments.")
+
+    async def work() -> None:
+        watches = [
+            w
+            for w in await services.db.run(store.list_watches, channel=inv.channel_id)
+            if not w.paused
+        ]
+        if not watches:
+            await inv.respond("No active watches in this channel.")
+            return
+        lines = []
+        for watch in watches:
+            try:
+                started = await poll(services, watch.id or 0)
+            except ProviderError as exc:
+                lines.append(
+                    f"• `w{watch.id}`: the provider failed ({exc.kind}: "
+                    f"{clip(exc.message, 100)}); the next tick retries."
+                )
+                continue
+            found = ", ".join(f"`{m}`" for m in dict.fromkeys(started)) or "no new model"
+            lines.append(f"• `w{watch.id}` `{watch.glob}`: {found}")
+        await inv.respond("*Checked*\n" + "\n".join(lines))
+
+    return Started("Checking the watches now…", work, "watch-check")

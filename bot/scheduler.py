@@ -1,0 +1,200 @@
+"""Scheduled jobs: APScheduler with its SQLAlchemy job store in the project's database.
+
+Every process keeps a scheduler started in *paused* mode, so `/watch add` in any process
+writes its job to the shared job store at once. Only the leader runs jobs: on SQLite the
+one process is the leader; on PostgreSQL the process holding a session-level advisory
+lock is, and when it dies its connection closes, the lock frees, and another process
+takes over within `LEADER_RETRY_S`. The leader also resumes unfinished runs.
+
+The job functions live in commands.jobs and are referenced by name, so the job store
+holds only "module:function" and plain arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import zlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Connection, text
+
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+LEADER_RETRY_S = 5.0
+WAKEUP_JOB = "evalbot-wakeup"
+
+
+class LeaderLock:
+    """A PostgreSQL advisory lock held on a dedicated connection; SQLite always leads."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.key = (
+            zlib.crc32(("evalbot:" + db.engine.url.render_as_string(hide_password=True)).encode())
+            & 0x7FFFFFFF
+        )
+        self._conn: Connection | None = None
+
+    @property
+    def shared(self) -> bool:
+        return self.db.engine.dialect.name == "postgresql"
+
+    def try_acquire(self) -> bool:
+        if not self.shared:
+            return True
+        if self._conn is not None:
+            return True
+        conn = self.db.engine.connect()
+        got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar())
+        conn.commit()
+        if got:
+            self._conn = conn
+        else:
+            conn.close()
+        return got
+
+    def still_held(self) -> bool:
+        if not self.shared:
+            return True
+        if self._conn is None:
+            return False
+        try:
+            self._conn.execute(text("SELECT 1"))
+            self._conn.commit()
+            return True
+        except Exception:
+            log.warning("leader connection lost", exc_info=True)
+            self._conn = None
+            return False
+
+    def release(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+                self._conn.commit()
+                self._conn.close()
+            except Exception:
+                log.warning("could not release the leader lock", exc_info=True)
+            self._conn = None
+
+
+async def _wakeup() -> None:
+    """A no-op that makes the leader re-read the job store (jobs added elsewhere)."""
+
+
+class JobScheduler:
+    """Implements commands.ports.Scheduler over AsyncIOScheduler, leader-aware."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        on_leader: Callable[[], Awaitable[None]] | None = None,
+        wakeup_s: int = 30,
+    ) -> None:
+        self.db = db
+        self.lock = LeaderLock(db)
+        self.on_leader = on_leader
+        self.leader = False
+        self.wakeup_s = wakeup_s
+        self.scheduler = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=db.engine)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+            timezone="UTC",
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start paused; become leader now if possible, else keep trying in the background."""
+        # Start-up only: creates the job table if missing (a brief blocking call).
+        self.scheduler.start(paused=True)
+        self.scheduler.add_job(
+            _wakeup, "interval", seconds=self.wakeup_s, id=WAKEUP_JOB, replace_existing=True
+        )
+        await self._campaign()
+        self._task = asyncio.get_running_loop().create_task(self._keep_leading())
+
+    async def _campaign(self) -> None:
+        loop = asyncio.get_running_loop()
+        if not self.leader:
+            got = await loop.run_in_executor(None, self.lock.try_acquire)
+            if got:
+                self.leader = True
+                log.info("this process is the scheduler leader")
+                self.scheduler.resume()
+                if self.on_leader is not None:
+                    await self.on_leader()
+        elif not await loop.run_in_executor(None, self.lock.still_held):
+            self.leader = False
+            self.scheduler.pause()
+            log.warning("lost scheduler leadership; standing by")
+
+    async def _keep_leading(self) -> None:
+        while True:
+            await asyncio.sleep(LEADER_RETRY_S)
+            try:
+                await self._campaign()
+            except Exception:
+                log.exception("leader election failed; will retry")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await asyncio.to_thread(self.lock.release)
+
+    # commands.ports.Scheduler --------------------------------------------------
+
+    def every(
+        self,
+        job_id: str,
+        func: str,
+        seconds: int,
+        args: tuple[Any, ...] = (),
+        *,
+        first_in_s: int | None = None,
+    ) -> None:
+        first = datetime.now(UTC) + timedelta(seconds=seconds if first_in_s is None else first_in_s)
+        self.scheduler.add_job(
+            func,
+            "interval",
+            seconds=seconds,
+            args=list(args),
+            id=job_id,
+            replace_existing=True,
+            next_run_time=first,
+        )
+
+    def cancel(self, job_id: str) -> None:
+        with contextlib.suppress(JobLookupError):
+            self.scheduler.remove_job(job_id)
+
+    def pause(self, job_id: str) -> None:
+        with contextlib.suppress(JobLookupError):
+            self.scheduler.pause_job(job_id)
+
+    def resume(self, job_id: str) -> None:
+        with contextlib.suppress(JobLookupError):
+            self.scheduler.resume_job(job_id)
+
+    def has(self, job_id: str) -> bool:
+        return self.scheduler.get_job(job_id) is not None
+
+    def run_now(self, job_id: str) -> bool:
+        """Move a job's next run to now (tests and `/watch check` use the job function)."""
+        job = self.scheduler.get_job(job_id)
+        if job is None:
+            return False
+        job.modify(next_run_time=datetime.now(UTC))
+        self.scheduler.wakeup()
+        return True

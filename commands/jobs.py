@@ -1,0 +1,44 @@
+"""Scheduled job functions, referenced by name from the job store ("commands.jobs:...").
+
+The job store keeps only the function's name and plain arguments; the services these
+functions need are bound once at start-up with `bind`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from commands.logctx import log_context
+from commands.services import Services
+
+log = logging.getLogger(__name__)
+
+_bound: list[Services] = []
+
+POLL_WATCH = "commands.jobs:poll_watch"
+
+
+def bind(services: Services) -> None:
+    """Give the job functions the process's services (called by the composition root)."""
+    _bound[:] = [services]
+
+
+def bound() -> Services:
+    if not _bound:
+        raise RuntimeError("commands.jobs.bind() was not called")
+    return _bound[0]
+
+
+def watch_job_id(watch_id: int) -> str:
+    return f"watch-{watch_id}"
+
+
+async def poll_watch(watch_id: int) -> None:
+    """Poll one watch; errors are logged and the next tick tries again."""
+    from commands.watch.poll import poll
+
+    with log_context(watch=f"w{watch_id}"):
+        try:
+            await poll(bound(), watch_id)
+        except Exception:
+            log.exception("watch poll failed; retrying at the next tick")

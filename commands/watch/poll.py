@@ -1,0 +1,276 @@
+"""One poll of a watch: detect releases, start their runs, warn of retirements, check drift.
+
+Every announcement is claimed in the notices table before it is made, keyed by what it
+is about (provider, model, suite, stage), so restarts and replicas sharing one database
+announce each thing once.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+from datetime import UTC, date, datetime
+from typing import Any
+
+from commands.eval.suite import Suite
+from commands.ports import ChatError, ModelInfo
+from commands.services import Services
+from storage import aliases as alias_store
+from storage import notices
+from storage import runs as run_store
+from storage import watches as store
+from storage.tables import EvalRun, Watch
+
+log = logging.getLogger(__name__)
+
+DRIFT = "@production"
+
+
+def qualified(provider: str, model_id: str) -> str:
+    """The name users type: bare for the default provider, `provider:model` otherwise."""
+    return model_id if provider == "default" else f"{provider}:{model_id}"
+
+
+async def poll(services: Services, watch_id: int) -> list[str]:
+    """Poll a watch; returns the qualified ids of the releases it started runs for."""
+    watch = await services.db.run(store.get_watch, watch_id=watch_id)
+    if watch is None or watch.paused:
+        return []
+    listed = await services.models.list_models(watch.provider)
+
+    def record(*, session: Any) -> tuple[dict[str, datetime], Watch | None]:
+        store.record_seen(
+            session=session,
+            provider=watch.provider,
+            models=[(m.id, m.shutdown_date) for m in listed],
+        )
+        firsts = store.first_seen(session=session, provider=watch.provider)
+        store.mark_checked(session=session, watch_id=watch_id)
+        return firsts, store.get_watch(session=session, watch_id=watch_id)
+
+    firsts, updated = await services.db.run(record)
+    if updated is None:
+        return []
+    started: list[str] = []
+    if watch.glob == DRIFT:
+        if watch.initialized:  # the first poll only records
+            await check_drift(services, updated)
+    elif watch.initialized and updated.baseline_at is not None:
+        baseline = updated.baseline_at
+        for model in listed:
+            if not fnmatch.fnmatchcase(model.id, watch.glob):
+                continue
+            seen = firsts.get(model.id)
+            if seen is None or seen <= baseline:
+                continue
+            name = qualified(watch.provider, model.id)
+            for suite in watch.suites:
+                key = f"release:{watch.provider}:{model.id}:{suite}"
+                if await services.db.run(notices.claim, key=key, channel=watch.channel):
+                    await start_release_run(services, updated, name, suite)
+                    started.append(name)
+    await check_retirements(services, updated, listed)
+    return started
+
+
+def _best_recent(session: Any, suite: str, data_version: str) -> tuple[str | None, int | None]:
+    """The model with the best pass rate among recent full runs on this data version."""
+    best: tuple[float, str, int] | None = None
+    for run in run_store.recent_runs(session=session, suite=suite, limit=30):
+        if run.status != "finished" or run.data_version != data_version:
+            continue
+        for model, t in run_store.tallies(
+            session=session, run_id=run.id or 0, with_latencies=False
+        ).items():
+            if t.pass_rate is not None and (best is None or t.pass_rate > best[0]):
+                best = (t.pass_rate, model, run.id or 0)
+    return (best[1], best[2]) if best else (None, None)
+
+
+def _reusable_run(
+    session: Any, suite: str, model: str, data_version: str, total: int
+) -> int | None:
+    """A finished run of `model` on the same data and every sample: no need to pay again."""
+    for run in run_store.recent_runs(session=session, suite=suite, limit=30):
+        if (
+            run.status == "finished"
+            and model in run.models
+            and run.data_version == data_version
+            and run.total >= total
+            and run.sample_limit is None
+        ):
+            return run.id
+    return None
+
+
+async def start_release_run(services: Services, watch: Watch, model: str, suite_name: str) -> None:
+    """Run the suite on a new model, against production (or the best recent model)."""
+    suite = services.suites.get(suite_name)
+    if suite is None:
+        log.warning("watch w%s names suite %s, which is not loaded", watch.id, suite_name)
+        return
+    total = len(suite.items)
+
+    def plan(*, session: Any) -> Any:
+        baseline = alias_store.get_alias(session=session, suite=suite_name)
+        basis = "production"
+        base_run = None
+        if baseline is None:
+            baseline, base_run = _best_recent(session, suite_name, suite.data_version)
+            basis = "best recent run"
+        elif baseline != model:
+            base_run = _reusable_run(session, suite_name, baseline, suite.data_version, total)
+        models = [model] if base_run is not None or baseline in (None, model) else [baseline, model]
+        ref = {
+            "watch": watch.id,
+            "kind": "release",
+            "new": model,
+            "baseline": baseline,
+            "basis": basis,
+            "base_run": base_run,
+        }
+        return run_store.create_run(
+            session=session,
+            suite=suite_name,
+            data_version=suite.data_version,
+            models=models,
+            total=total,
+            channel=watch.channel,
+            user_id=None,
+            origin="watch",
+            origin_ref=json.dumps(ref),
+        )
+
+    run = await services.db.run(plan)
+    log.info("release %s: running %s as r%s", model, suite_name, run.id)
+    await services.engine.start(run.id or 0)
+
+
+def _plan_drift(*, session: Any, watch: Watch, suite: Suite) -> EvalRun | None:
+    production = alias_store.get_alias(session=session, suite=suite.name)
+    if production is None:
+        return None
+    previous = _reusable_run(session, suite.name, production, suite.data_version, len(suite.items))
+    ref = {
+        "watch": watch.id,
+        "kind": "drift",
+        "model": production,
+        "previous_run": previous,
+        "channel": watch.channel,
+    }
+    # No channel: a drift run posts nothing unless it finds a drop.
+    return run_store.create_run(
+        session=session,
+        suite=suite.name,
+        data_version=suite.data_version,
+        models=[production],
+        total=len(suite.items),
+        channel=None,
+        origin="drift",
+        origin_ref=json.dumps(ref),
+    )
+
+
+async def check_drift(services: Services, watch: Watch) -> None:
+    """Rerun each suite's production model; the run alerts only on a significant drop."""
+    for suite_name in watch.suites:
+        suite = services.suites.get(suite_name)
+        if suite is None:
+            continue
+        run = await services.db.run(_plan_drift, watch=watch, suite=suite)
+        if run is None:
+            log.info("drift watch w%s: %s has no production model", watch.id, suite_name)
+            continue
+        await services.engine.start(run.id or 0)
+
+
+def _days_left(shutdown: str, today: date) -> int | None:
+    try:
+        return (date.fromisoformat(shutdown) - today).days
+    except ValueError:
+        return None
+
+
+async def check_retirements(services: Services, watch: Watch, listed: list[ModelInfo]) -> None:
+    """Tell the channel once when a covered model gets a shutdown date; remind at 30 and 7."""
+    productions = await services.db.run(alias_store.all_aliases)
+    in_production: dict[str, list[str]] = {}
+    for suite in watch.suites:
+        prod = productions.get(suite, {}).get("production")
+        if prod:
+            in_production.setdefault(prod, []).append(suite)
+    today = datetime.now(UTC).date()
+    for model in listed:
+        if not model.shutdown_date:
+            continue
+        name = qualified(watch.provider, model.id)
+        covered = name in in_production or (
+            watch.glob != DRIFT and fnmatch.fnmatchcase(model.id, watch.glob)
+        )
+        if not covered:
+            continue
+        left = _days_left(model.shutdown_date, today)
+        if left is None:
+            continue
+        stages = ["announced"] + [str(d) for d in (30, 7) if left <= d]
+        claimed = []
+        for stage in stages:
+            key = (
+                f"retire:{watch.channel}:{watch.provider}:{model.id}:{model.shutdown_date}:{stage}"
+            )
+            if await services.db.run(notices.claim, key=key, channel=watch.channel):
+                claimed.append(stage)
+        if not claimed:
+            continue
+        text = await retirement_text(
+            services,
+            name,
+            model.shutdown_date,
+            left,
+            in_production.get(name, []),
+            reminder=claimed[0] != "announced",
+        )
+        try:
+            await services.chat.post(watch.channel, text)
+        except ChatError as exc:
+            log.warning("retirement notice failed: %s", exc.code)
+
+
+async def retirement_text(
+    services: Services, model: str, shutdown: str, left: int, suites: list[str], *, reminder: bool
+) -> str:
+    head = ":alarm_clock: Reminder" if reminder else ":warning: Retirement"
+    when = f"{left} days left" if left >= 0 else f"{-left} days ago"
+    lines = [f"{head}: `{model}` shuts down on {shutdown} ({when})."]
+    if suites:
+        lines.append(
+            "It is the production model of "
+            + ", ".join(f"`{s}`" for s in suites)
+            + ". How the candidates compare:"
+        )
+
+        def candidates(*, session: Any) -> list[str]:
+            out = []
+            for suite in suites:
+                spec = services.suites.get(suite)
+                if spec is None:
+                    continue
+                rates: dict[str, tuple[float, int, int, int]] = {}
+                for run in run_store.recent_runs(session=session, suite=suite, limit=30):
+                    if run.status != "finished" or run.data_version != spec.data_version:
+                        continue
+                    for m, t in run_store.tallies(
+                        session=session, run_id=run.id or 0, with_latencies=False
+                    ).items():
+                        if t.pass_rate is not None and m not in rates:
+                            rates[m] = (t.pass_rate, t.passed, t.graded, run.id or 0)
+                ranked = sorted(rates.items(), key=lambda kv: -kv[1][0])[:5]
+                shown = "; ".join(
+                    f"`{m}` {r * 100:.1f}% ({p}/{g}, r{rid})" for m, (r, p, g, rid) in ranked
+                )
+                out.append(f"• `{suite}`: {shown or 'no recent runs — `/eval run` candidates'}")
+            return out
+
+        lines.extend(await services.db.run(candidates))
+    return "\n".join(lines)

@@ -1,0 +1,259 @@
+"""Release watches through the real bot process: new models between polls, restarts,
+retirement notices, drift, and two processes sharing one PostgreSQL database."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage import aliases
+from storage.db import Database
+from tests.conftest import PG_URL
+from tests.e2e.harness import BotProcess, start_bot
+from tests.e2e.test_eval_runs import N, label, question, teach, wait_status, write_suite
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack import FakeSlack
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[Path, FakeSlack, FakeOpenAI]]:
+    with FakeSlack() as slack, FakeOpenAI(models=["m-good", "m-bad", "other"]) as openai:
+        teach(openai)
+        write_suite(tmp_path / "suites")
+        yield tmp_path, slack, openai
+
+
+def launch(
+    world: tuple[Path, FakeSlack, FakeOpenAI],
+    *,
+    db_url: str | None = None,
+    home: Path | None = None,
+) -> BotProcess:
+    tmp, slack, openai = world
+    home = home or tmp
+    home.mkdir(exist_ok=True)
+    env = {"EVALBOT_APPROVERS": "U0APP", "EVALBOT_RETRY_BASE_SECONDS": "0.01"}
+    return start_bot(
+        home,
+        slack,
+        openai,
+        suites_dir=tmp / "suites",
+        extra=env,
+        database_url=db_url or f"sqlite:///{tmp / 'evalbot.db'}",
+    )
+
+
+def set_production(url: str, model: str) -> None:
+    db = Database.connect(url)
+    try:
+        db.call(
+            aliases.set_alias, suite="parity", alias="production", model=model, decided_by="U0APP"
+        )
+    finally:
+        db.close()
+
+
+def replies_with(slack: FakeSlack, needle: str) -> Any:
+    return slack.wait_for(
+        lambda: next((r for r in slack.responses if needle in json.dumps(r.body)), None), timeout=20
+    )
+
+
+def post_with(slack: FakeSlack, needle: str, timeout: float = 20) -> Any:
+    return slack.wait_for(
+        lambda: next((m for m in slack.messages("C1") if needle in m.text), None), timeout=timeout
+    )
+
+
+def teach_new(openai: FakeOpenAI, model: str) -> None:
+    for i in range(N):
+        openai.answer(model, question(i), label(i))
+
+
+def test_a_release_between_polls_runs_the_suite_once_against_production(
+    world: tuple[Path, FakeSlack, FakeOpenAI],
+) -> None:
+    tmp, slack, openai = world
+    url = f"sqlite:///{tmp / 'evalbot.db'}"
+    bot = launch(world)
+    try:
+        set_production(url, "m-bad")
+        _, ack, _, _ = bot.slash(slack, "add m-* suites=parity every=5m", command="/watch")
+        assert "Adding the watch" in ack["text"]
+        added = post_with(slack, "added a watch")
+        assert "`w1` `m-*` on `default` every 5m" in added.text
+        assert "2 matching models are listed now" in added.text
+        bot.slash(slack, "check", command="/watch")
+        replies_with(slack, "no new model")  # the first poll only recorded what exists
+        assert bot.get("/api/runs/r1")[0] == 404
+
+        openai.add_model("m-new")
+        teach_new(openai, "m-new")
+        bot.slash(slack, "check", command="/watch")
+        replies_with(slack, "`m-new`")
+        body = wait_status(bot, "r1", {"finished"})
+        assert sorted(body["models"]) == ["m-bad", "m-new"]  # no earlier production run
+        alert = post_with(slack, "Release alert")
+        assert "new model `m-new` (watch w1)" in alert.text
+        slack.wait_for(lambda: "finished" in slack.message("C1", alert.ts).text or None)
+        assert "20/20 passed" in slack.message("C1", alert.ts).text
+        thread = slack.wait_for(
+            lambda: (
+                next((m for m in slack.thread("C1", alert.ts) if "*Proposal p1*" in m.text), None)
+                and slack.thread("C1", alert.ts)
+            )
+        )
+        report = next(m for m in thread if "Release alert: `m-new` vs `m-bad`" in m.text)
+        assert "+100.0 pp" in report.text and "*better*" in report.text
+        assert any(u.thread_ts == alert.ts for u in slack.uploads)  # the chart
+
+        bot.slash(slack, "check", command="/watch")  # a second check: nothing new
+        time.sleep(1.0)
+        assert bot.get("/api/runs/r2")[0] == 404
+        assert sum("Release alert" in m.text for m in slack.messages("C1")) == 1
+    finally:
+        bot.stop()
+
+
+def test_watches_survive_a_restart_and_the_job_is_stored(
+    world: tuple[Path, FakeSlack, FakeOpenAI],
+) -> None:
+    tmp, slack, openai = world
+    bot = launch(world)
+    bot.slash(slack, "add other* suites=parity every=1h", command="/watch")
+    post_with(slack, "added a watch")
+    bot.stop()
+    with sqlite3.connect(tmp / "evalbot.db") as conn:
+        jobs = dict(conn.execute("SELECT id, next_run_time FROM apscheduler_jobs"))
+    assert "watch-1" in jobs
+    soon = datetime.now(UTC) + timedelta(minutes=59)
+    assert jobs["watch-1"] > soon.timestamp()  # next check an hour after it was added
+    openai.add_model("other-2")  # released while the bot was down
+    teach_new(openai, "other-2")
+    again = launch(world)
+    try:
+        again.slash(slack, "list", command="/watch")
+        replies_with(slack, "`w1` `other*`")
+        again.slash(slack, "check", command="/watch")
+        replies_with(slack, "`other-2`")
+        body = wait_status(again, "r1", {"finished"})
+        assert list(body["models"]) == ["other-2"]  # no production model: shown alone
+        again.slash(slack, "pause w1", command="/watch")
+        replies_with(slack, "Watch `w1` paused")
+        with sqlite3.connect(tmp / "evalbot.db") as conn:
+            paused = conn.execute(
+                "SELECT next_run_time FROM apscheduler_jobs WHERE id='watch-1'"
+            ).fetchone()
+        assert paused == (None,)
+        again.slash(slack, "remove w1", command="/watch")
+        replies_with(slack, "Watch `w1` removed")
+        with sqlite3.connect(tmp / "evalbot.db") as conn:
+            assert conn.execute(
+                "SELECT count(*) FROM apscheduler_jobs WHERE id='watch-1'"
+            ).fetchone() == (0,)
+        _, ack, _, _ = again.slash(slack, "pause w9", command="/watch")
+        replies_with(slack, "There is no watch `w9`")
+    finally:
+        again.stop()
+
+
+def test_retirement_is_announced_once(world: tuple[Path, FakeSlack, FakeOpenAI]) -> None:
+    tmp, slack, openai = world
+    set_production(f"sqlite:///{tmp / 'evalbot.db'}", "m-good")
+    bot = launch(world)
+    try:
+        bot.slash(slack, "run parity m-good m-bad")
+        wait_status(bot, "r1", {"finished"})
+        bot.slash(slack, "add zzz* suites=parity", command="/watch")
+        post_with(slack, "added a watch")
+        shutdown = (datetime.now(UTC).date() + timedelta(days=20)).isoformat()
+        openai.set_shutdown_date("m-good", shutdown)
+        bot.slash(slack, "check", command="/watch")
+        notice = post_with(slack, "shuts down on")
+        assert f"`m-good` shuts down on {shutdown} (20 days left)" in notice.text
+        assert "production model of `parity`" in notice.text
+        assert "`m-good` 85.0% (17/20, r1)" in notice.text
+        assert "`m-bad` 0.0%" in notice.text
+        bot.slash(slack, "check", command="/watch")
+        replies_with(slack, "Checked")
+        time.sleep(0.5)
+        assert sum("shuts down" in m.text for m in slack.messages("C1")) == 1
+    finally:
+        bot.stop()
+
+
+def test_drift_alerts_only_on_a_significant_drop(world: tuple[Path, FakeSlack, FakeOpenAI]) -> None:
+    tmp, slack, openai = world
+    set_production(f"sqlite:///{tmp / 'evalbot.db'}", "m-good")
+    bot = launch(world)
+    try:
+        bot.slash(slack, "run parity m-good")
+        wait_status(bot, "r1", {"finished"})
+        bot.slash(slack, "add model=@production suites=parity", command="/watch")
+        added = post_with(slack, "added a watch")
+        assert "production models (drift)" in added.text and "every 1d" in added.text
+        bot.slash(slack, "check", command="/watch")  # unchanged model: a run, no alert
+        wait_status(bot, "r2", {"finished"})
+        time.sleep(1.0)
+        assert not any("Drift" in m.text for m in slack.messages("C1"))
+        for i in range(N):  # the provider's model changed behind the same name
+            openai.answer("m-good", question(i), "no")
+        bot.slash(slack, "check", command="/watch")
+        body = wait_status(bot, "r3", {"finished"})
+        assert body["models"]["m-good"]["passed"] == 10
+        alert = post_with(slack, "*Drift*")
+        assert "`m-good` on `parity` dropped" in alert.text and "since r2" in alert.text
+    finally:
+        bot.stop()
+
+
+def test_two_processes_on_one_postgres_alert_once(
+    world: tuple[Path, FakeSlack, FakeOpenAI], pg_schema: str
+) -> None:
+    tmp, slack, openai = world
+    url = f"{PG_URL}?options=-csearch_path%3D{pg_schema}"
+    first = launch(world, db_url=url, home=tmp / "a")
+    second = launch(world, db_url=url, home=tmp / "b")
+    try:
+        first.slash(slack, "add m-* suites=parity", command="/watch")
+        post_with(slack, "added a watch")
+        leaders = [b for b in (first, second) if "scheduler leader" in b.log()]
+        assert len(leaders) == 1  # one advisory-lock leader runs the scheduled jobs
+        openai.add_model("m-new")
+        teach_new(openai, "m-new")
+        barrier = threading.Barrier(2)
+
+        def check(bot: BotProcess) -> None:
+            barrier.wait()
+            bot.slash(slack, "check", command="/watch")
+
+        threads = [threading.Thread(target=check, args=(b,)) for b in (first, second)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wait_status(first, "r1", {"finished"}, timeout=40)
+        slack.wait_for(
+            lambda: sum("Checked" in json.dumps(r.body) for r in slack.responses) >= 2 or None
+        )
+        time.sleep(1.0)
+        assert first.get("/api/runs/r2")[0] == 404
+        assert sum("Release alert" in m.text for m in slack.messages("C1")) == 1
+        leader = leaders[0]
+        leader.kill()  # the other process takes over the scheduler
+        other = second if leader is first else first
+        deadline = time.monotonic() + 20
+        while "scheduler leader" not in other.log() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "scheduler leader" in other.log()
+    finally:
+        first.stop()
+        second.stop()

@@ -18,10 +18,12 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import http, listeners
 from bot.chart_port import ThreadedCharts
+from bot.finetune_backend import OpenAIFineTuning
 from bot.gateway import OpenAIGateway
 from bot.scheduler import JobScheduler
 from bot.settings import Settings
 from bot.slack_chat import SlackChat, make_web_client
+from bot.webhooks import Webhooks
 from commands import jobs
 from commands.eval.catalog import SuiteCatalog
 from commands.eval.prices import PriceTable
@@ -57,6 +59,8 @@ def build_services(
         concurrency=settings.evalbot_concurrency,
         poll_seconds=settings.evalbot_poll_seconds,
         proposal_days=settings.evalbot_proposal_days,
+        finetune_approval_usd=settings.evalbot_finetune_approval_usd,
+        finetune_max_bytes=settings.evalbot_finetune_max_mb * 1024 * 1024,
     )
     services = Services(
         chat=chat,
@@ -67,6 +71,7 @@ def build_services(
         charts=ThreadedCharts(),
         policy=policy,
     )
+    services.finetune = OpenAIFineTuning(gateway)
     services.engine_ = RunEngine(services, services.suites, services.prices, services.models)
     return services, gateway
 
@@ -104,7 +109,14 @@ class Bot:
     async def start(self) -> None:
         """Serve HTTP, connect Socket Mode when configured, resume unfinished work."""
         settings = self.settings
-        web_app = http.build_web_app(self.services, self.bolt if settings.mode == "http" else None)
+        hooks = (
+            Webhooks(self.services, settings.openai_webhook_secret)
+            if settings.openai_webhook_secret
+            else None
+        )
+        web_app = http.build_web_app(
+            self.services, self.bolt if settings.mode == "http" else None, hooks
+        )
         self.site = await http.start_site(web_app, settings.port)
         if settings.mode == "socket":
             socket_client = make_web_client(settings.slack_bot_token or "", settings.slack_api_url)

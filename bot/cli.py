@@ -11,7 +11,7 @@ from typing import Any
 
 from bot import logs
 from bot.settings import Settings, SettingsError, load_settings
-from commands.ports import Posted, Upload
+from commands.ports import ChatError, Posted, Upload
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,6 +69,7 @@ def _secrets(settings: Settings) -> list[str | None]:
     return [
         settings.slack_bot_token,
         settings.slack_app_token,
+        settings.openai_webhook_secret,
         settings.slack_signing_secret,
         *keys,
     ]
@@ -144,6 +145,9 @@ class TerminalChat:
 
     async def publish_home(self, user: str, blocks: list[dict[str, Any]]) -> None:
         return None
+
+    async def fetch_file(self, channel: str, name: str, max_bytes: int) -> bytes:
+        raise ChatError("file_not_found", "files come from Slack channels")
 
 
 async def terminal_eval(settings: Settings, args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
+from bot.webhooks import Webhooks
 from commands import api
 from commands.services import Services
 
@@ -17,8 +18,11 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 
 
-def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
-    """Routes for both modes; /slack/events only when `bolt` handles HTTP mode."""
+def build_web_app(
+    services: Services, bolt: AsyncApp | None, webhooks: Webhooks | None = None
+) -> web.Application:
+    """Routes for both modes; /slack/events only when `bolt` handles HTTP mode;
+    /webhooks/openai when OPENAI_WEBHOOK_SECRET is set."""
     app = web.Application(client_max_size=MAX_BODY)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -49,6 +53,18 @@ def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
     app.router.add_get("/api/runs/{run_id}", run)
     app.router.add_get("/api/runs/{run_id}/comparison", run_comparison)
     app.router.add_get("/api/compare/{a}/{b}", compare)
+
+    if webhooks is not None:
+
+        async def openai_webhook(request: web.Request) -> web.Response:
+            body = await request.read()
+            event = webhooks.verify(body, dict(request.headers))
+            if event is None:
+                return web.json_response({"error": "invalid signature"}, status=401)
+            await webhooks.handle(event)
+            return web.json_response({"ok": True})
+
+        app.router.add_post("/webhooks/openai", openai_webhook)
 
     if bolt is not None:
 

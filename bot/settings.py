@@ -41,6 +41,9 @@ HOW_TO_GET = {
     "EVALBOT_RETRY_BASE_SECONDS": "give the first retry delay in seconds (default 0.5)",
     "EVALBOT_MAX_ATTEMPTS": "give a whole number of attempts from 1 to 20 (default 6)",
     "EVALBOT_REQUEST_TIMEOUT": "give a provider request timeout in seconds (default 60)",
+    "EVALBOT_FINETUNE_APPROVAL_USD": "give a dollar amount; fine-tunes estimated above it "
+    "wait for an approval (default 100)",
+    "EVALBOT_FINETUNE_MAX_MB": "give the largest training file to download, in MB (default 100)",
 }
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -101,6 +104,9 @@ class Settings(BaseSettings):
     evalbot_retry_base_seconds: float = Field(default=0.5, gt=0, le=60)
     evalbot_max_attempts: int = Field(default=6, ge=1, le=20)
     evalbot_request_timeout: float = Field(default=60.0, gt=0, le=600)
+    evalbot_finetune_approval_usd: float = Field(default=100.0, ge=0)
+    evalbot_finetune_max_mb: int = Field(default=100, ge=1, le=1024)
+    openai_webhook_secret: str | None = None
 
     @field_validator("evalbot_approvers", "evalbot_finetune_users", mode="before")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -101,3 +102,32 @@ class SlackChat:
 
     async def publish_home(self, user: str, blocks: list[dict[str, Any]]) -> None:
         await self._call("views_publish", user_id=user, view={"type": "home", "blocks": blocks})
+
+    async def fetch_file(self, channel: str, name: str, max_bytes: int) -> bytes:
+        resp = await self._call("files_list", channel=channel, count=200)
+        files = [f for f in resp.get("files", []) if f.get("name") == name]
+        if not files:
+            raise ChatError("file_not_found", f"no file named {name!r} in this channel")
+        found = files[0]
+        if int(found.get("size") or 0) > max_bytes:
+            raise ChatError("file_too_large", f"{name} is over {max_bytes} bytes")
+        url = found.get("url_private_download") or found.get("url_private")
+        if not url:
+            raise ChatError("file_not_found", f"{name} cannot be downloaded")
+        headers = {"Authorization": f"Bearer {self.client.token}"}
+        timeout = aiohttp.ClientTimeout(total=60)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url, headers=headers) as resp_get,
+        ):
+            if resp_get.status != 200:
+                raise ChatError("download_failed", f"HTTP {resp_get.status}")
+            data = bytearray()
+            async for chunk in resp_get.content.iter_chunked(65536):
+                data.extend(chunk)
+                if len(data) > max_bytes:
+                    raise ChatError("file_too_large", f"{name} is over {max_bytes} bytes")
+            if resp_get.content_type == "text/html":
+                # Slack answers a bad token with its sign-in page, not an error status.
+                raise ChatError("download_failed", "Slack returned a sign-in page")
+            return bytes(data)

@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 _bound: list[Services] = []
 
 POLL_WATCH = "commands.jobs:poll_watch"
+POLL_FINETUNE = "commands.jobs:poll_finetune"
 
 
 def bind(services: Services) -> None:
@@ -33,6 +34,10 @@ def watch_job_id(watch_id: int) -> str:
     return f"watch-{watch_id}"
 
 
+def finetune_job_id(job_id: int) -> str:
+    return f"finetune-{job_id}"
+
+
 async def poll_watch(watch_id: int) -> None:
     """Poll one watch; errors are logged and the next tick tries again."""
     from commands.watch.poll import poll
@@ -42,3 +47,14 @@ async def poll_watch(watch_id: int) -> None:
             await poll(bound(), watch_id)
         except Exception:
             log.exception("watch poll failed; retrying at the next tick")
+
+
+async def poll_finetune(job_id: int) -> None:
+    """Follow one fine-tuning job; errors are logged and the next tick tries again."""
+    from commands.finetune.jobs import poll
+
+    with log_context(job=f"f{job_id}"):
+        try:
+            await poll(bound(), job_id)
+        except Exception:
+            log.exception("fine-tune poll failed; retrying at the next tick")

@@ -14,3 +14,7 @@ async def on_start(services: Services) -> None:
     resumed = await services.engine.resume_all()
     if resumed:
         log.info("resumed %d runs", len(resumed))
+    if services.finetune is not None:
+        from commands.finetune.jobs import resume_all
+
+        await resume_all(services)

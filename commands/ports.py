@@ -140,6 +140,68 @@ class Charts(Protocol):
     ) -> bytes: ...
 
 
+@dataclass(frozen=True)
+class JobInfo:
+    """A provider's fine-tuning job, as far as evalbot needs it."""
+
+    id: str
+    status: str  # validating_files queued running succeeded failed cancelled
+    model: str
+    fine_tuned_model: str | None = None
+    trained_tokens: int | None = None
+    error: str | None = None
+    estimated_finish: int | None = None  # unix seconds
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    id: str
+    created_at: int
+    level: str
+    message: str
+    type: str = "message"  # message | metrics
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class FineTuneBackend(Protocol):
+    """Fine-tuning on a provider. One implementation serves every OpenAI-compatible API
+    (OpenAI, Azure OpenAI, gateways); an open-weight backend can plug in later."""
+
+    async def upload(self, provider: str, filename: str, content: bytes) -> str:
+        """Upload training data (purpose fine-tune); the file id."""
+        ...
+
+    async def create_job(
+        self,
+        provider: str,
+        *,
+        model: str,
+        training_file: str,
+        validation_file: str | None,
+        method: dict[str, Any],
+        suffix: str | None,
+        seed: int | None,
+        metadata: dict[str, str],
+    ) -> JobInfo:
+        """Create a job with ONE attempt (no automatic retries: they could duplicate it)."""
+        ...
+
+    async def find_jobs(self, provider: str, metadata: dict[str, str]) -> list[JobInfo]: ...
+
+    async def get_job(self, provider: str, job_id: str) -> JobInfo: ...
+
+    async def cancel_job(self, provider: str, job_id: str) -> JobInfo: ...
+
+    async def events(self, provider: str, job_id: str, limit: int = 100) -> list[JobEvent]:
+        """Newest first, as the API lists them."""
+        ...
+
+    async def validate_grader(self, provider: str, grader: dict[str, Any]) -> None:
+        """Raise ProviderError(bad_request) with the provider's reason if it is invalid."""
+        ...
+
+
 class Scheduler(Protocol):
     """Durable interval jobs, run by one process (bot/ implements it with APScheduler).
 
@@ -232,3 +294,8 @@ class Chat(Protocol):
     async def react(self, where: Posted, emoji: str) -> None: ...
 
     async def publish_home(self, user: str, blocks: list[dict[str, Any]]) -> None: ...
+
+    async def fetch_file(self, channel: str, name: str, max_bytes: int) -> bytes:
+        """The newest file called `name` shared in `channel`; ChatError file_not_found or
+        file_too_large."""
+        ...

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from commands.ports import Charts, Chat, Scheduler
+from commands.ports import Charts, Chat, FineTuneBackend, Scheduler
 from commands.throttle import ResilientModels
 from storage.db import Database
 
@@ -29,6 +29,8 @@ class Policy:
     concurrency: int = 32
     poll_seconds: int = 30
     proposal_days: float = 7.0
+    finetune_approval_usd: float = 100.0  # estimates above this wait for an approval
+    finetune_max_bytes: int = 100 * 1024 * 1024  # a data file shared in Slack
 
     def may_finetune(self, user_id: str) -> bool:
         return not self.finetune_users or user_id in self.finetune_users
@@ -95,6 +97,7 @@ class Services:
     tasks: Tasks = field(default_factory=Tasks)
     engine_: RunEngine | None = None
     scheduler: Scheduler | None = None
+    finetune: FineTuneBackend | None = None
 
     @property
     def engine(self) -> RunEngine:

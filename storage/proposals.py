@@ -39,8 +39,10 @@ def create_proposal(
     evidence: dict[str, Any],
     alias: str = "production",
     channel: str | None = None,
+    kind: str = "promotion",
 ) -> Proposal:
     proposal = Proposal(
+        kind=kind,
         suite=suite,
         alias=alias,
         candidate=candidate,
@@ -72,7 +74,11 @@ def by_message(*, session: Session, channel: str, ts: str) -> Proposal | None:
 
 
 def open_proposals(*, session: Session, suite: str | None = None) -> list[Proposal]:
-    query = select(Proposal).where(Proposal.status == "open").order_by(col(Proposal.id))
+    query = (
+        select(Proposal)
+        .where(Proposal.status == "open", Proposal.kind == "promotion")
+        .order_by(col(Proposal.id))
+    )
     if suite is not None:
         query = query.where(Proposal.suite == suite)
     return list(session.exec(query))
@@ -165,6 +171,8 @@ def vote(
     if len(approvals) < proposal.approvals_needed:
         return VoteOutcome("recorded", proposal, approvals)
     proposal.status, proposal.decided_at, proposal.decided_by = "approved", now, user_id
+    if proposal.kind != "promotion":
+        return VoteOutcome("approved", proposal, approvals)
     set_alias(
         session=session,
         suite=proposal.suite,

@@ -149,6 +149,7 @@ class Proposal(SQLModel, table=True):
     __table_args__ = (Index("ix_proposals_message", "channel", "message_ts"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    kind: str = "promotion"  # promotion (moves an alias) | finetune (starts a costly job)
     suite: str = Field(index=True)
     alias: str = "production"
     candidate: str

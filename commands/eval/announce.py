@@ -95,7 +95,7 @@ async def announce(services: Services, run: EvalRun) -> None:
         where = await _post(services, run.channel, text)
     if where is not None and run.status != "failed":
         await _post_failures(services, run, where)
-    if run.origin in ("watch", "drift") and run.status == "finished":
+    if run.origin in ("watch", "drift", "finetune") and run.status == "finished":
         from commands.watch.alerts import after_run
 
         await after_run(services, run, where)

@@ -240,12 +240,15 @@ async def post_run_comparison(services: Services, run: EvalRun, where: Posted) -
     await propose_if_better(services, comparison, where)
 
 
-async def propose_if_better(services: Services, c: Comparison, where: Posted) -> None:
-    """Propose the best significantly better challenger over the production model."""
+async def propose_if_better(
+    services: Services, c: Comparison, where: Posted, *, over_production: bool = True
+) -> None:
+    """Propose the best significantly better challenger: over the production model, or
+    (`over_production=False`, a fine-tune against its base) over the baseline."""
     from commands.promote import approvers_for, propose
 
     production = await services.db.run(alias_store.get_alias, suite=c.suite)
-    if production is None or c.baseline.model != production:
+    if over_production and (production is None or c.baseline.model != production):
         return
     better = [(d.diff_pp, side) for side, d in c.challengers if d.verdict == "better"]
     if not better or not approvers_for(services, c.suite):

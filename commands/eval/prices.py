@@ -63,16 +63,23 @@ class PriceTable:
         table = cls()
         if path is not None:
             raw = path.read_text(encoding="utf-8")
-            data: Any = json.loads(raw) if path.suffix == ".json" else yaml.safe_load(raw)
+            try:
+                data: Any = json.loads(raw) if path.suffix == ".json" else yaml.safe_load(raw)
+            except (ValueError, yaml.YAMLError) as exc:
+                raise ValueError(f"{path}: not valid YAML or JSON: {exc}") from exc
             if not isinstance(data, dict):
                 raise ValueError(f"{path}: expected a mapping of model -> prices")
             for model, entry in data.items():
                 if not isinstance(entry, dict) or "input" not in entry or "output" not in entry:
                     raise ValueError(f"{path}: {model}: needs input and output prices")
-                inp = float(entry["input"])
-                table.prices[str(model)] = Price(
-                    inp, float(entry.get("cached_input", inp)), float(entry["output"])
-                )
+                try:
+                    inp = float(entry["input"])
+                    price = Price(
+                        inp, float(entry.get("cached_input", inp)), float(entry["output"])
+                    )
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"{path}: {model}: prices must be numbers ({exc})") from exc
+                table.prices[str(model)] = price
         return table
 
     def price(self, model: str) -> Price | None:

@@ -20,7 +20,7 @@ from commands.eval.announce import announce
 from commands.eval.catalog import SuiteCatalog
 from commands.eval.graders.base import GradeError, Sample
 from commands.eval.prices import PriceTable
-from commands.eval.render import RunHeader, progress_text
+from commands.eval.render import RunHeader, progress_text, run_header
 from commands.eval.suite import Suite
 from commands.eval.templates import TemplateError, render
 from commands.logctx import log_context
@@ -28,8 +28,7 @@ from commands.ports import ChatError, Posted, ProviderError
 from commands.services import Services
 from commands.throttle import ResilientModels
 from storage import runs as store
-from storage.ids import format_id
-from storage.tables import EvalRun, SampleResult
+from storage.tables import EvalRun
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +47,13 @@ class Live:
     suite: Suite
     counts: dict[str, store.ModelTally]
     started: float = field(default_factory=time.monotonic)
-    buffer: list[SampleResult] = field(default_factory=list)
+    buffer: list[store.ResultRow] = field(default_factory=list)
     dirty: bool = True
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def header(self) -> RunHeader:
-        return RunHeader(
-            format_id("run", self.run.id),
-            self.run.suite,
-            self.run.data_version,
-            self.run.total,
-            self.run.user_id,
-        )
+        return run_header(self.run)
 
 
 def build_messages(suite: Suite, item: dict[str, Any]) -> list[dict[str, Any]]:
@@ -225,9 +218,9 @@ class RunEngine:
     async def _sample(self, live: Live, key: tuple[str, int], *, preflight: bool = False) -> None:
         model, index = key
         item = live.suite.items[index]
-        result = SampleResult(
-            run_id=live.run.id or 0, model=model, item_index=index, status="errored"
-        )
+        # A plain row, not a SampleResult: building model objects for every sample
+        # cost a third of the event loop's CPU at concurrency 64 (docs/benchmarks.md).
+        result = store.new_result_row(live.run.id or 0, model, index)
         try:
             messages = build_messages(live.suite, item)
             completion, attempts = await self.models.complete_counted(
@@ -236,20 +229,20 @@ class RunEngine:
         except ProviderError as exc:
             if preflight and exc.kind in FATAL_KINDS:
                 raise RunRefused(self._refusal(model, exc, live.suite)) from exc
-            result.error = f"{exc.kind}: {exc.message}"
+            result["error"] = f"{exc.kind}: {exc.message}"
             self._record(live, result)
             return
         except TemplateError as exc:  # the loader checks fields, so this is rare
-            result.error = f"template: {exc}"
+            result["error"] = f"template: {exc}"
             self._record(live, result)
             return
-        result.attempts = attempts
-        result.output = completion.text
-        result.input_tokens = completion.input_tokens
-        result.cached_input_tokens = completion.cached_input_tokens
-        result.output_tokens = completion.output_tokens
-        result.latency_ms = int(completion.latency_s * 1000)
-        result.cost_usd = (
+        result["attempts"] = attempts
+        result["output"] = completion.text
+        result["input_tokens"] = completion.input_tokens
+        result["cached_input_tokens"] = completion.cached_input_tokens
+        result["output_tokens"] = completion.output_tokens
+        result["latency_ms"] = int(completion.latency_s * 1000)
+        result["cost_usd"] = (
             self.prices.cost(
                 model,
                 completion.input_tokens,
@@ -261,12 +254,12 @@ class RunEngine:
         try:
             grade = await live.suite.grader_impl.grade(item, Sample(completion.text), self.models)
         except GradeError as exc:
-            result.error = f"grader: {exc.message}"
+            result["error"] = f"grader: {exc.message}"
         except ProviderError as exc:
-            result.error = f"grader model: {exc.kind}: {exc.message}"
+            result["error"] = f"grader model: {exc.kind}: {exc.message}"
         else:
-            result.score = grade.score
-            result.status = "passed" if grade.score >= live.suite.pass_threshold else "failed"
+            result["score"] = grade.score
+            result["status"] = "passed" if grade.score >= live.suite.pass_threshold else "failed"
         self._record(live, result)
 
     @staticmethod
@@ -289,15 +282,16 @@ class RunEngine:
             )
         return f"`{model}` refused the request: {exc.message}.{hint} Nothing else was sent."
 
-    def _record(self, live: Live, result: SampleResult) -> None:
-        tally = live.counts.setdefault(result.model, store.ModelTally())
-        setattr(tally, result.status, getattr(tally, result.status) + 1)
-        tally.input_tokens += result.input_tokens
-        tally.cached_input_tokens += result.cached_input_tokens
-        tally.output_tokens += result.output_tokens
-        tally.cost_usd += result.cost_usd
-        if result.status != "errored":
-            tally.latencies_ms.append(result.latency_ms)
+    def _record(self, live: Live, result: store.ResultRow) -> None:
+        tally = live.counts.setdefault(result["model"], store.ModelTally())
+        status = result["status"]
+        setattr(tally, status, getattr(tally, status) + 1)
+        tally.input_tokens += result["input_tokens"]
+        tally.cached_input_tokens += result["cached_input_tokens"]
+        tally.output_tokens += result["output_tokens"]
+        tally.cost_usd += result["cost_usd"]
+        if status != "errored":
+            tally.latencies_ms.append(result["latency_ms"])
         live.buffer.append(result)
         live.dirty = True
 
@@ -306,7 +300,7 @@ class RunEngine:
             return
         batch, live.buffer = live.buffer, []
         try:
-            await self.services.db.run(store.save_results, results=batch)
+            await self.services.db.run(store.save_result_rows, rows=batch)
         except Exception:
             live.buffer[:0] = batch  # keep them for the next attempt
             raise

@@ -1,72 +1,408 @@
-"""`/finetune`: SFT, DPO and RFT jobs from a suite's data (not built yet: issue 7)."""
+"""`/finetune`: SFT, DPO and RFT jobs from a suite's data, followed live and evaluated.
+
+The handler validates the words; the work builds and validates the training data before
+anything is uploaded, shows the token count and the cost estimate, waits for an
+approval by reaction when the estimate is over the limit, and submits the job once.
+"""
 
 from __future__ import annotations
 
-from commands.grammar import Parsed
-from commands.registry import Family, Invocation, UsageError
+import contextlib
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from commands.eval.render import clip, money
+from commands.finetune import data as training
+from commands.finetune import jobs
+from commands.finetune.render import job_text
+from commands.grammar import Parsed, float_option, int_option
+from commands.ports import ChatError, ProviderError
+from commands.registry import Family, Invocation, Started, UsageError, UserFacingError
 from commands.services import Services
+from storage import finetunes as store
+from storage import proposals as proposal_store
+from storage import runs as run_store
+from storage.ids import parse_id
+from storage.tables import FineTuneJob, Proposal
 
 FINETUNE = Family("/finetune", "fine-tune a model on a suite's data and evaluate the result")
 
-NOT_YET = "Fine-tuning from Slack is not available in this version of evalbot yet."
-JOB_KEYS = (
-    "base",
-    "data",
-    "epochs",
-    "suffix",
-    "batch_size",
-    "learning_rate_multiplier",
-    "beta",
-    "seed",
-    "reasoning_effort",
-)
+COMMON_KEYS = ("base", "data", "epochs", "suffix", "batch_size", "learning_rate_multiplier", "seed")
+_SUFFIX = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+METHOD_TYPES = {"sft": "supervised", "dpo": "dpo", "rft": "reinforcement"}
 
 
-def _method(services: Services, inv: Invocation, parsed: Parsed) -> str:
-    if not parsed.words:
-        raise UsageError("Missing the suite.")
+@dataclass(frozen=True)
+class Request:
+    method: training.Method
+    suite: str
+    base: str
+    provider: str
+    data: str | None
+    hyperparameters: dict[str, Any]
+    suffix: str | None
+    seed: int | None
+
+
+def parse_request(
+    method: training.Method, services: Services, inv: Invocation, parsed: Parsed
+) -> Request:
+    """Everything that can be checked without I/O; UsageError says what is wrong."""
+    if len(parsed.words) != 1:
+        raise UsageError("Give one suite (and options as key=value).")
     name = parsed.words[0]
     if services.suites.get(name) is None:
         raise UsageError(services.suites.unknown(name))
-    if "base" not in parsed.options:
+    base = parsed.options.get("base")
+    if not base:
         raise UsageError("Missing `base=<model>`, the model to fine-tune.")
-    if not services.policy.may_finetune(inv.user_id):
-        who = ", ".join(f"<@{u}>" for u in sorted(services.policy.finetune_users))
-        return f"Only these people may start fine-tunes: {who}."
-    return NOT_YET
+    provider, _ = services.models.split(base)
+    data = parsed.options.get("data")
+    if data:
+        if data.startswith("run:") and method != "sft":
+            raise UsageError("`data=run:<run-id>` (a teacher run) is for `sft`.")
+        if data.startswith("runs:") and method != "dpo":
+            raise UsageError("`data=runs:<run-a>,<run-b>` (paired runs) is for `dpo`.")
+    hyper: dict[str, Any] = {}
+    epochs = int_option(parsed, "epochs", min=1, max=50)
+    if epochs is not None:
+        hyper["n_epochs"] = epochs
+    batch = int_option(parsed, "batch_size", min=1, max=256)
+    if batch is not None:
+        hyper["batch_size"] = batch
+    lr = float_option(parsed, "learning_rate_multiplier", min=0.01, max=10.0)
+    if lr is not None:
+        hyper["learning_rate_multiplier"] = lr
+    if method == "dpo":
+        beta = float_option(parsed, "beta", min=0.01, max=2.0)
+        if beta is not None:
+            hyper["beta"] = beta
+    if method == "rft":
+        effort = parsed.options.get("reasoning_effort")
+        if effort is not None:
+            if effort not in ("low", "medium", "high"):
+                raise UsageError("`reasoning_effort` is low, medium or high.")
+            hyper["reasoning_effort"] = effort
+    suffix = parsed.options.get("suffix")
+    if suffix is not None and not _SUFFIX.match(suffix):
+        raise UsageError("`suffix` takes up to 40 lowercase letters, digits and dashes.")
+    seed = int_option(parsed, "seed", min=0, max=2**31 - 1)
+    return Request(method, name, base, provider, data, hyper, suffix, seed)
 
 
-@FINETUNE.sub("sft", "<suite> base=<model> [data=<file>] [epochs=N] [suffix=S]", keys=JOB_KEYS)
-def sft(services: Services, inv: Invocation, parsed: Parsed) -> str:
-    """Supervised fine-tuning (e.g. distil a large model into a small one)."""
-    return _method(services, inv, parsed)
+def _allowed(services: Services, inv: Invocation) -> str | None:
+    if services.policy.may_finetune(inv.user_id):
+        return None
+    who = ", ".join(f"<@{u}>" for u in sorted(services.policy.finetune_users))
+    return f"Only these people may start fine-tunes here: {who}. Ask one of them."
 
 
-@FINETUNE.sub("dpo", "<suite> base=<model> [data=<file>] [epochs=N] [beta=B]", keys=JOB_KEYS)
-def dpo(services: Services, inv: Invocation, parsed: Parsed) -> str:
-    """Direct preference optimisation from preferred and rejected answers."""
-    return _method(services, inv, parsed)
+def _handler(method: training.Method) -> Any:
+    def handler(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
+        request = parse_request(method, services, inv, parsed)
+        refusal = _allowed(services, inv)
+        if refusal:
+            return refusal
+        if services.finetune is None:
+            return "Fine-tuning is not configured in this process."
+
+        async def work() -> None:
+            await start(services, inv, request)
+
+        return Started(
+            f"Preparing the {method.upper()} data of `{request.suite}`…", work, f"finetune-{method}"
+        )
+
+    return handler
 
 
-@FINETUNE.sub("rft", "<suite> base=<model> [epochs=N] [reasoning_effort=E]", keys=JOB_KEYS)
-def rft(services: Services, inv: Invocation, parsed: Parsed) -> str:
-    """Reinforcement fine-tuning scored by the suite's own grader."""
-    return _method(services, inv, parsed)
+_KEYS = {
+    "sft": COMMON_KEYS,
+    "dpo": (*COMMON_KEYS, "beta"),
+    "rft": (*COMMON_KEYS, "reasoning_effort"),
+}
+_sft = _handler("sft")
+_sft.__doc__ = "Supervised fine-tuning (e.g. distil a teacher run into a small model)."
+FINETUNE.sub(
+    "sft",
+    "<suite> base=<model> [data=<file>|run:<run-id>] [epochs=N] [suffix=S]",
+    keys=_KEYS["sft"],
+)(_sft)
+_dpo = _handler("dpo")
+_dpo.__doc__ = "Preference fine-tuning from preferred and rejected answers."
+FINETUNE.sub(
+    "dpo", "<suite> base=<model> [data=<file>|runs:<run-a>,<run-b>] [beta=B]", keys=_KEYS["dpo"]
+)(_dpo)
+_rft = _handler("rft")
+_rft.__doc__ = "Reinforcement fine-tuning scored by the suite's own grader."
+FINETUNE.sub(
+    "rft", "<suite> base=<model> [epochs=N] [reasoning_effort=low|medium|high]", keys=_KEYS["rft"]
+)(_rft)
+
+
+async def build_set(services: Services, inv: Invocation, request: Request) -> training.TrainingSet:
+    """The training data, validated; UserFacingError with every problem found."""
+    suite = services.suites.get(request.suite)
+    assert suite is not None
+    data = request.data
+    try:
+        if data and data.startswith("run:"):
+            results = await _run_results(services, suite.name, data[4:], want_passing=True)
+            return training.sft_from_run(suite, results)
+        if data and data.startswith("runs:"):
+            ids = [p.strip() for p in data[5:].split(",") if p.strip()]
+            if len(ids) != 2:
+                raise UserFacingError("`data=runs:` takes two run ids, like `runs:r3,r4`.")
+            a = await _run_results(services, suite.name, ids[0])
+            b = await _run_results(services, suite.name, ids[1])
+            return training.dpo_from_runs(suite, a, b)
+        if data:
+            try:
+                content = await services.chat.fetch_file(
+                    inv.channel_id, data, services.policy.finetune_max_bytes
+                )
+            except ChatError as exc:
+                if exc.code == "file_too_large":
+                    limit = services.policy.finetune_max_bytes // (1024 * 1024)
+                    raise UserFacingError(f"`{clip(data, 60)}` is over {limit} MB.") from exc
+                raise UserFacingError(
+                    f"No file named `{clip(data, 60)}` is shared in this channel: drag it "
+                    "into the channel, then run the command again."
+                ) from exc
+            return training.from_file(request.method, data, content, suite)
+        if request.method == "rft":
+            return training.rft_from_suite(suite)
+        return training.from_suite_files(request.method, suite)
+    except training.DataError as exc:
+        raise UserFacingError(
+            f"The training data has problems; nothing was uploaded.\n{exc}"
+        ) from exc
+
+
+async def _run_results(
+    services: Services, suite: str, text: str, *, want_passing: bool = False
+) -> list[Any]:
+    run_id = parse_id("run", text)
+    if run_id is None:
+        raise UserFacingError(f"`{clip(text, 30)}` is not a run id (like `r12`).")
+    run = await services.db.run(run_store.get_run, run_id=run_id)
+    if run is None or run.suite != suite:
+        raise UserFacingError(f"There is no run `r{run_id}` of `{suite}`.")
+    if run.status != "finished":
+        raise UserFacingError(f"`r{run_id}` has not finished ({run.status}).")
+    counts = await services.db.run(run_store.tallies, run_id=run_id, with_latencies=False)
+    # The run's best model is the teacher (or the side) whose outputs are used.
+    model = max(run.models, key=lambda m: (counts[m].pass_rate or 0) if m in counts else -1)
+    return await services.db.run(run_store.results, run_id=run_id, model=model)
+
+
+def method_spec(request: Request, grader: dict[str, Any] | None) -> dict[str, Any]:
+    kind = METHOD_TYPES[request.method]
+    body: dict[str, Any] = {"hyperparameters": dict(request.hyperparameters)}
+    if request.method == "rft" and grader is not None:
+        body["grader"] = grader
+    return {"type": kind, kind: body}
+
+
+async def start(services: Services, inv: Invocation, request: Request) -> FineTuneJob | None:
+    """Validate, estimate, record once, then submit (or wait for an approval)."""
+    suite = services.suites.get(request.suite)
+    assert suite is not None
+    tset = await build_set(services, inv, request)
+    if request.method == "rft":
+        try:
+            await jobs.backend(services).validate_grader(request.provider, suite.grader)
+        except ProviderError as exc:
+            raise UserFacingError(
+                f"The provider rejected the suite's grader: {exc.message}"
+            ) from exc
+    epochs = int(request.hyperparameters.get("n_epochs", 3))
+    cost = training.training_cost_usd(request.method, request.base, tset.tokens, epochs)
+    train_bytes = tset.jsonl("train")
+    valid_bytes = tset.jsonl("valid") if tset.valid else b""
+    method = method_spec(request, suite.grader)
+    key = hashlib.sha256(
+        json.dumps(
+            {
+                "provider": request.provider,
+                "base": request.base,
+                "method": method,
+                "suffix": request.suffix,
+                "seed": request.seed,
+                "train": hashlib.sha256(train_bytes).hexdigest(),
+                "valid": hashlib.sha256(valid_bytes).hexdigest(),
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()[:40]
+    over = cost is not None and cost > services.policy.finetune_approval_usd
+    options = {
+        "method": method,
+        "suffix": request.suffix,
+        "seed": request.seed,
+        "source": tset.source,
+        "examples": len(tset.train),
+        "tokens": tset.tokens,
+        "duplicates": tset.duplicates,
+        "train_jsonl": train_bytes.decode(),
+        "valid_jsonl": valid_bytes.decode() or None,
+        "cost_note": None if cost is not None else training.rft_cost_note(request.base),
+    }
+    job, new = await services.db.run(
+        store.record_request,
+        request_key=key,
+        suite=suite.name,
+        method=request.method,
+        provider=request.provider,
+        base_model=request.base,
+        options=options,
+        status="awaiting_approval" if over else "pending",
+        estimated_cost_usd=cost,
+        channel=inv.channel_id,
+        user_id=inv.user_id,
+    )
+    if not new:
+        await inv.respond(
+            f"This exact fine-tune was already requested as `f{job.id}` "
+            f"({job.status}); nothing new was started. `/finetune status f{job.id}`."
+        )
+        return job
+    posted = await services.chat.post(inv.channel_id, job_text(job))
+    job = await jobs._update(services, job.id or 0, message_ts=posted.ts)
+    if tset.duplicates:
+        await services.chat.post(
+            inv.channel_id,
+            f":warning: {tset.duplicates} training rows repeat an earlier row exactly.",
+            thread_ts=posted.ts,
+        )
+    if over:
+        await ask_approval(services, job, inv.user_id)
+        return job
+    return await jobs.submit(services, job.id or 0)
+
+
+async def ask_approval(services: Services, job: FineTuneJob, proposer: str) -> None:
+    """A costly job waits for an approver's :white_check_mark: on its message."""
+    from commands.promote import APPROVE, REJECT, approvers_for
+
+    approvers = sorted(approvers_for(services, job.suite))
+    await services.db.run(_open_gate, job=job, proposer=proposer)
+    who = ", ".join(f"<@{u}>" for u in approvers) or "nobody (set EVALBOT_APPROVERS)"
+    limit = money(services.policy.finetune_approval_usd)
+    await jobs.show(
+        services,
+        job,
+        f"\nThe estimate is over {limit}: {who} may approve with "
+        ":white_check_mark: or reject with :x:.",
+    )
+    if job.channel and job.message_ts:
+        from commands.ports import Posted
+
+        for emoji in (APPROVE, REJECT):
+            with contextlib.suppress(ChatError):
+                await services.chat.react(Posted(job.channel, job.message_ts), emoji)
+
+
+def _open_gate(*, session: Any, job: FineTuneJob, proposer: str) -> Proposal:
+    proposal = proposal_store.create_proposal(
+        session=session,
+        suite=job.suite,
+        candidate=f"f{job.id}",
+        current=None,
+        proposer=proposer,
+        approvals_needed=1,
+        lifetime=timedelta(days=7),
+        evidence={"job": f"f{job.id}", "estimate_usd": job.estimated_cost_usd},
+        alias="finetune",
+        channel=job.channel,
+        kind="finetune",
+    )
+    proposal.message_ts = job.message_ts
+    return proposal
+
+
+async def on_gate_decided(services: Services, proposal: Proposal) -> None:
+    """The approval gate of a costly job was decided."""
+    job_id = parse_id("job", proposal.candidate)
+    if job_id is None:
+        return
+    if proposal.status == "approved":
+        await services.db.run(store.update, job_id=job_id, status="pending")
+        await jobs.submit(services, job_id)
+    else:
+        job = await services.db.run(store.update, job_id=job_id, status="rejected")
+        if job is not None:
+            await jobs.show(services, job)
+
+
+def _job_arg(parsed: Parsed) -> int:
+    if parsed.options or len(parsed.words) != 1:
+        raise UsageError("Give one job id, like `f3`.")
+    job_id = parse_id("job", parsed.words[0])
+    if job_id is None:
+        raise UsageError(f"`{clip(parsed.words[0], 30)}` is not a job id; they look like `f3`.")
+    return job_id
+
+
+async def _load(services: Services, job_id: int) -> FineTuneJob:
+    job = await services.db.run(store.get_job, job_id=job_id)
+    if job is None:
+        raise UserFacingError(
+            f"There is no fine-tuning job `f{job_id}`. `/finetune list` shows this channel's jobs."
+        )
+    return job
 
 
 @FINETUNE.sub("list")
-def list_jobs(services: Services, inv: Invocation, parsed: Parsed) -> str:
+def list_jobs(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
     """Fine-tuning jobs of this channel."""
-    return NOT_YET
+    if parsed.words or parsed.options:
+        raise UsageError("`/finetune list` takes no arguments.")
+
+    async def work() -> None:
+        found = await services.db.run(store.list_jobs, channel=inv.channel_id)
+        if not found:
+            await inv.respond("No fine-tuning jobs in this channel yet.")
+            return
+        lines = ["*Fine-tuning jobs*"]
+        for j in found:
+            lines.append(
+                f"• `f{j.id}` {j.method.upper()} `{j.suite}` on `{j.base_model}` — "
+                f"{j.status}" + (f" → `{j.fine_tuned_model}`" if j.fine_tuned_model else "")
+            )
+        await inv.respond("\n".join(lines))
+
+    return Started("Listing jobs…", work, "finetune-list")
 
 
 @FINETUNE.sub("status", "<job-id>")
-def status(services: Services, inv: Invocation, parsed: Parsed) -> str:
+def status(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
     """A job's status, step, losses and time left."""
-    return NOT_YET
+    job_id = _job_arg(parsed)
+
+    async def work() -> None:
+        job = await _load(services, job_id)
+        if job.provider_job_id and job.status not in store.TERMINAL:
+            job = await jobs.poll(services, job_id) or job
+        await inv.respond(job_text(job))
+
+    return Started(f"Looking up `f{job_id}`…", work, "finetune-status")
 
 
 @FINETUNE.sub("cancel", "<job-id>")
-def cancel(services: Services, inv: Invocation, parsed: Parsed) -> str:
-    """Cancel a running job."""
-    return NOT_YET
+def cancel(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
+    """Cancel a job (at the provider, or before it was submitted)."""
+    job_id = _job_arg(parsed)
+    refusal = _allowed(services, inv)
+    if refusal:
+        return refusal
+
+    async def work() -> None:
+        job = await jobs.cancel(services, await _load(services, job_id))
+        await inv.respond(f"`f{job_id}` is {job.status}.")
+
+    return Started(f"Cancelling `f{job_id}`…", work, "finetune-cancel")

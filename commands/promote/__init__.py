@@ -170,6 +170,14 @@ async def on_reaction(services: Services, event: dict[str, Any], *, added: bool)
     )
     log.info("proposal p%s: %s by %s -> %s", proposal.id, kind, user, outcome.result)
     p = outcome.proposal
+    if p.kind == "finetune":  # the approval gate of a costly fine-tune
+        if outcome.result in ("approved", "rejected"):
+            from commands.finetune import on_gate_decided
+
+            await on_gate_decided(services, p)
+        elif outcome.result == "closed" and added:
+            await _note(services, channel, user, f"That fine-tune was already {p.status}.")
+        return
     if outcome.result in ("recorded", "withdrawn"):
         await _update(services, where, proposal_text(p, sorted(approvers), outcome.approvals))
     elif outcome.result in ("approved", "rejected", "expired"):

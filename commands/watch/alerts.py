@@ -25,7 +25,7 @@ def origin_ref(run: EvalRun) -> dict[str, Any]:
 
 async def after_run(services: Services, run: EvalRun, where: Posted | None) -> None:
     ref = origin_ref(run)
-    if ref.get("kind") == "release" and where is not None:
+    if ref.get("kind") in ("release", "finetune") and where is not None:
         await release_report(services, run, ref, where)
     elif ref.get("kind") == "drift":
         await drift_report(services, run, ref)
@@ -36,7 +36,10 @@ async def release_report(
 ) -> None:
     """The new model against production (or the best recent model), chart and proposal."""
     new, baseline = str(ref.get("new")), ref.get("baseline")
-    title = f"Release alert: `{new}`"
+    finetune = ref.get("kind") == "finetune"
+    title = f"Fine-tuned `{new}`" if finetune else f"Release alert: `{new}`"
+    if finetune and ref.get("channel") and ref.get("thread"):
+        where = Posted(str(ref["channel"]), str(ref["thread"]))  # the job's thread
     comparison = None
     if ref.get("base_run"):
         base = await services.db.run(run_store.get_run, run_id=int(ref["base_run"]))
@@ -54,11 +57,11 @@ async def release_report(
         )
         await _post(services, where, f"*{title}* on `{run.suite}` — {note}")
         return
-    basis = ref.get("basis", "production")
+    basis = ref.get("basis", "base model" if finetune else "production")
     await compare.post_report(
         services, comparison, where, f"{title} vs `{comparison.baseline.model}` ({basis})"
     )
-    await compare.propose_if_better(services, comparison, where)
+    await compare.propose_if_better(services, comparison, where, over_production=not finetune)
 
 
 async def drift_report(services: Services, run: EvalRun, ref: dict[str, Any]) -> None:

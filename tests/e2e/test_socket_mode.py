@@ -16,7 +16,7 @@ from tests.fakes.slack import FakeSlack
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BotProcess, FakeSlack]]:
     tmp = tmp_path_factory.mktemp("socket")
     with FakeSlack() as slack, FakeOpenAI(models=["gpt-4.1-mini"]) as openai:
-        bot = start_bot(tmp, slack, openai, mode="socket")
+        bot = start_bot(tmp, slack, openai, mode="socket", extra={"EVALBOT_APPROVERS": "U0APR"})
         try:
             slack.wait_connected(timeout=15)
             yield bot, slack
@@ -38,19 +38,24 @@ def test_bad_command_is_acked_with_the_reason(world: tuple[BotProcess, FakeSlack
     assert ack["payload"]["response_type"] == "ephemeral"
 
 
-def test_reaction_event_is_acked_and_redelivery_ignored(
-    world: tuple[BotProcess, FakeSlack],
-) -> None:
+def test_reaction_promotes_and_redelivery_is_ignored(world: tuple[BotProcess, FakeSlack]) -> None:
     bot, slack = world
-    event = slack.reaction_event("white_check_mark", "U2", "C1", "1700000000.000100")
+    ack = slack.send_slash_command(
+        slack.slash_command_payload(command="/promote", text="ticket-routing gpt-4.1-mini")
+    )
+    assert "Proposing" in ack["payload"]["text"]
+    msg = slack.wait_for(
+        lambda: next((m for m in slack.messages("C1") if "*Proposal p1*" in m.text), None)
+    )
+    event = slack.reaction_event("white_check_mark", "U0APR", "C1", msg.ts)
     first = slack.send_event(event)
     again = slack.send_event(event, retry_attempt=1, retry_reason="timeout")
     assert first["envelope_id"] and again["envelope_id"]
-    handled = slack.wait_for(lambda: bot.log().count("reaction white_check_mark") or None)
-    time.sleep(0.5)
-    assert handled == 1
-    assert bot.log().count("reaction white_check_mark") == 1
-    assert "redelivered event ignored" in bot.log()
+    slack.wait_for(lambda: "*Approved*" in slack.message("C1", msg.ts).text or None)
+    slack.wait_for(lambda: "redelivered event ignored" in bot.log() or None)
+    status, body = bot.get("/api/aliases/ticket-routing")
+    assert status == 200 and len(body["history"]) == 1
+    assert len(slack.thread("C1", msg.ts)) == 1
 
 
 def test_dropped_connection_is_reconnected(world: tuple[BotProcess, FakeSlack]) -> None:

@@ -126,6 +126,11 @@ class FaultsAndLimits:
         """Close the connection of the next ``count`` requests without answering."""
         self._add_fault(_Fault(prefix_of(path_prefix), "drop", remaining=count))
 
+    def lose_response_next(self, path_prefix: str, count: int = 1) -> None:
+        """Do the next ``count`` requests' work, then close the connection unanswered: the
+        provider created the job, but the client never heard so (the idempotency case)."""
+        self._add_fault(_Fault(prefix_of(path_prefix), "lose_response", remaining=count))
+
     def clear_faults(self) -> None:
         """Forget every pending fault rule."""
         with self._lock:
@@ -200,6 +205,8 @@ class FaultsAndLimits:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), fault.seconds)
             return None
+        if fault.kind == "lose_response":
+            return None  # the server applies it after the handler ran
         if fault.kind == "drop":
             if request.transport is not None:
                 request.transport.abort()

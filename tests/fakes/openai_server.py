@@ -382,6 +382,10 @@ class FakeOpenAI(InferenceEndpoints, FaultsAndLimits, FilesAndFineTuning):
         except Exception as exc:  # a bug in the fake answers like an outage, in JSON
             log.exception("fake OpenAI handler failed")
             response = ApiError(500, f"fake server error: {exc!r}", type="server_error").response()
+        if fault is not None and fault.kind == "lose_response":
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError  # the work is done; the answer is lost
         if limited:
             self._tpm.tokens -= request.get(TOKENS_KEY, 0)
             response.headers.update(self._rate_headers())

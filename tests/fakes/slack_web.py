@@ -455,6 +455,27 @@ def _files_info(ws: Workspace, p: Params) -> dict[str, Any]:
     return {"ok": True, "file": ws.file_json(file)}
 
 
+@_method("files.list")
+def _files_list(ws: Workspace, p: Params) -> dict[str, Any]:
+    """Files shared in a channel, newest first, as Slack pages them (count, page)."""
+    channel = str(p.get("channel") or "")
+    shared = [
+        f
+        for f in ws.files.values()
+        if f.content is not None and (not channel or any(c == channel for c, _, _ in f.shares))
+    ]
+    shared.reverse()
+    count = int(p.get("count") or 100)
+    page = int(p.get("page") or 1)
+    chunk = shared[(page - 1) * count : page * count]
+    pages = max(1, -(-len(shared) // count))
+    return {
+        "ok": True,
+        "files": [ws.file_json(f) for f in chunk],
+        "paging": {"count": count, "total": len(shared), "page": page, "pages": pages},
+    }
+
+
 @_method("apps.connections.open")
 def _connections_open(ws: Workspace, p: Params) -> dict[str, Any]:
     ticket = ws.new_ticket()

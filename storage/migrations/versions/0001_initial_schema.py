@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 22:25:34.766672
+Create Date: 2026-11-24 22:31:29.130087
 """
 
 from __future__ import annotations
@@ -109,6 +109,7 @@ def upgrade() -> None:
     op.create_table(
         "proposals",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("suite", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("alias", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("candidate", sqlmodel.sql.sqltypes.AutoString(), nullable=False),

@@ -1,0 +1,40 @@
+"""OpenAI's signed webhooks (fine_tuning.job.*): completion is seen at once, polling stays
+as the fallback. Signatures are verified by the SDK with OPENAI_WEBHOOK_SECRET."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import openai
+
+from commands.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class Webhooks:
+    def __init__(self, services: Services, secret: str) -> None:
+        self.services = services
+        self.secret = secret
+        # Verification is local (HMAC); the client never calls the API here.
+        self.client = openai.OpenAI(api_key="unused-for-webhooks", webhook_secret=secret)
+
+    def verify(self, body: bytes, headers: dict[str, str]) -> Any | None:
+        """The parsed event when the signature is valid and fresh, else None."""
+        try:
+            return self.client.webhooks.unwrap(body, headers)
+        except Exception as exc:  # InvalidWebhookSignatureError, bad JSON, stale timestamp
+            log.warning("rejected an OpenAI webhook: %s", type(exc).__name__)
+            return None
+
+    async def handle(self, event: Any) -> None:
+        kind = str(getattr(event, "type", ""))
+        if not kind.startswith("fine_tuning.job."):
+            return
+        provider_job_id = str(getattr(getattr(event, "data", None), "id", ""))
+        from commands.finetune.jobs import poll_by_provider_id
+
+        self.services.tasks.spawn(
+            poll_by_provider_id(self.services, provider_job_id), name=f"webhook-{provider_job_id}"
+        )

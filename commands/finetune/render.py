@@ -1,0 +1,67 @@
+"""How a fine-tuning job reads in its one Slack message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commands.eval.render import money, progress_bar
+from storage.tables import FineTuneJob
+
+STATUS_WORDS = {
+    "awaiting_approval": ":hourglass: waiting for an approval (the estimate is over the limit)",
+    "pending": ":arrow_up: uploading the data and creating the job",
+    "validating_files": ":mag: the provider is validating the files",
+    "queued": ":hourglass_flowing_sand: queued at the provider",
+    "running": ":gear: training",
+    "succeeded": ":white_check_mark: succeeded",
+    "failed": ":x: failed",
+    "cancelled": ":no_entry_sign: cancelled",
+    "refused": ":no_entry: refused by the provider",
+    "rejected": ":x: not approved",
+}
+
+
+def _eta(seconds: Any) -> str:
+    if not isinstance(seconds, int) or seconds <= 0:
+        return ""
+    hours, rest = divmod(seconds, 3600)
+    return (
+        f" · about {hours}h {rest // 60:02d}m left" if hours else f" · about {rest // 60 + 1}m left"
+    )
+
+
+def job_text(job: FineTuneJob) -> str:
+    """Status, step/total, latest losses, time left, and what the job is."""
+    options = job.options or {}
+    p = options.get("progress") or {}
+    estimate = (
+        money(job.estimated_cost_usd)
+        if job.estimated_cost_usd is not None
+        else options.get("cost_note", "n/a")
+    )
+    lines = [
+        f"*Fine-tune f{job.id}* · {job.method.upper()} `{job.suite}` on `{job.base_model}`"
+        + (f" · started by <@{job.user_id}>" if job.user_id else ""),
+        f"data: {options.get('source', 'suite')} · {options.get('examples', '?')} examples, "
+        f"≈{options.get('tokens', 0):,} tokens · estimate {estimate}",
+        f"status: {STATUS_WORDS.get(job.status, job.status)}",
+    ]
+    step, total = p.get("step"), p.get("total_steps")
+    if isinstance(step, int) and isinstance(total, int) and total > 0:
+        losses = []
+        if p.get("train_loss") is not None:
+            losses.append(f"train loss {float(p['train_loss']):.3f}")
+        if p.get("valid_loss") is not None:
+            losses.append(f"valid loss {float(p['valid_loss']):.3f}")
+        lines.append(
+            f"{progress_bar(step, total)} step {step}/{total}"
+            + (" · " + " · ".join(losses) if losses else "")
+            + _eta(p.get("eta_s"))
+        )
+    if job.provider_job_id:
+        lines.append(f"provider job `{job.provider_job_id}`")
+    if job.fine_tuned_model:
+        lines.append(f"model: `{job.fine_tuned_model}`")
+    if job.error and job.status in ("failed", "refused"):
+        lines.append(f"reason: {job.error}")
+    return "\n".join(lines)

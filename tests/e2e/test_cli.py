@@ -1,0 +1,191 @@
+"""The `evalbot` console script as a CI pipeline runs it: a subprocess, a scrubbed env."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAI
+
+REPO = Path(__file__).resolve().parents[2]
+EVALBOT = REPO / ".venv" / "bin" / "evalbot"
+EXAMPLES = REPO / "examples"
+MODEL = "gpt-4.1-mini"
+
+
+def scrubbed_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Nothing of the developer's environment: PATH, HOME and what the test sets."""
+    return {"PATH": "/usr/bin:/bin", "HOME": str(home), **(extra or {})}
+
+
+def start(*args: str, home: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(EVALBOT), *args],
+        env=scrubbed_env(home, extra_env),
+        cwd=home,  # no .env file of the repo is read
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"evalbot did not finish within 60 s: {err}") from None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def evalbot(
+    *args: str, home: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the console script in a scrubbed environment and wait for it."""
+    return finish(start(*args, home=home, extra_env=extra_env))
+
+
+def routing_items(n: int = 10) -> list[dict[str, str]]:
+    lines = (EXAMPLES / "ticket-routing" / "eval.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines[:n]]
+
+
+def eval_env(fake: FakeOpenAI, home: Path) -> dict[str, str]:
+    return {
+        "OPENAI_BASE_URL": fake.base_url,
+        "OPENAI_API_KEY": fake.api_key,
+        "DATABASE_URL": f"sqlite:///{home / 'evalbot.db'}",
+        "EVALBOT_SUITES_DIR": str(EXAMPLES),
+    }
+
+
+def script_answers(fake: FakeOpenAI, right: int) -> None:
+    """The first `right` of ten tickets get their label, the rest a wrong one."""
+    for i, item in enumerate(routing_items()):
+        wrong = "other" if item["label"] != "other" else "billing"
+        fake.answer(MODEL, item["ticket"], item["label"] if i < right else wrong)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Kill a process the test started, if it still runs."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+@dataclass
+class Ran:
+    fake: FakeOpenAI
+    result: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ran]]:
+    """Three `evalbot eval run` processes, each with its own fake, folder and database.
+
+    They start together because each pays about 2 s of imports; run one after another
+    they would make this file slow.
+    """
+    cases = {
+        "above": (7, ["ticket-routing", MODEL, "--limit", "10", "--min-pass-rate", "0.5"]),
+        "below": (3, ["ticket-routing", MODEL, "--limit", "10", "--min-pass-rate", "0.5"]),
+        "unknown": (0, ["no-such-suite", MODEL]),
+    }
+    with contextlib.ExitStack() as stack:
+        started = {}
+        for name, (right, args) in cases.items():
+            fake = stack.enter_context(FakeOpenAI(models=[MODEL]))
+            script_answers(fake, right)
+            home = tmp_path_factory.mktemp(name)
+            proc = start("eval", "run", *args, home=home, extra_env=eval_env(fake, home))
+            stack.callback(stop, proc)
+            started[name] = (fake, proc)
+        yield {name: Ran(fake, finish(proc)) for name, (fake, proc) in started.items()}
+
+
+# -- suites check -----------------------------------------------------------------------------
+
+
+def test_suites_check_passes_on_the_examples(tmp_path: Path) -> None:
+    done = evalbot("suites", "check", str(EXAMPLES), home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(re.match(r"ok\s+ticket-routing: 36 samples, grader string_check", x) for x in lines)
+    assert any(re.match(r"ok\s+support-summaries: \d+ samples", x) for x in lines)
+    assert "error" not in done.stderr
+
+
+def test_suites_check_names_file_line_and_field_of_a_broken_suite(tmp_path: Path) -> None:
+    suite = tmp_path / "suites" / "routing"
+    suite.mkdir(parents=True)
+    (suite / "suite.yaml").write_text(
+        dedent(
+            """\
+            name: routing
+            description: Route tickets
+            data: eval.jsonl
+            input:
+              - role: user
+                content: "{{ item.ticket }}"
+            grader:
+              type: string_check
+              name: label
+              input: "{{ sample.output_text }}"
+              reference: "{{ item.label }}"
+              operation: nope
+            pass_threshold: 1.0
+            """
+        )
+    )
+    (suite / "eval.jsonl").write_text('{"ticket": "Charged twice", "label": "billing"}\n')
+    done = evalbot("suites", "check", str(tmp_path / "suites"), home=tmp_path)
+    assert done.returncode == 1
+    match = re.search(r"(\S*suite\.yaml):(\d+): field \"([^\"]+)\": (.+)", done.stderr)
+    assert match, done.stderr
+    assert match.group(1).endswith("routing/suite.yaml")
+    assert (match.group(2), match.group(3)) == ("12", "grader.operation")
+    assert "nope" in match.group(4)
+    assert "ok " not in done.stdout
+
+
+# -- eval run -------------------------------------------------------------------------------
+
+
+def test_eval_run_above_the_floor_exits_0(runs: dict[str, Ran]) -> None:
+    done, fake = runs["above"].result, runs["above"].fake
+    assert done.returncode == 0, done.stderr
+    assert "7/10 passed" in done.stdout
+    assert "70.0%" in done.stdout and "95% CI" in done.stdout
+    assert "below --min-pass-rate" not in done.stderr
+    asked = [r.json["messages"][-1]["content"] for r in fake.requests_to("/chat/completions")]
+    assert sorted(asked) == sorted(item["ticket"] for item in routing_items())
+
+
+def test_eval_run_below_the_floor_exits_1(runs: dict[str, Ran]) -> None:
+    done = runs["below"].result
+    assert done.returncode == 1, done.stderr
+    assert "3/10 passed" in done.stdout
+    assert f"below --min-pass-rate 50%: {MODEL}" in done.stderr
+
+
+def test_failing_samples_are_listed_with_what_was_expected(runs: dict[str, Ran]) -> None:
+    out = runs["below"].result.stdout
+    assert "Failing samples of r1 (7 of 7 shown)" in out
+    assert routing_items()[9]["ticket"] in out
+
+
+def test_eval_run_of_an_unknown_suite_exits_2(runs: dict[str, Ran]) -> None:
+    done, fake = runs["unknown"].result, runs["unknown"].fake
+    assert done.returncode == 2
+    assert "There is no suite no-such-suite" in done.stderr
+    assert "ticket-routing" in done.stderr, "the suites that exist are named"
+    assert fake.count("/chat") == 0, "nothing was asked of the provider"

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -21,7 +22,7 @@ from bot.chart_port import ThreadedCharts
 from bot.finetune_backend import OpenAIFineTuning
 from bot.gateway import OpenAIGateway
 from bot.scheduler import JobScheduler
-from bot.settings import Settings
+from bot.settings import Settings, parse_api_styles
 from bot.slack_chat import SlackChat, make_web_client
 from bot.webhooks import Webhooks
 from commands import jobs
@@ -46,6 +47,7 @@ def build_services(
         settings.providers(),
         concurrency=settings.evalbot_concurrency,
         timeout_s=settings.evalbot_request_timeout,
+        styles=cast(Any, parse_api_styles(settings.evalbot_api_style, settings.providers())),
     )
     retry = RetryPolicy(
         max_attempts=settings.evalbot_max_attempts,

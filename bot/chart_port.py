@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot import charts
-from commands.ports import ChartBar
+from commands.ports import ChartBar, TagRate
 
 
 class ThreadedCharts:
@@ -24,6 +24,10 @@ class ThreadedCharts:
         promotions: Sequence[tuple[datetime, str]],
     ) -> bytes:
         return await asyncio.to_thread(charts.history_chart, title, series, promotions)
+
+    async def tag_breakdown(self, title: str, rows: Sequence[TagRate]) -> bytes:
+        converted = [charts.TagRate(r.tag, r.model, r.pass_rate, r.n) for r in rows]
+        return await asyncio.to_thread(charts.tag_breakdown_chart, title, converted)
 
     async def loss_curve(
         self, title: str, train: Sequence[tuple[int, float]], valid: Sequence[tuple[int, float]]

@@ -40,6 +40,7 @@ HOW_TO_GET = {
     "EVALBOT_PROPOSAL_DAYS": "give a number of days from 1 to 365",
     "EVALBOT_RETRY_BASE_SECONDS": "give the first retry delay in seconds (default 0.5)",
     "EVALBOT_MAX_ATTEMPTS": "give a whole number of attempts from 1 to 20 (default 6)",
+    "EVALBOT_API_STYLE": "use `provider=responses|chat,...`, e.g. `default=chat`",
     "EVALBOT_REQUEST_TIMEOUT": "give a provider request timeout in seconds (default 60)",
     "EVALBOT_FINETUNE_APPROVAL_USD": "give a dollar amount; fine-tunes estimated above it "
     "wait for an approval (default 100)",
@@ -107,6 +108,7 @@ class Settings(BaseSettings):
     evalbot_finetune_approval_usd: float = Field(default=100.0, ge=0)
     evalbot_finetune_max_mb: int = Field(default=100, ge=1, le=1024)
     openai_webhook_secret: str | None = None
+    evalbot_api_style: str = ""  # provider=responses|chat,...
 
     @field_validator("evalbot_approvers", "evalbot_finetune_users", mode="before")
     @classmethod
@@ -159,6 +161,24 @@ class Settings(BaseSettings):
         return result
 
 
+def parse_api_styles(text: str, providers: Any) -> dict[str, str]:
+    """`default=responses,local=chat` -> {provider: style}; SettingsError names the entry."""
+    styles: dict[str, str] = {}
+    for raw in text.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        name, _, style = (part.strip() for part in entry.partition("="))
+        if name not in providers:
+            raise SettingsError("EVALBOT_API_STYLE", f"names an unknown provider {name!r}")
+        if style not in ("responses", "chat"):
+            raise SettingsError(
+                "EVALBOT_API_STYLE", f"gives {name!r} a style other than responses or chat"
+            )
+        styles[name] = style
+    return styles
+
+
 def parse_providers(text: str, environ: Any) -> dict[str, ProviderConfig]:
     """Parse `name=base_url[|KEY_ENV_VAR],...`; raises SettingsError naming the entry."""
     found: dict[str, ProviderConfig] = {}
@@ -203,7 +223,7 @@ def load_settings(*, require_slack: bool = True, env_file: str | None = ".env") 
         settings = Settings(_env_file=env_file)
     except ValidationError as exc:
         raise _first_error(exc) from None
-    settings.providers()  # validates EVALBOT_PROVIDERS
+    parse_api_styles(settings.evalbot_api_style, settings.providers())
     _check_url("SLACK_API_URL", settings.slack_api_url)
     if settings.openai_base_url:
         _check_url("OPENAI_BASE_URL", settings.openai_base_url)

@@ -123,6 +123,16 @@ class ChartBar:
     n: int
 
 
+@dataclass(frozen=True)
+class TagRate:
+    """One model's pass rate (a fraction) on the samples carrying one tag."""
+
+    tag: str
+    model: str
+    pass_rate: float
+    n: int = 0
+
+
 class Charts(Protocol):
     """Renders charts to PNG bytes off the event loop (bot/ implements it)."""
 
@@ -134,6 +144,8 @@ class Charts(Protocol):
         series: dict[str, list[tuple[datetime, float]]],
         promotions: Sequence[tuple[datetime, str]],
     ) -> bytes: ...
+
+    async def tag_breakdown(self, title: str, rows: Sequence[TagRate]) -> bytes: ...
 
     async def loss_curve(
         self, title: str, train: Sequence[tuple[int, float]], valid: Sequence[tuple[int, float]]

@@ -13,7 +13,7 @@ from typing import Any
 
 from commands.eval.render import clip, money, pct
 from commands.eval.stats import PairedDiff, paired_diff, percentile, wilson_interval
-from commands.ports import ChartBar, Posted, Upload
+from commands.ports import ChartBar, Posted, TagRate, Upload
 from commands.services import Services
 from storage import aliases as alias_store
 from storage import runs as store
@@ -213,6 +213,28 @@ def chart_bars(c: Comparison) -> list[ChartBar]:
     return bars
 
 
+def tag_rates(services: Services, c: Comparison) -> list[TagRate]:
+    """Pass rate per tag and model, when the suite's items carry `tags`."""
+    suite = services.suites.get(c.suite)
+    if suite is None or not suite.tags:
+        return []
+    rows = []
+    for side in [c.baseline, *(s for s, _ in c.challengers)]:
+        counts: dict[str, list[int]] = {}
+        for index, passed in side.graded().items():
+            if index >= len(suite.items):
+                continue
+            for tag in suite.items[index].get("tags") or []:
+                bucket = counts.setdefault(str(tag), [0, 0])
+                bucket[0] += int(passed)
+                bucket[1] += 1
+        for tag in suite.tags:
+            if tag in counts and counts[tag][1]:
+                k, n = counts[tag]
+                rows.append(TagRate(tag, side.label, k / n, n))
+    return rows
+
+
 async def post_report(services: Services, c: Comparison, where: Posted, title: str) -> None:
     """Report, chart and flipped samples into the thread of `where`."""
     await services.chat.post(where.channel, report_text(c, title), thread_ts=where.ts)
@@ -227,6 +249,16 @@ async def post_report(services: Services, c: Comparison, where: Posted, title: s
         ),
         thread_ts=where.ts,
     )
+    tags = tag_rates(services, c)
+    if tags:
+        png = await services.charts.tag_breakdown(f"{c.suite}: pass rate per tag", tags)
+        await services.chat.upload(
+            where.channel,
+            Upload(
+                "tags.png", png, title=f"{title} — per tag", alt_text="Pass rate per tag and model"
+            ),
+            thread_ts=where.ts,
+        )
     flips = flips_text(c)
     if flips:
         await services.chat.post(where.channel, flips, thread_ts=where.ts)

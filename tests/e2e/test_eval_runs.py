@@ -288,3 +288,28 @@ def test_unknown_model_and_unknown_run_say_what_exists(
         assert "Did you mean `parity`?" in ack["text"] and "Suites: `parity`" in ack["text"]
     finally:
         bot.stop()
+
+
+def test_tagged_suite_comparison_adds_a_per_tag_chart(
+    world: tuple[Path, FakeSlack, FakeOpenAI],
+) -> None:
+    tmp, slack, openai = world
+    from tests.e2e.harness import REPO
+
+    bot = start_bot(
+        tmp,
+        slack,
+        openai,
+        suites_dir=REPO / "examples",
+        extra={"EVALBOT_RETRY_BASE_SECONDS": "0.01"},
+    )
+    try:
+        bot.slash(slack, "run support-summaries m-good m-bad limit=12")
+        wait_status(bot, "r1", {"finished"})
+        uploads = slack.wait_for(lambda: len(slack.uploads) >= 2 and slack.uploads)
+        names = sorted(u.filename for u in uploads)
+        assert names == ["comparison.png", "tags.png"]
+        tags = next(u for u in uploads if u.filename == "tags.png")
+        assert tags.bytes.startswith(b"\x89PNG") and len(tags.bytes) > 10_000
+    finally:
+        bot.stop()

@@ -207,3 +207,18 @@ def test_make_run_without_a_token_exits_2(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "evalbot: SLACK_BOT_TOKEN is not set" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_api_style_is_configurable_per_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.settings import parse_api_styles
+
+    env(monkeypatch, EVALBOT_PROVIDERS="local=http://127.0.0.1:8000/v1")
+    providers = load_settings(require_slack=False, env_file=None).providers()
+    assert parse_api_styles("default=chat, local=responses", providers) == {
+        "default": "chat",
+        "local": "responses",
+    }
+    with pytest.raises(SettingsError, match="unknown provider 'azure'"):
+        parse_api_styles("azure=chat", providers)
+    with pytest.raises(SettingsError, match="responses or chat"):
+        parse_api_styles("local=grpc", providers)

@@ -263,3 +263,28 @@ def test_a_better_challenger_of_production_gets_a_proposal(
         )
     finally:
         bot.stop()
+
+
+def test_app_home_shows_production_last_pass_rate_proposals_and_runs(
+    world: tuple[Path, FakeSlack, FakeOpenAI]
+) -> None:
+    _, slack, openai = world
+    bot = launch(world)
+    try:
+        bot.slash(slack, "run parity m-good")
+        wait_status(bot, "r1", {"finished"})
+        msg = propose(bot, slack, "parity m-good")
+        react(bot, slack, msg, APP2)
+        slack.wait_for(lambda: "*Approved*" in slack.message("C1", msg.ts).text or None)
+        propose(bot, slack, "parity2 m-bad")
+        openai.latency = 0.5
+        bot.slash(slack, "run parity2 m-bad")
+        event = slack.app_home_opened_event(APP3)
+        bot.post_signed(json.dumps(event).encode(), content_type="application/json")
+        view = slack.wait_for(lambda: slack.published_views.get(APP3))
+        text = json.dumps(view)
+        assert "production `m-good` \\u00b7 last 17/20 passed (85.0%) in r1" in text
+        assert "open proposal p2: `m-bad`" in text
+        assert "running r2 on m-bad" in text
+    finally:
+        bot.stop()

@@ -14,8 +14,7 @@ class ThreadedCharts:
     """Implements commands.ports.Charts; matplotlib's Figure API is thread-safe per figure."""
 
     async def comparison(self, title: str, bars: Sequence[ChartBar]) -> bytes:
-        converted = [charts.Bar(b.label, b.pass_rate, b.ci_low, b.ci_high, b.n) for b in bars]
-        return await asyncio.to_thread(charts.comparison_chart, title, converted)
+        return await asyncio.to_thread(charts.comparison_chart, title, bars)
 
     async def history(
         self,
@@ -26,8 +25,7 @@ class ThreadedCharts:
         return await asyncio.to_thread(charts.history_chart, title, series, promotions)
 
     async def tag_breakdown(self, title: str, rows: Sequence[TagRate]) -> bytes:
-        converted = [charts.TagRate(r.tag, r.model, r.pass_rate, r.n) for r in rows]
-        return await asyncio.to_thread(charts.tag_breakdown_chart, title, converted)
+        return await asyncio.to_thread(charts.tag_breakdown_chart, title, rows)
 
     async def loss_curve(
         self, title: str, train: Sequence[tuple[int, float]], valid: Sequence[tuple[int, float]]

@@ -17,11 +17,12 @@ import functools
 import io
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import matplotlib
+
+from commands.ports import ChartBar, TagRate
 
 matplotlib.use("Agg")
 
@@ -77,25 +78,8 @@ _FONT_PREFERENCE = (
 )
 
 
-@dataclass(frozen=True)
-class Bar:
-    """One model in a comparison: pass rate and its 95% interval as fractions."""
-
-    label: str
-    pass_rate: float
-    ci_low: float
-    ci_high: float
-    n: int
-
-
-@dataclass(frozen=True)
-class TagRate:
-    """One model's pass rate (a fraction) on the samples with one tag."""
-
-    tag: str
-    model: str
-    pass_rate: float
-    n: int = 0
+# The data the charts draw are the Charts port's own types.
+Bar = ChartBar
 
 
 def comparison_chart(title: str, bars: Sequence[Bar], *, baseline_index: int | None = 0) -> bytes:

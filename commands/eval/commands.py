@@ -10,6 +10,7 @@ from typing import Any
 from commands.eval import announce
 from commands.eval.render import clip, pct, progress_text
 from commands.grammar import Parsed, int_option
+from commands.ports import ChatError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError
 from commands.services import Services
 from storage import aliases as alias_store
@@ -129,6 +130,24 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
             sample_limit=limit,
             channel=inv.channel_id,
             user_id=inv.user_id,
+        )
+        # Post the run's message here, so a channel the bot cannot post in is reported to
+        # the person who typed the command, and nothing is sent to the provider.
+        try:
+            posted = await services.chat.post(
+                inv.channel_id, progress_text(announce_header(run), models, {}, 0)
+            )
+        except ChatError as exc:
+            await services.db.run(
+                store.finish,
+                run_id=run.id or 0,
+                status="failed",
+                error=f"cannot post in the channel ({exc.code})",
+            )
+            await services.db.run(store.mark_announced, run_id=run.id or 0)
+            raise UserFacingError(f"{exc.advice} Run `r{run.id}` was not started.") from exc
+        await services.db.run(
+            store.set_message, run_id=run.id or 0, channel=posted.channel, ts=posted.ts
         )
         await services.engine.start(run.id or 0)
 

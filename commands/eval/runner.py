@@ -136,6 +136,10 @@ class RunEngine:
                     status = "cancelled"
             except RunRefused as exc:
                 status, error = "failed", str(exc)
+            except asyncio.CancelledError:
+                # Shutting down: keep what was graded, so the resumed run asks for less.
+                await asyncio.shield(self._flush(live))
+                raise
             await self._flush(live)
             await db.run(store.finish, run_id=run_id, status=status, error=error)
         finally:

@@ -313,3 +313,22 @@ def test_tagged_suite_comparison_adds_a_per_tag_chart(
         assert tags.bytes.startswith(b"\x89PNG") and len(tags.bytes) > 10_000
     finally:
         bot.stop()
+
+
+def test_a_channel_the_bot_cannot_post_in_is_reported_and_nothing_runs(
+    world: tuple[Path, FakeSlack, FakeOpenAI],
+) -> None:
+    tmp, slack, openai = world
+    bot = launch(tmp, slack, openai)
+    try:
+        slack.fail_next("chat.postMessage", error="not_in_channel")
+        bot.slash(slack, "run parity m-good")
+        note = slack.wait_for(
+            lambda: next((r for r in slack.responses if "invite me" in json.dumps(r.body)), None)
+        )
+        assert "`r1` was not started" in note.body["text"]
+        assert wait_status(bot, "r1", {"failed"})["models"]["m-good"]["graded"] == 0
+        time.sleep(0.5)
+        assert openai.requests_to("/chat") == []
+    finally:
+        bot.stop()

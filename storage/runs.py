@@ -76,6 +76,15 @@ def finish(*, session: Session, run_id: int, status: str, error: str | None = No
     return True
 
 
+def drop_param(*, session: Session, run_id: int, model: str, param: str) -> None:
+    """Record that `model` runs without the sampling parameter `param` it refused."""
+    run = session.get(EvalRun, run_id, with_for_update=True)
+    if run is not None:
+        dropped = dict(run.adjustments or {})
+        dropped[model] = sorted({*dropped.get(model, []), param})
+        run.adjustments = dropped
+
+
 def mark_announced(*, session: Session, run_id: int) -> None:
     run = session.get(EvalRun, run_id)
     if run is not None:

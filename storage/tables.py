@@ -47,6 +47,8 @@ class EvalRun(SQLModel, table=True):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     announced: bool = False  # the final summary has been posted
+    # Sampling parameters a model refused and ran without: {model: ["temperature"]}.
+    adjustments: dict[str, Any] = _json(dict)
 
 
 class SampleResult(SQLModel, table=True):

@@ -62,11 +62,18 @@ def summary_for(services: Services, run: EvalRun, counts: dict[str, store.ModelT
     elapsed = None
     if run.started_at and run.finished_at:
         elapsed = (run.finished_at - run.started_at).total_seconds()
-    note = None
+    notes = []
     if run.status == "failed":
-        note = f":x: {run.error}"
+        notes.append(f":x: {run.error}")
     elif run.status == "cancelled":
-        note = ":no_entry_sign: cancelled — the counts below are the samples done before."
+        notes.append(":no_entry_sign: cancelled — the counts below are the samples done before.")
+    for model, params in sorted((run.adjustments or {}).items()):
+        shown = ", ".join(f"`{p}`" for p in params)
+        notes.append(
+            f":information_source: `{model}` does not accept {shown}: it ran with the "
+            "provider's default."
+        )
+    note = "\n".join(notes) or None
     return summary_text(
         header,
         run.status,

@@ -168,6 +168,12 @@ def report_text(c: Comparison, title: str) -> str:
         verdict = {"better": "*better*", "worse": "*worse*"}.get(
             d.verdict, "no significant difference at this sample size"
         )
+        excludes_zero = d.ci95_pp[0] > 0 or d.ci95_pp[1] < 0
+        if excludes_zero and d.verdict == "no significant difference":
+            # The score interval is an approximation; the exact test decides. Say so
+            # rather than leave an interval that excludes 0 next to "no difference".
+            verdict += " (borderline: the approximate interval excludes 0, the exact test "
+            verdict += "does not; more samples would settle it)"
         lat_b, lat_c = base.latency_ms(50), side.latency_ms(50)
         latency = (
             f" · p50 latency {_signed((lat_c - lat_b) / 1000, ' s', 2)}"

@@ -50,6 +50,13 @@ class Live:
     buffer: list[store.ResultRow] = field(default_factory=list)
     dirty: bool = True
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        adjustments = self.run.adjustments or {}
+        for model in self.run.models:
+            dropped = set(adjustments.get(model, []))
+            self.params[model] = {k: v for k, v in self.suite.sampling.items() if k not in dropped}
 
     @property
     def header(self) -> RunHeader:
@@ -227,9 +234,31 @@ class RunEngine:
         result = store.new_result_row(live.run.id or 0, model, index)
         try:
             messages = build_messages(live.suite, item)
-            completion, attempts = await self.models.complete_counted(
-                model, messages, dict(live.suite.sampling)
-            )
+            while True:
+                try:
+                    completion, attempts = await self.models.complete_counted(
+                        model, messages, dict(live.params[model])
+                    )
+                    break
+                except ProviderError as exc:
+                    # A model that refuses a sampling parameter (reasoning models and
+                    # temperature) runs with the provider's default; the summary says so.
+                    if not (
+                        preflight
+                        and exc.kind == "bad_request"
+                        and exc.param
+                        and exc.param in live.params[model]
+                    ):
+                        raise
+                    live.params[model].pop(exc.param)
+                    await self.services.db.run(
+                        store.drop_param, run_id=live.run.id or 0, model=model, param=exc.param
+                    )
+                    live.run.adjustments = {
+                        **(live.run.adjustments or {}),
+                        model: sorted({*(live.run.adjustments or {}).get(model, []), exc.param}),
+                    }
+                    log.info("%s refused %s; running without it", model, exc.param)
         except ProviderError as exc:
             if preflight and exc.kind in FATAL_KINDS:
                 raise RunRefused(self._refusal(model, exc, live.suite)) from exc
@@ -284,7 +313,8 @@ class RunEngine:
                 f" Remove or change `{exc.param}` under `sampling` in "
                 f"{suite.folder.name}/suite.yaml for this model."
             )
-        return f"`{model}` refused the request: {exc.message}.{hint} Nothing else was sent."
+        reason = exc.message.rstrip(". ")
+        return f"`{model}` refused the request: {reason}.{hint} Nothing else was sent."
 
     def _record(self, live: Live, result: store.ResultRow) -> None:
         tally = live.counts.setdefault(result["model"], store.ModelTally())

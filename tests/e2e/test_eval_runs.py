@@ -247,21 +247,66 @@ def test_cancel_stops_requests_promptly(world: tuple[Path, FakeSlack, FakeOpenAI
         bot.stop()
 
 
-def test_refused_sampling_parameter_is_reported_before_burning_the_suite(
+def test_refused_sampling_parameter_is_dropped_for_that_model_and_reported(
+    world: tuple[Path, FakeSlack, FakeOpenAI],
+) -> None:
+    """A reasoning model refuses temperature=0: it runs with the provider's default, the
+    other model keeps temperature=0, and the summary says so."""
+    tmp, slack, openai = world
+    openai.reasoning_models.add("o-reason")
+    for i in range(N):
+        openai.answer("o-reason", question(i), label(i))
+    bot = launch(tmp, slack, openai)
+    try:
+        bot.slash(slack, "run parity m-good o-reason")
+        body = wait_status(bot, "r1", {"finished"})
+        assert body["models"]["o-reason"]["passed"] == N
+        reason = [
+            r.json for r in openai.requests_to("/chat") if r.json and r.json["model"] == "o-reason"
+        ]
+        assert len(reason) == N + 1  # one refusal, then every sample once
+        assert sum("temperature" in r for r in reason) == 1
+        good = [
+            r.json for r in openai.requests_to("/chat") if r.json and r.json["model"] == "m-good"
+        ]
+        assert all(r["temperature"] == 0 for r in good)
+        msg = slack.wait_for(
+            lambda: next((m for m in top_messages(slack) if "finished" in m.text), None)
+        )
+        assert "`o-reason` does not accept `temperature`" in msg.text
+    finally:
+        bot.stop()
+
+
+def test_a_refusal_that_cannot_be_adapted_stops_the_run_at_once(
     world: tuple[Path, FakeSlack, FakeOpenAI],
 ) -> None:
     tmp, slack, openai = world
-    openai.reasoning_models.add("o-reason")
+
+    def responder(req: Request) -> Any:
+        if req.model == "m-bad":
+            return {
+                "status": 400,
+                "error": {
+                    "message": "This model does not support chat.",
+                    "type": "invalid_request_error",
+                    "param": "model",
+                    "code": None,
+                },
+            }
+        return openai.default_responder(req)
+
+    openai.responder = responder
     bot = launch(tmp, slack, openai)
     try:
-        bot.slash(slack, "run parity o-reason")
-        body = wait_status(bot, "r1", {"failed"})
-        assert body["models"]["o-reason"]["graded"] == 0
-        assert len(openai.requests_to("/chat")) == 1  # one request, not twenty
+        bot.slash(slack, "run parity m-good m-bad")
+        wait_status(bot, "r1", {"failed"})
+        asked = [r for r in openai.requests_to("/chat") if r.json and r.json["model"] == "m-bad"]
+        assert len(asked) == 1  # one request, not twenty
         msg = slack.wait_for(
             lambda: next((m for m in top_messages(slack) if "failed" in m.text), None)
         )
-        assert "temperature" in msg.text and "suite.yaml" in msg.text
+        assert "`m-bad` refused the request: This model does not support chat." in msg.text
         assert "Nothing else was sent" in msg.text
     finally:
         bot.stop()

@@ -119,6 +119,7 @@ async def run_once(
     db = await asyncio.to_thread(Database.connect, settings.sqlalchemy_url)
     chat = SilentChat()
     services, gateway = build_services(settings, db, chat=chat)
+    await gateway.warm()  # as `evalbot eval run` and the bot do before any run
     try:
         suite = services.suites.get(suite_name)
         if suite is None:

@@ -130,6 +130,7 @@ class Bot:
         else:
             log.info("serving Slack requests at POST /slack/events (HTTP mode)")
         jobs.bind(self.services)
+        await self.gateway.warm()
 
         async def lead() -> None:
             await on_start(self.services)

@@ -158,6 +158,7 @@ async def terminal_eval(settings: Settings, args: argparse.Namespace) -> int:
 
     db = await asyncio.to_thread(Database.connect, settings.sqlalchemy_url)
     services, gateway = build_services(settings, db, chat=TerminalChat())
+    await gateway.warm()
     try:
         suite = services.suites.get(args.suite)
         if suite is None:

@@ -309,6 +309,12 @@ class OpenAIGateway:
         except openai.OpenAIError as exc:
             raise classify(exc) from exc
 
+    async def warm(self) -> None:
+        """Create every provider's client and session now (TLS context, lazy imports), so
+        the first eval sample does not pay for it. Makes no network call."""
+        for provider in self._providers:
+            self._session(provider)
+
     async def close(self) -> None:
         for session, _ in self._sessions.values():
             await session.close()

@@ -174,12 +174,11 @@ def report_text(c: Comparison, title: str) -> str:
             # rather than leave an interval that excludes 0 next to "no difference".
             verdict += " (borderline: the approximate interval excludes 0, the exact test "
             verdict += "does not; more samples would settle it)"
-        lat_b, lat_c = base.latency_ms(50), side.latency_ms(50)
-        latency = (
-            f" · p50 latency {_signed((lat_c - lat_b) / 1000, ' s', 2)}"
-            if lat_b is not None and lat_c is not None
-            else ""
-        )
+        latency = ""
+        for q in (50, 95):
+            lat_b, lat_c = base.latency_ms(q), side.latency_ms(q)
+            if lat_b is not None and lat_c is not None:
+                latency += f" · p{q} latency {_signed((lat_c - lat_b) / 1000, ' s', 2)}"
         lines.append(
             f"• `{side.label}`: {_signed(d.diff_pp)} (95% CI {_signed(d.ci95_pp[0])} to "
             f"{_signed(d.ci95_pp[1])}) · p = {d.p_value:.3g} (exact McNemar, {d.paired} "

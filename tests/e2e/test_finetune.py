@@ -278,3 +278,65 @@ def test_rft_checks_the_grader_and_dpo_pairs_runs(
         assert dpo["method"]["dpo"]["hyperparameters"]["beta"] == 0.2
     finally:
         bot.stop()
+
+
+def _signed_webhook(secret_raw: bytes, event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    import base64
+    import hashlib
+    import hmac
+
+    body = json.dumps(event).encode()
+    webhook_id, ts = "wh_" + event["id"], str(int(time.time()))
+    digest = hmac.new(secret_raw, f"{webhook_id}.{ts}.".encode() + body, hashlib.sha256)
+    signature = "v1," + base64.b64encode(digest.digest()).decode()
+    return body, {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": ts,
+        "webhook-signature": signature,
+        "content-type": "application/json",
+    }
+
+
+def test_a_signed_webhook_ends_the_job_without_waiting_for_the_poll(
+    world: tuple[Path, FakeSlack, FakeOpenAI],
+) -> None:
+    import base64
+    import urllib.error
+    import urllib.request
+
+    _, slack, openai = world
+    raw = b"0123456789abcdef0123456789abcdef"
+    bot = launch(
+        world,
+        EVALBOT_POLL_SECONDS="3600",
+        OPENAI_WEBHOOK_SECRET="whsec_" + base64.b64encode(raw).decode(),
+    )
+    try:
+        bot.slash(slack, f"sft {SUITE} base=gpt-4.1-mini", command="/finetune")
+        (provider_id,) = wait_jobs(openai)
+        complete(openai, provider_id)
+        event = {
+            "id": "evt_1",
+            "object": "event",
+            "type": "fine_tuning.job.succeeded",
+            "created_at": int(time.time()),
+            "data": {"id": provider_id},
+        }
+
+        def post(body: bytes, headers: dict[str, str]) -> int:
+            req = urllib.request.Request(bot.url + "/webhooks/openai", data=body, headers=headers)
+            try:
+                with urllib.request.urlopen(req, timeout=10) as resp:
+                    return int(resp.status)
+            except urllib.error.HTTPError as exc:
+                return int(exc.code)
+
+        body, headers = _signed_webhook(raw, event)
+        forged = dict(headers, **{"webhook-signature": "v1,AAAA"})
+        assert post(body, forged) == 401
+        assert post(body, {"content-type": "application/json"}) == 401
+        assert post(body, headers) == 200
+        run = wait_status(bot, "r1", {"finished"}, timeout=40)  # long before the hourly poll
+        assert any(m.startswith("ft:") for m in run["models"])
+    finally:
+        bot.stop()

@@ -266,7 +266,7 @@ def test_a_better_challenger_of_production_gets_a_proposal(
 
 
 def test_app_home_shows_production_last_pass_rate_proposals_and_runs(
-    world: tuple[Path, FakeSlack, FakeOpenAI]
+    world: tuple[Path, FakeSlack, FakeOpenAI],
 ) -> None:
     _, slack, openai = world
     bot = launch(world)

@@ -17,6 +17,8 @@ _bound: list[Services] = []
 
 POLL_WATCH = "commands.jobs:poll_watch"
 POLL_FINETUNE = "commands.jobs:poll_finetune"
+SWEEP_PROPOSALS = "commands.jobs:sweep_proposals"
+SWEEP_JOB_ID = "proposal-sweep"
 
 
 def bind(services: Services) -> None:
@@ -58,3 +60,13 @@ async def poll_finetune(job_id: int) -> None:
             await poll(bound(), job_id)
         except Exception:
             log.exception("fine-tune poll failed; retrying at the next tick")
+
+
+async def sweep_proposals() -> None:
+    """Expire proposals whose lifetime is over and show it on their messages."""
+    from commands.promote import expire_due
+
+    try:
+        await expire_due(bound())
+    except Exception:
+        log.exception("proposal sweep failed; retrying at the next tick")

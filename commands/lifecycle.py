@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from commands import jobs
 from commands.services import Services
 
 log = logging.getLogger(__name__)
@@ -11,6 +12,8 @@ log = logging.getLogger(__name__)
 
 async def on_start(services: Services) -> None:
     """Resume runs a previous process left unfinished or unannounced."""
+    if services.scheduler is not None:
+        services.scheduler.every(jobs.SWEEP_JOB_ID, jobs.SWEEP_PROPOSALS, 300, first_in_s=5)
     resumed = await services.engine.resume_all()
     if resumed:
         log.info("resumed %d runs", len(resumed))

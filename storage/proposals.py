@@ -109,6 +109,19 @@ def _expired(proposal: Proposal, now: datetime) -> bool:
     return proposal.expires_at is not None and now >= proposal.expires_at
 
 
+def expire_due(*, session: Session) -> list[Proposal]:
+    """Mark every open proposal whose lifetime is over as expired; returns them."""
+    now = utcnow()
+    due = session.exec(
+        select(Proposal)
+        .where(Proposal.status == "open", col(Proposal.expires_at) <= now)
+        .with_for_update()
+    ).all()
+    for proposal in due:
+        proposal.status, proposal.decided_at = "expired", now
+    return list(due)
+
+
 def expire_if_due(*, session: Session, proposal_id: int) -> bool:
     """Mark an open proposal expired when its lifetime is over; True if it just expired."""
     proposal = session.get(Proposal, proposal_id, with_for_update=True)

@@ -239,7 +239,9 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
             sort_keys=True,
         ).encode()
     ).hexdigest()[:40]
-    over = cost is not None and cost > services.policy.finetune_approval_usd
+    # RFT is billed per training hour, which cannot be estimated up front: it always waits
+    # for an approver, like any job whose estimate is over the limit.
+    over = cost is None or cost > services.policy.finetune_approval_usd
     options = {
         "method": method,
         "suffix": request.suffix,

@@ -124,6 +124,24 @@ async def propose(
     return proposal
 
 
+async def expire_due(services: Services) -> int:
+    """Expire due proposals now (the scheduler calls this every few minutes)."""
+    expired = await services.db.run(store.expire_due)
+    for p in expired:
+        if p.kind == "finetune":
+            from commands.finetune import on_gate_decided
+
+            await on_gate_decided(services, p)
+            continue
+        if p.channel and p.message_ts:
+            where = Posted(p.channel, p.message_ts)
+            approvals = await services.db.run(store.approvers_of, proposal_id=p.id or 0)
+            approvers = sorted(approvers_for(services, p.suite))
+            await _update(services, where, decision_text(p, approvers, approvals))
+            await _thread(services, where, p, approvals)
+    return len(expired)
+
+
 async def on_reaction(services: Services, event: dict[str, Any], *, added: bool) -> None:
     """A reaction on any message: counts only on a proposal, from an approver."""
     item = event.get("item") or {}

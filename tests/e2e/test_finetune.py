@@ -258,6 +258,15 @@ def test_rft_checks_the_grader_and_dpo_pairs_runs(
     bot = launch(world)
     try:
         bot.slash(slack, f"rft {SUITE} base=o4-mini reasoning_effort=low", command="/finetune")
+        # billed per training hour, RFT cannot be estimated: it waits for an approver
+        gate = slack.wait_for(
+            lambda: next((m for m in slack.messages("C1") if "may approve" in m.text), None),
+            timeout=20,
+        )
+        assert "billed per" in gate.text or "hour" in gate.text
+        assert openai.job_ids() == []
+        event = slack.reaction_event("white_check_mark", APPROVER, "C1", gate.ts)
+        bot.post_signed(json.dumps(event).encode(), content_type="application/json")
         (provider_id,) = wait_jobs(openai)
         job = openai.job(provider_id)
         assert job["method"]["type"] == "reinforcement"

@@ -24,6 +24,11 @@ _TOKEN_SHAPES = re.compile(
 )
 
 
+def scrub(text: str) -> str:
+    """Mask credential-shaped strings (Slack tokens, API keys, bearer headers)."""
+    return _TOKEN_SHAPES.sub("[redacted]", text)
+
+
 class Redactor(logging.Filter):
     """Masks credential-shaped strings and the configured secret values."""
 

@@ -7,6 +7,7 @@ approval by reaction when the estimate is over the limit, and submits the job on
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -152,14 +153,14 @@ async def build_set(services: Services, inv: Invocation, request: Request) -> tr
     try:
         if data and data.startswith("run:"):
             results = await _run_results(services, suite.name, data[4:], want_passing=True)
-            return training.sft_from_run(suite, results)
+            return await asyncio.to_thread(training.sft_from_run, suite, results)
         if data and data.startswith("runs:"):
             ids = [p.strip() for p in data[5:].split(",") if p.strip()]
             if len(ids) != 2:
                 raise UserFacingError("`data=runs:` takes two run ids, like `runs:r3,r4`.")
             a = await _run_results(services, suite.name, ids[0])
             b = await _run_results(services, suite.name, ids[1])
-            return training.dpo_from_runs(suite, a, b)
+            return await asyncio.to_thread(training.dpo_from_runs, suite, a, b)
         if data:
             try:
                 content = await services.chat.fetch_file(
@@ -173,10 +174,11 @@ async def build_set(services: Services, inv: Invocation, request: Request) -> tr
                     f"No file named `{clip(data, 60)}` is shared in this channel: drag it "
                     "into the channel, then run the command again."
                 ) from exc
-            return training.from_file(request.method, data, content, suite)
+            # Parsing and validating up to EVALBOT_FINETUNE_MAX_MB is CPU work: off the loop.
+            return await asyncio.to_thread(training.from_file, request.method, data, content, suite)
         if request.method == "rft":
-            return training.rft_from_suite(suite)
-        return training.from_suite_files(request.method, suite)
+            return await asyncio.to_thread(training.rft_from_suite, suite)
+        return await asyncio.to_thread(training.from_suite_files, request.method, suite)
     except training.DataError as exc:
         raise UserFacingError(
             f"The training data has problems; nothing was uploaded.\n{exc}"
@@ -198,6 +200,12 @@ async def _run_results(
     # The run's best model is the teacher (or the side) whose outputs are used.
     model = max(run.models, key=lambda m: (counts[m].pass_rate or 0) if m in counts else -1)
     return await services.db.run(run_store.results, run_id=run_id, model=model)
+
+
+def _serialise(tset: training.TrainingSet) -> tuple[bytes, bytes, str, str]:
+    train = tset.jsonl("train")
+    valid = tset.jsonl("valid") if tset.valid else b""
+    return train, valid, hashlib.sha256(train).hexdigest(), hashlib.sha256(valid).hexdigest()
 
 
 def method_spec(request: Request, grader: dict[str, Any] | None) -> dict[str, Any]:
@@ -222,8 +230,7 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
             ) from exc
     epochs = int(request.hyperparameters.get("n_epochs", 3))
     cost = training.training_cost_usd(request.method, request.base, tset.tokens, epochs)
-    train_bytes = tset.jsonl("train")
-    valid_bytes = tset.jsonl("valid") if tset.valid else b""
+    train_bytes, valid_bytes, train_hash, valid_hash = await asyncio.to_thread(_serialise, tset)
     method = method_spec(request, suite.grader)
     key = hashlib.sha256(
         json.dumps(
@@ -233,8 +240,8 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
                 "method": method,
                 "suffix": request.suffix,
                 "seed": request.seed,
-                "train": hashlib.sha256(train_bytes).hexdigest(),
-                "valid": hashlib.sha256(valid_bytes).hexdigest(),
+                "train": train_hash,
+                "valid": valid_hash,
             },
             sort_keys=True,
         ).encode()

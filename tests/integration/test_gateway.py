@@ -268,3 +268,29 @@ async def test_a_dropped_connection_while_embedding_is_connection(
         await gateway.embed("text-embedding-3-small", ["x"])
     assert err.value.kind == "connection"
     assert fake_openai.count("/embeddings") == 3
+
+
+async def test_a_key_quoted_in_a_provider_error_is_masked(fake_openai: FakeOpenAI) -> None:
+    from tests.fakes.openai_inference import Request
+    from tests.fakes.openai_wire import ApiError
+
+    def responder(req: Request) -> str:
+        raise ApiError(
+            401,
+            "Incorrect API key provided: sk-live-abcdef123456. You can find "
+            "your API key at https://platform.openai.com/account/api-keys.",
+            type="invalid_request_error",
+            code="invalid_api_key",
+        )
+
+    fake_openai.responder = responder
+    gateway = OpenAIGateway(
+        {"default": ProviderConfig("default", fake_openai.base_url, fake_openai.api_key)}
+    )
+    try:
+        with pytest.raises(ProviderError) as info:
+            await gateway.complete("gpt-4.1-mini", [{"role": "user", "content": "hi"}], {})
+    finally:
+        await gateway.close()
+    assert info.value.kind == "auth"
+    assert "sk-live" not in info.value.message and "[redacted]" in info.value.message

@@ -2,4 +2,6 @@
 
 from bot.cli import main
 
-raise SystemExit(main(["run"]))
+# Guarded: the chart worker process (multiprocessing "spawn") imports this module again.
+if __name__ == "__main__":
+    raise SystemExit(main(["run"]))

@@ -18,7 +18,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from bot import http, listeners
-from bot.chart_port import ThreadedCharts
+from bot.chart_port import ProcessCharts
 from bot.finetune_backend import OpenAIFineTuning
 from bot.gateway import OpenAIGateway
 from bot.scheduler import JobScheduler
@@ -70,7 +70,7 @@ def build_services(
         db=db,
         suites=SuiteCatalog.load(settings.suites_dir),
         prices=PriceTable.load(settings.evalbot_prices_file),
-        charts=ThreadedCharts(),
+        charts=ProcessCharts(),
         policy=policy,
     )
     services.finetune = OpenAIFineTuning(gateway)
@@ -131,6 +131,8 @@ class Bot:
             log.info("serving Slack requests at POST /slack/events (HTTP mode)")
         jobs.bind(self.services)
         await self.gateway.warm()
+        if isinstance(self.services.charts, ProcessCharts):
+            self.services.tasks.spawn(self.services.charts.warm(), name="charts-warm")
 
         async def lead() -> None:
             await on_start(self.services)
@@ -149,6 +151,8 @@ class Bot:
         if self.site is not None:
             await self.site.cleanup()
         await self.gateway.close()
+        if isinstance(self.services.charts, ProcessCharts):
+            self.services.charts.close()
         await asyncio.to_thread(self.db.close)
         self.stopped.set()
 

@@ -198,5 +198,8 @@ async def terminal_eval(settings: Settings, args: argparse.Namespace) -> int:
                 return 1
         return 0
     finally:
+        close = getattr(services.charts, "close", None)
+        if callable(close):
+            close()
         await gateway.close()
         await asyncio.to_thread(db.close)

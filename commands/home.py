@@ -7,6 +7,7 @@ from typing import Any
 
 from commands.services import Services
 from storage import aliases as alias_store
+from storage import finetunes as finetune_store
 from storage import proposals as proposal_store
 from storage import runs as run_store
 
@@ -21,6 +22,7 @@ async def home_blocks(services: Services) -> list[dict[str, Any]]:
     def read(*, session: Any) -> list[dict[str, Any]]:
         aliases = alias_store.all_aliases(session=session)
         active = run_store.active_runs(session=session)
+        tuning = finetune_store.unfinished(session=session)
         blocks: list[dict[str, Any]] = [
             {"type": "header", "text": {"type": "plain_text", "text": "evalbot"}},
             _section(
@@ -53,6 +55,10 @@ async def home_blocks(services: Services) -> list[dict[str, Any]]:
                 )
             for r in running:
                 lines.append(f"• running r{r.id} on {', '.join(r.models)}")
+            for j in (j for j in tuning if j.suite == name):
+                lines.append(
+                    f"• fine-tune f{j.id} ({j.method.upper()} on `{j.base_model}`): {j.status}"
+                )
             blocks.append(_section("\n".join(lines)))
         return blocks[:100]
 

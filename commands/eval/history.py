@@ -28,7 +28,7 @@ async def post_history(services: Services, suite: str, channel: str) -> None:
                 if tally.pass_rate is not None:
                     series.setdefault(model, []).append((when, tally.pass_rate))
         promotions = [
-            (c.created_at, f"{c.alias} → {c.model}")
+            (c.created_at, f"{c.alias}: {c.model}")
             for c in alias_store.history(session=session, suite=suite)
         ]
         return series, promotions

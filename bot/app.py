@@ -131,8 +131,6 @@ class Bot:
             log.info("serving Slack requests at POST /slack/events (HTTP mode)")
         jobs.bind(self.services)
         await self.gateway.warm()
-        if isinstance(self.services.charts, ProcessCharts):
-            self.services.tasks.spawn(self.services.charts.warm(), name="charts-warm")
 
         async def lead() -> None:
             await on_start(self.services)

@@ -20,7 +20,6 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any
 
-from bot import charts
 from commands.ports import ChartBar, TagRate
 
 log = logging.getLogger(__name__)
@@ -37,9 +36,18 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def _render(name: str, *args: Any) -> bytes:
+    """In the worker: draw with bot.charts (imported there, so the bot itself never loads
+    matplotlib)."""
+    from bot import charts
+
+    result: bytes = getattr(charts, name)(*args)
+    return result
+
+
 def _warm() -> bool:
     """Import matplotlib and build the font cache in the worker."""
-    charts.comparison_chart("warm-up", [ChartBar("a", 0.5, 0.4, 0.6, 10)])
+    _render("comparison_chart", "warm-up", [ChartBar("a", 0.5, 0.4, 0.6, 10)])
     return True
 
 
@@ -75,7 +83,7 @@ class ProcessCharts:
         return await asyncio.to_thread(fn, *args)  # last resort: draw on a thread
 
     async def comparison(self, title: str, bars: Sequence[ChartBar]) -> bytes:
-        result: bytes = await self._run(charts.comparison_chart, title, list(bars))
+        result: bytes = await self._run(_render, "comparison_chart", title, list(bars))
         return result
 
     async def history(
@@ -84,17 +92,19 @@ class ProcessCharts:
         series: dict[str, list[tuple[datetime, float]]],
         promotions: Sequence[tuple[datetime, str]],
     ) -> bytes:
-        result: bytes = await self._run(charts.history_chart, title, series, list(promotions))
+        result: bytes = await self._run(_render, "history_chart", title, series, list(promotions))
         return result
 
     async def tag_breakdown(self, title: str, rows: Sequence[TagRate]) -> bytes:
-        result: bytes = await self._run(charts.tag_breakdown_chart, title, list(rows))
+        result: bytes = await self._run(_render, "tag_breakdown_chart", title, list(rows))
         return result
 
     async def loss_curve(
         self, title: str, train: Sequence[tuple[int, float]], valid: Sequence[tuple[int, float]]
     ) -> bytes:
-        result: bytes = await self._run(charts.loss_curve_chart, title, list(train), list(valid))
+        result: bytes = await self._run(
+            _render, "loss_curve_chart", title, list(train), list(valid)
+        )
         return result
 
     def close(self) -> None:

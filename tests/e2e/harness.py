@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -154,6 +155,8 @@ def bot_env(
         "HOME": str(tmp),
         "PYTHONPATH": str(REPO),
         "PYTHONUNBUFFERED": "1",
+        # One matplotlib font cache for every bot a test run starts, not one per test.
+        "MPLCONFIGDIR": os.path.join(tempfile.gettempdir(), "evalbot-test-mplconfig"),
         "SLACK_BOT_TOKEN": slack.bot_token,
         "SLACK_API_URL": slack.url,
         "OPENAI_API_KEY": openai.api_key,

@@ -102,14 +102,18 @@ async def announce(services: Services, run: EvalRun) -> None:
         where = await _post(services, run.channel, text)
     if where is not None and run.status != "failed":
         await _post_failures(services, run, where)
-    if run.origin in ("watch", "drift", "finetune") and run.status == "finished":
-        from commands.watch.alerts import after_run
+    # Claimed first: a restart between posting and marking the run announced must not
+    # post the report (and its proposal) a second time.
+    report_key = f"run:{run_id}:report"
+    if run.status == "finished" and await services.db.run(notices.claim, key=report_key):
+        if run.origin in ("watch", "drift", "finetune"):
+            from commands.watch.alerts import after_run
 
-        await after_run(services, run, where)
-    elif where is not None and len(run.models) > 1 and run.status == "finished":
-        from commands.eval.compare import post_run_comparison
+            await after_run(services, run, where)
+        elif where is not None and len(run.models) > 1:
+            from commands.eval.compare import post_run_comparison
 
-        await post_run_comparison(services, run, where)
+            await post_run_comparison(services, run, where)
     await services.db.run(store.mark_announced, run_id=run_id)
 
 

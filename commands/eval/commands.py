@@ -176,7 +176,7 @@ def status_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
                     progress_text(
                         live.header if live else announce_header(run),
                         run.models,
-                        live.counts if live else counts,
+                        live.stored if live else counts,
                         0,
                     )
                 )
@@ -188,7 +188,7 @@ def status_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
         lines = ["*Runs in progress*"]
         for run in active:
             live = services.engine.live.get(run.id or 0)
-            done = sum(t.done for t in live.counts.values()) if live else 0
+            done = sum(t.done for t in live.stored.values()) if live else 0
             lines.append(
                 f"• `r{run.id}` `{run.suite}` on {', '.join(run.models)} — "
                 f"{run.status}, {done}/{run.total * len(run.models)} samples"

@@ -51,8 +51,12 @@ class Live:
     dirty: bool = True
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stored: dict[str, store.ModelTally] = field(default_factory=dict)  # counts in the DB
 
     def __post_init__(self) -> None:
+        self.stored = {
+            m: store.ModelTally(t.passed, t.failed, t.errored) for m, t in self.counts.items()
+        }
         adjustments = self.run.adjustments or {}
         for model in self.run.models:
             dropped = set(adjustments.get(model, []))
@@ -176,7 +180,7 @@ class RunEngine:
         run = live.run
         if run.channel is None or run.message_ts is not None:
             return
-        text = progress_text(live.header, run.models, live.counts, 0)
+        text = progress_text(live.header, run.models, live.stored, 0)
         try:
             posted = await self.services.chat.post(run.channel, text)
         except ChatError as exc:
@@ -333,11 +337,17 @@ class RunEngine:
         if not live.buffer:
             return
         batch, live.buffer = live.buffer, []
+        # The counts as of this batch: what Slack is shown once the batch is stored, so
+        # the channel never sees a sample the database does not have.
+        snapshot = {
+            m: store.ModelTally(t.passed, t.failed, t.errored) for m, t in live.counts.items()
+        }
         try:
             await self.services.db.run(store.save_result_rows, rows=batch)
         except Exception:
             live.buffer[:0] = batch  # keep them for the next attempt
             raise
+        live.stored = snapshot
 
     async def _background(self, live: Live) -> None:
         """Flush results and refresh the Slack message until cancelled."""
@@ -358,7 +368,7 @@ class RunEngine:
         run = live.run
         if run.channel is None or run.message_ts is None:
             return
-        text = progress_text(live.header, run.models, live.counts, time.monotonic() - live.started)
+        text = progress_text(live.header, run.models, live.stored, time.monotonic() - live.started)
         try:
             await self.services.chat.update(Posted(run.channel, run.message_ts), text)
         except ChatError as exc:

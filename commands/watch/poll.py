@@ -225,6 +225,7 @@ async def check_retirements(services: Services, watch: Watch, listed: list[Model
             continue
         text = await retirement_text(
             services,
+            watch.id,
             name,
             model.shutdown_date,
             left,
@@ -238,11 +239,18 @@ async def check_retirements(services: Services, watch: Watch, listed: list[Model
 
 
 async def retirement_text(
-    services: Services, model: str, shutdown: str, left: int, suites: list[str], *, reminder: bool
+    services: Services,
+    watch_id: int | None,
+    model: str,
+    shutdown: str,
+    left: int,
+    suites: list[str],
+    *,
+    reminder: bool,
 ) -> str:
     head = ":alarm_clock: Reminder" if reminder else ":warning: Retirement"
     when = f"{left} days left" if left >= 0 else f"{-left} days ago"
-    lines = [f"{head}: `{model}` shuts down on {shutdown} ({when})."]
+    lines = [f"{head}: `{model}` shuts down on {shutdown} ({when}) — seen by watch w{watch_id}."]
     if suites:
         lines.append(
             "It is the production model of "

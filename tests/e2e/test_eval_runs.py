@@ -377,3 +377,35 @@ def test_a_channel_the_bot_cannot_post_in_is_reported_and_nothing_runs(
         assert openai.requests_to("/chat") == []
     finally:
         bot.stop()
+
+
+def test_announcing_again_after_a_restart_posts_nothing_twice(
+    world: tuple[Path, FakeSlack, FakeOpenAI],
+) -> None:
+    """A crash after the thread posts but before the run was marked announced."""
+    tmp, slack, openai = world
+    bot = launch(tmp, slack, openai)
+    bot.slash(slack, "run parity m-good m-bad")
+    wait_status(bot, "r1", {"finished"})
+    msg = slack.wait_for(
+        lambda: next((m for m in top_messages(slack) if "finished" in m.text), None)
+    )
+    slack.wait_for(lambda: len(slack.thread("C1", msg.ts)) >= 4 or None)
+    bot.stop()
+    before = (len(slack.thread("C1", msg.ts)), len(slack.uploads), len(top_messages(slack)))
+    with sqlite3.connect(tmp / "evalbot.db") as conn:
+        conn.execute("UPDATE eval_runs SET announced = 0 WHERE id = 1")
+    again = launch(tmp, slack, openai)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with sqlite3.connect(tmp / "evalbot.db") as conn:
+                if conn.execute("SELECT announced FROM eval_runs WHERE id = 1").fetchone()[0]:
+                    break
+            time.sleep(0.05)
+        time.sleep(0.5)
+        after = (len(slack.thread("C1", msg.ts)), len(slack.uploads), len(top_messages(slack)))
+        assert after == before
+        assert "17/20 passed" in slack.message("C1", msg.ts).text
+    finally:
+        again.stop()

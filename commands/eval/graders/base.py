@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from commands.eval.templates import TemplateError, render
 from commands.ports import Models
 
 __all__ = [
@@ -132,6 +133,22 @@ class Grader(Protocol):
 def template_context(item: Mapping[str, Any], sample: Sample) -> dict[str, Any]:
     """The namespaces a grader template can see."""
     return {"item": item, "sample": sample.as_dict()}
+
+
+def render_pair(
+    grader: str,
+    input_template: str,
+    reference_template: str,
+    item: Mapping[str, Any],
+    sample: Sample,
+) -> tuple[str, str]:
+    """A grader's `input` and `reference` rendered for one sample; GradeError if a field
+    is missing."""
+    context = template_context(item, sample)
+    try:
+        return render(input_template, context), render(reference_template, context)
+    except TemplateError as exc:
+        raise GradeError(f"grader {grader!r}: {exc.message}") from exc
 
 
 def shorten(text: str, limit: int = 80) -> str:

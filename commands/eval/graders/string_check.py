@@ -6,9 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from commands.eval.graders.base import Grade, GradeError, Sample, shorten, template_context
+from commands.eval.graders.base import Grade, Sample, render_pair, shorten
 from commands.eval.graders.spec import SpecContext
-from commands.eval.templates import TemplateError, render
 from commands.ports import Models
 
 __all__ = ["OPERATIONS", "StringCheckGrader", "build_string_check"]
@@ -36,12 +35,7 @@ class StringCheckGrader:
 
     async def grade(self, item: dict[str, Any], sample: Sample, models: Models) -> Grade:
         """Render both templates and compare them."""
-        context = template_context(item, sample)
-        try:
-            text = render(self.input, context)
-            reference = render(self.reference, context)
-        except TemplateError as exc:
-            raise GradeError(f"grader {self.name!r}: {exc.message}") from exc
+        text, reference = render_pair(self.name, self.input, self.reference, item, sample)
         if OPERATIONS[self.operation](text, reference):
             return Grade(1.0)
         return Grade(

@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from commands.eval.graders.base import Grade, GradeError, Sample, template_context
+from commands.eval.graders.base import Grade, GradeError, Sample, render_pair
 from commands.eval.graders.similarity import LOCAL_METRICS
 from commands.eval.graders.spec import SpecContext
-from commands.eval.templates import TemplateError, render
 from commands.ports import Models
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "METRICS", "TextSimilarityGrader", "build_text_similarity"]
@@ -42,12 +41,7 @@ class TextSimilarityGrader:
 
     async def grade(self, item: dict[str, Any], sample: Sample, models: Models) -> Grade:
         """Render both templates and compute the metric."""
-        context = template_context(item, sample)
-        try:
-            text = render(self.input, context)
-            reference = render(self.reference, context)
-        except TemplateError as exc:
-            raise GradeError(f"grader {self.name!r}: {exc.message}") from exc
+        text, reference = render_pair(self.name, self.input, self.reference, item, sample)
         if self.metric != "cosine":
             score = LOCAL_METRICS[self.metric](text, reference)
         elif not text.strip() or not reference.strip():

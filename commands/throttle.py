@@ -71,6 +71,10 @@ class AdaptiveLimiter:
         if rem is not None and lim and rem < max(2, lim * 0.05):
             self._shrink("remaining requests low")
             return
+        rem_t, lim_t = state.remaining_tokens, state.limit_tokens
+        if rem_t is not None and lim_t and rem_t < lim_t * 0.05:
+            self._shrink("remaining tokens low")
+            return
         self._successes += 1
         if self.window < self.limit and self._successes >= max(1, int(self.window)):
             self._successes = 0

@@ -186,6 +186,24 @@ def test_limiter_shrinks_when_remaining_requests_run_low() -> None:
     assert limiter.window == 2
 
 
+def test_limiter_shrinks_when_remaining_tokens_run_low() -> None:
+    limiter = AdaptiveLimiter(8)
+    plenty = RateLimitState(
+        remaining_requests=900, limit_requests=1000, remaining_tokens=150_000, limit_tokens=200_000
+    )
+    limiter.on_success(plenty)
+    assert limiter.window == 8
+    limiter.on_success(
+        RateLimitState(
+            remaining_requests=900,
+            limit_requests=1000,
+            remaining_tokens=5_000,
+            limit_tokens=200_000,
+        )
+    )
+    assert limiter.window == 4
+
+
 async def test_limiter_wakes_waiters_when_the_window_regrows() -> None:
     limiter = AdaptiveLimiter(2)
     limiter.on_rate_limited()  # window 1

@@ -155,7 +155,7 @@ class JobScheduler:
 
     # commands.ports.Scheduler --------------------------------------------------
 
-    def every(
+    async def every(
         self,
         job_id: str,
         func: str,
@@ -165,7 +165,10 @@ class JobScheduler:
         first_in_s: int | None = None,
     ) -> None:
         first = datetime.now(UTC) + timedelta(seconds=seconds if first_in_s is None else first_in_s)
-        self.scheduler.add_job(
+        # add_job writes the job store (the database): off the event loop. APScheduler's
+        # asyncio scheduler wakes itself thread-safely.
+        await asyncio.to_thread(
+            self.scheduler.add_job,
             func,
             "interval",
             seconds=seconds,
@@ -175,17 +178,19 @@ class JobScheduler:
             next_run_time=first,
         )
 
-    def cancel(self, job_id: str) -> None:
-        with contextlib.suppress(JobLookupError):
-            self.scheduler.remove_job(job_id)
+    async def cancel(self, job_id: str) -> None:
+        await asyncio.to_thread(self._quietly, self.scheduler.remove_job, job_id)
 
-    def pause(self, job_id: str) -> None:
-        with contextlib.suppress(JobLookupError):
-            self.scheduler.pause_job(job_id)
+    async def pause(self, job_id: str) -> None:
+        await asyncio.to_thread(self._quietly, self.scheduler.pause_job, job_id)
 
-    def resume(self, job_id: str) -> None:
+    async def resume(self, job_id: str) -> None:
+        await asyncio.to_thread(self._quietly, self.scheduler.resume_job, job_id)
+
+    @staticmethod
+    def _quietly(fn: Callable[[str], Any], job_id: str) -> None:
         with contextlib.suppress(JobLookupError):
-            self.scheduler.resume_job(job_id)
+            fn(job_id)
 
     def has(self, job_id: str) -> bool:
         return self.scheduler.get_job(job_id) is not None

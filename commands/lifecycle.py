@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 async def on_start(services: Services) -> None:
     """Resume runs a previous process left unfinished or unannounced."""
     if services.scheduler is not None:
-        services.scheduler.every(jobs.SWEEP_JOB_ID, jobs.SWEEP_PROPOSALS, 300, first_in_s=5)
+        await services.scheduler.every(jobs.SWEEP_JOB_ID, jobs.SWEEP_PROPOSALS, 300, first_in_s=5)
     resumed = await services.engine.resume_all()
     if resumed:
         log.info("resumed %d runs", len(resumed))

@@ -217,11 +217,13 @@ class FineTuneBackend(Protocol):
 class Scheduler(Protocol):
     """Durable interval jobs, run by one process (bot/ implements it with APScheduler).
 
+    Methods are async: they write the job store, which is database I/O.
+
     `func` names a coroutine function as "module:function" (see commands.jobs); `args` must
     be plain values, since the job store keeps them.
     """
 
-    def every(
+    async def every(
         self,
         job_id: str,
         func: str,
@@ -231,11 +233,11 @@ class Scheduler(Protocol):
         first_in_s: int | None = None,
     ) -> None: ...
 
-    def cancel(self, job_id: str) -> None: ...
+    async def cancel(self, job_id: str) -> None: ...
 
-    def pause(self, job_id: str) -> None: ...
+    async def pause(self, job_id: str) -> None: ...
 
-    def resume(self, job_id: str) -> None: ...
+    async def resume(self, job_id: str) -> None: ...
 
 
 class ChatError(Exception):

@@ -102,7 +102,7 @@ async def submit(services: Services, job_id: int) -> FineTuneJob:
     await services.db.run(store.set_option, job_id=job_id, key="train_jsonl", value=None)
     await services.db.run(store.set_option, job_id=job_id, key="valid_jsonl", value=None)
     await show(services, job)
-    follow(services, job)
+    await follow(services, job)
     return job
 
 
@@ -162,10 +162,10 @@ async def _create(services: Services, job: FineTuneJob, metadata: dict[str, str]
     return None
 
 
-def follow(services: Services, job: FineTuneJob) -> None:
+async def follow(services: Services, job: FineTuneJob) -> None:
     """Poll the job on the scheduler (persisted: survives restarts)."""
     if services.scheduler is not None:
-        services.scheduler.every(
+        await services.scheduler.every(
             scheduled.finetune_job_id(job.id or 0),
             scheduled.POLL_FINETUNE,
             services.policy.poll_seconds,
@@ -179,7 +179,7 @@ async def poll(services: Services, job_id: int) -> FineTuneJob | None:
     job = await services.db.run(store.get_job, job_id=job_id)
     if job is None or not job.provider_job_id or job.status in store.TERMINAL:
         if services.scheduler is not None:
-            services.scheduler.cancel(scheduled.finetune_job_id(job_id))
+            await services.scheduler.cancel(scheduled.finetune_job_id(job_id))
         return job
     ft = backend(services)
     info = await ft.get_job(job.provider, job.provider_job_id)
@@ -208,7 +208,7 @@ async def poll(services: Services, job_id: int) -> FineTuneJob | None:
     await show(services, job)
     if info.status in ("succeeded", "failed", "cancelled"):
         if services.scheduler is not None:
-            services.scheduler.cancel(scheduled.finetune_job_id(job_id))
+            await services.scheduler.cancel(scheduled.finetune_job_id(job_id))
         await finish(services, job, metrics)
     return job
 
@@ -359,7 +359,7 @@ async def cancel(services: Services, job: FineTuneJob) -> FineTuneJob:
     await show(services, job)
     if job.status == "cancelled":
         if services.scheduler is not None:
-            services.scheduler.cancel(scheduled.finetune_job_id(job.id or 0))
+            await services.scheduler.cancel(scheduled.finetune_job_id(job.id or 0))
         await _thread(services, job, ":no_entry_sign: Cancelled.")
     return job
 
@@ -371,7 +371,7 @@ async def resume_all(services: Services) -> None:
             if job.status == "pending":
                 await submit(services, job.id or 0)
             elif job.provider_job_id:
-                follow(services, job)
+                await follow(services, job)
         except (ProviderError, UserFacingError) as exc:
             log.warning("resuming f%s failed: %s", job.id, exc)
 

@@ -113,7 +113,9 @@ def add(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
         )
         watch_id = watch.id or 0
         assert services.scheduler is not None
-        services.scheduler.every(jobs.watch_job_id(watch_id), jobs.POLL_WATCH, every, (watch_id,))
+        await services.scheduler.every(
+            jobs.watch_job_id(watch_id), jobs.POLL_WATCH, every, (watch_id,)
+        )
         note = ""
         try:
             await poll(services, watch_id)  # the first poll records what exists
@@ -173,19 +175,19 @@ def _change(verb: str, action: Any) -> Any:
 async def _remove(services: Services, watch: Watch) -> None:
     await services.db.run(store.delete_watch, watch_id=watch.id or 0)
     if services.scheduler is not None:
-        services.scheduler.cancel(jobs.watch_job_id(watch.id or 0))
+        await services.scheduler.cancel(jobs.watch_job_id(watch.id or 0))
 
 
 async def _pause(services: Services, watch: Watch) -> None:
     await services.db.run(store.set_paused, watch_id=watch.id or 0, paused=True)
     if services.scheduler is not None:
-        services.scheduler.pause(jobs.watch_job_id(watch.id or 0))
+        await services.scheduler.pause(jobs.watch_job_id(watch.id or 0))
 
 
 async def _resume(services: Services, watch: Watch) -> None:
     await services.db.run(store.set_paused, watch_id=watch.id or 0, paused=False)
     if services.scheduler is not None:
-        services.scheduler.resume(jobs.watch_job_id(watch.id or 0))
+        await services.scheduler.resume(jobs.watch_job_id(watch.id or 0))
 
 
 _remove_h = _change("removed", _remove)

@@ -38,7 +38,7 @@ async def test_jobs_persist_and_run_when_time_is_moved_forward(tmp_path: Path) -
     first = JobScheduler(db)
     await first.start()
     assert first.leader  # SQLite: the one process leads
-    first.every("job-1", "tests.integration.test_scheduler:record", 3600, ("hourly",))
+    await first.every("job-1", "tests.integration.test_scheduler:record", 3600, ("hourly",))
     job = first.scheduler.get_job("job-1")
     assert job is not None
     assert (job.next_run_time - datetime.now(UTC)).total_seconds() > 3500
@@ -46,9 +46,9 @@ async def test_jobs_persist_and_run_when_time_is_moved_forward(tmp_path: Path) -
     assert CALLS == []  # nothing runs before its time
     assert first.run_now("job-1")  # move time forward instead of sleeping an hour
     await wait_for(lambda: CALLS == ["hourly"])
-    first.pause("job-1")
+    await first.pause("job-1")
     assert first.scheduler.get_job("job-1").next_run_time is None
-    first.resume("job-1")
+    await first.resume("job-1")
     await first.stop()
     db.close()
 
@@ -58,9 +58,9 @@ async def test_jobs_persist_and_run_when_time_is_moved_forward(tmp_path: Path) -
     try:
         restored = second.scheduler.get_job("job-1")
         assert restored is not None and restored.args == ("hourly",)
-        second.cancel("job-1")
+        await second.cancel("job-1")
         assert second.scheduler.get_job("job-1") is None
-        second.cancel("job-1")  # cancelling twice is harmless
+        await second.cancel("job-1")  # cancelling twice is harmless
     finally:
         await second.stop()
         db2.close()
@@ -86,7 +86,7 @@ async def test_one_postgres_leader_and_takeover(
     try:
         assert (a.leader, b.leader) == (True, False)
         assert led == ["a"]
-        b.every("job-2", "tests.integration.test_scheduler:record", 600, ("x",))
+        await b.every("job-2", "tests.integration.test_scheduler:record", 600, ("x",))
         assert a.scheduler.get_job("job-2") is not None  # a follower's job is shared
         await a.stop()  # the leader goes away: its lock frees
         await wait_for(lambda: b.leader, timeout=5)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from commands.grammar import GrammarError, Parsed, parse
+from storage.ids import parse_id
 
 if TYPE_CHECKING:
     from commands.services import Services
@@ -21,6 +22,27 @@ if TYPE_CHECKING:
 
 class UsageError(Exception):
     """Bad input from a user: the message says what was wrong; usage is appended."""
+
+
+_ID_EXAMPLES = {"run": "r12", "job": "f3", "watch": "w3", "proposal": "p7"}
+
+
+def id_arg(parsed: Parsed, kind: str, position: int = 0, *, only: bool = False) -> int:
+    """The id of `kind` (run, job, watch) at `position`; UsageError saying what is expected.
+
+    `only`: the id must be the command's one argument.
+    """
+    example = _ID_EXAMPLES[kind]
+    if only and (parsed.options or len(parsed.words) != 1):
+        raise UsageError(f"Give one {kind} id, like `{example}`.")
+    if len(parsed.words) <= position:
+        raise UsageError(f"Missing the {kind} id (like `{example}`).")
+    text = parsed.words[position]
+    found = parse_id(kind, text)
+    if found is None:
+        shown = text if len(text) <= 30 else text[:29] + "…"
+        raise UsageError(f"`{shown}` is not a {kind} id; they look like `{example}`.")
+    return found
 
 
 class UserFacingError(Exception):

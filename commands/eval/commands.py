@@ -11,11 +11,10 @@ from commands.eval import announce
 from commands.eval.render import clip, pct, progress_text
 from commands.grammar import Parsed, int_option
 from commands.ports import ChatError
-from commands.registry import Family, Invocation, Started, UsageError, UserFacingError
+from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
 from commands.services import Services
 from storage import aliases as alias_store
 from storage import runs as store
-from storage.ids import parse_id
 
 EVAL = Family("/eval", "run the team's eval suites on models and compare them")
 
@@ -23,15 +22,9 @@ MAX_MODELS = 10
 MAX_LIMIT = 100_000
 
 
-def run_id_arg(parsed: Parsed, position: int = 0, what: str = "run id") -> int:
+def run_id_arg(parsed: Parsed, position: int = 0) -> int:
     """The run id at `position`, or a UsageError saying what is expected."""
-    if len(parsed.words) <= position:
-        raise UsageError(f"Missing {what} (like `r12`).")
-    text = parsed.words[position]
-    run_id = parse_id("run", text)
-    if run_id is None:
-        raise UsageError(f"`{clip(text, 30)}` is not a run id; run ids look like `r12`.")
-    return run_id
+    return id_arg(parsed, "run", position)
 
 
 async def load_run(services: Services, run_id: int) -> Any:

@@ -22,7 +22,7 @@ from commands.finetune import jobs
 from commands.finetune.render import job_text
 from commands.grammar import Parsed, float_option, int_option
 from commands.ports import ChatError, ProviderError
-from commands.registry import Family, Invocation, Started, UsageError, UserFacingError
+from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
 from commands.services import Services
 from storage import finetunes as store
 from storage import proposals as proposal_store
@@ -348,15 +348,6 @@ async def on_gate_decided(services: Services, proposal: Proposal) -> None:
             await jobs.show(services, job)
 
 
-def _job_arg(parsed: Parsed) -> int:
-    if parsed.options or len(parsed.words) != 1:
-        raise UsageError("Give one job id, like `f3`.")
-    job_id = parse_id("job", parsed.words[0])
-    if job_id is None:
-        raise UsageError(f"`{clip(parsed.words[0], 30)}` is not a job id; they look like `f3`.")
-    return job_id
-
-
 async def _load(services: Services, job_id: int) -> FineTuneJob:
     job = await services.db.run(store.get_job, job_id=job_id)
     if job is None:
@@ -391,7 +382,7 @@ def list_jobs(services: Services, inv: Invocation, parsed: Parsed) -> str | Star
 @FINETUNE.sub("status", "<job-id>")
 def status(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
     """A job's status, step, losses and time left."""
-    job_id = _job_arg(parsed)
+    job_id = id_arg(parsed, "job", only=True)
 
     async def work() -> None:
         job = await _load(services, job_id)
@@ -405,7 +396,7 @@ def status(services: Services, inv: Invocation, parsed: Parsed) -> str | Started
 @FINETUNE.sub("cancel", "<job-id>")
 def cancel(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
     """Cancel a job (at the provider, or before it was submitted)."""
-    job_id = _job_arg(parsed)
+    job_id = id_arg(parsed, "job", only=True)
     refusal = _allowed(services, inv)
     if refusal:
         return refusal

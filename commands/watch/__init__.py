@@ -10,26 +10,16 @@ from commands import jobs
 from commands.eval.render import clip
 from commands.grammar import Parsed, duration_option, format_duration, list_option
 from commands.ports import ProviderError
-from commands.registry import Family, Invocation, Started, UsageError, UserFacingError
+from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
 from commands.services import Services
 from commands.watch.poll import DRIFT, poll
 from storage import watches as store
-from storage.ids import parse_id
 from storage.tables import Watch
 
 WATCH = Family("/watch", "check providers for new models and rerun suites on them")
 
 MIN_EVERY, MAX_EVERY = 300, 7 * 86400
 _GLOB = re.compile(r"^[A-Za-z0-9._:/*?\[\]-]{1,100}$")
-
-
-def _watch_id(services: Services, parsed: Parsed) -> int:
-    if parsed.options or len(parsed.words) != 1:
-        raise UsageError("Give one watch id, like `w3`.")
-    watch_id = parse_id("watch", parsed.words[0])
-    if watch_id is None:
-        raise UsageError(f"`{clip(parsed.words[0], 30)}` is not a watch id; they look like `w3`.")
-    return watch_id
 
 
 async def _load(services: Services, inv: Invocation, watch_id: int) -> Watch:
@@ -160,7 +150,7 @@ def list_watches(services: Services, inv: Invocation, parsed: Parsed) -> str | S
 
 def _change(verb: str, action: Any) -> Any:
     def handler(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
-        watch_id = _watch_id(services, parsed)
+        watch_id = id_arg(parsed, "watch", only=True)
 
         async def work() -> None:
             watch = await _load(services, inv, watch_id)

@@ -63,6 +63,7 @@ def build_services(
         proposal_days=settings.evalbot_proposal_days,
         finetune_approval_usd=settings.evalbot_finetune_approval_usd,
         finetune_max_bytes=settings.evalbot_finetune_max_mb * 1024 * 1024,
+        run_lease_s=settings.evalbot_run_lease_seconds,
     )
     services = Services(
         chat=chat,

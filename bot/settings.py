@@ -45,6 +45,8 @@ HOW_TO_GET = {
     "EVALBOT_FINETUNE_APPROVAL_USD": "give a dollar amount; fine-tunes estimated above it "
     "wait for an approval (default 100)",
     "EVALBOT_FINETUNE_MAX_MB": "give the largest training file to download, in MB (default 100)",
+    "EVALBOT_RUN_LEASE_SECONDS": "give the seconds a crashed process holds its runs before "
+    "another takes them over, from 2 to 3600 (default 30)",
 }
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -107,6 +109,7 @@ class Settings(BaseSettings):
     evalbot_request_timeout: float = Field(default=60.0, gt=0, le=600)
     evalbot_finetune_approval_usd: float = Field(default=100.0, ge=0)
     evalbot_finetune_max_mb: int = Field(default=100, ge=1, le=1024)
+    evalbot_run_lease_seconds: float = Field(default=30.0, ge=2, le=3600)
     openai_webhook_secret: str | None = None
     evalbot_api_style: str = ""  # provider=responses|chat,...
 

@@ -19,6 +19,8 @@ POLL_WATCH = "commands.jobs:poll_watch"
 POLL_FINETUNE = "commands.jobs:poll_finetune"
 SWEEP_PROPOSALS = "commands.jobs:sweep_proposals"
 SWEEP_JOB_ID = "proposal-sweep"
+RESUME_RUNS = "commands.jobs:resume_runs"
+RESUME_JOB_ID = "resume-runs"
 
 
 def bind(services: Services) -> None:
@@ -70,3 +72,23 @@ async def sweep_proposals() -> None:
         await expire_due(bound())
     except Exception:
         log.exception("proposal sweep failed; retrying at the next tick")
+
+
+async def resume_runs() -> None:
+    """Take over the work of a process that died: runs, and fine-tunes half submitted.
+
+    Both are leased (commands.leases): they are taken once the dead process's lease has
+    lapsed, never while a live process still holds them.
+    """
+    services = bound()
+    try:
+        resumed = await services.engine.resume_all()
+        if services.finetune is not None:
+            from commands.finetune.jobs import resume_pending
+
+            resumed += await resume_pending(services)
+    except Exception:
+        log.exception("resuming orphaned work failed; retrying at the next tick")
+        return
+    if resumed:
+        log.info("took over %d orphaned runs and requests", len(resumed))

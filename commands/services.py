@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,6 +34,9 @@ class Policy:
     proposal_days: float = 7.0
     finetune_approval_usd: float = 100.0  # estimates above this wait for an approval
     finetune_max_bytes: int = 100 * 1024 * 1024  # a data file shared in Slack
+    # How long a run stays claimed by a process that stopped renewing it (a crash)
+    # before another process resumes it.
+    run_lease_s: float = 30.0
 
     def may_finetune(self, user_id: str) -> bool:
         return not self.finetune_users or user_id in self.finetune_users
@@ -83,6 +89,11 @@ class Tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
 
 
+def new_instance_id() -> str:
+    """host:pid:random, unique to one process."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 @dataclass
 class Services:
     """The composition root hands one of these to every handler."""
@@ -98,6 +109,10 @@ class Services:
     engine_: RunEngine | None = None
     scheduler: Scheduler | None = None
     finetune: FineTuneBackend | None = None
+    # This process, as the owner of the leases it holds (storage.leases), and the rows
+    # it holds them on.
+    instance: str = field(default_factory=new_instance_id)
+    held: set[tuple[str, int]] = field(default_factory=set)
 
     @property
     def engine(self) -> RunEngine:

@@ -65,6 +65,19 @@ def update(*, session: Session, job_id: int, **fields: Any) -> FineTuneJob | Non
     return job
 
 
+def conclude(*, session: Session, job_id: int, **fields: Any) -> tuple[FineTuneJob, bool]:
+    """Record the job's end; (job, False) if it had already ended (recorded elsewhere)."""
+    job = session.get(FineTuneJob, job_id, with_for_update=True)
+    if job is None:
+        raise LookupError(f"f{job_id}")
+    if job.status in TERMINAL:
+        return job, False
+    for key, value in fields.items():
+        setattr(job, key, value)
+    job.updated_at = utcnow()
+    return job, True
+
+
 def set_option(*, session: Session, job_id: int, key: str, value: Any) -> None:
     job = session.get(FineTuneJob, job_id, with_for_update=True)
     if job is not None:

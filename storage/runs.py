@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from storage import leases
 from storage.tables import EvalRun, SampleResult, utcnow
 
 ACTIVE = ("queued", "running")
@@ -73,6 +74,7 @@ def finish(*, session: Session, run_id: int, status: str, error: str | None = No
     if run is None or run.status in TERMINAL:
         return False
     run.status, run.error, run.finished_at = status, error, utcnow()
+    run.owner, run.lease_until = None, None
     return True
 
 
@@ -99,13 +101,61 @@ def active_runs(*, session: Session, channel: str | None = None) -> list[EvalRun
 
 
 def unannounced_runs(*, session: Session) -> list[EvalRun]:
-    """Runs that are active, or ended without their summary posted: resumed at start."""
+    """Runs that are active, or ended without their summary posted."""
     query = (
         select(EvalRun)
         .where(col(EvalRun.status).in_(ACTIVE) | (col(EvalRun.announced).is_(False)))
         .order_by(col(EvalRun.id))
     )
     return list(session.exec(query))
+
+
+def orphaned_runs(*, session: Session, now: datetime, grace: timedelta) -> list[EvalRun]:
+    """Runs no live process is looking after: to resume.
+
+    An active run is orphaned when its owner's lease has lapsed (the owner crashed) or
+    it was released (a clean shutdown); one never claimed counts after `grace`, which
+    leaves the process that created it time to start it. An ended run whose summary
+    was never posted counts `grace` after it ended.
+    """
+    before = now - grace
+    lapsed = col(EvalRun.lease_until).is_not(None) & (col(EvalRun.lease_until) < now)
+    released = col(EvalRun.owner).is_(None) & (
+        col(EvalRun.lease_until).is_not(None) | (col(EvalRun.created_at) < before)
+    )
+    active = col(EvalRun.status).in_(ACTIVE) & (lapsed | released)
+    unannounced = (
+        col(EvalRun.status).in_(TERMINAL)
+        & col(EvalRun.announced).is_(False)
+        & (col(EvalRun.finished_at) < before)
+    )
+    query = select(EvalRun).where(active | unannounced).order_by(col(EvalRun.id))
+    return list(session.exec(query))
+
+
+def claim(*, session: Session, run_id: int, owner: str, now: datetime, until: datetime) -> bool:
+    """Take an active run for `owner` unless another owner's lease still holds it."""
+    return leases.claim(
+        session=session,
+        table=EvalRun,
+        row_id=run_id,
+        statuses=ACTIVE,
+        owner=owner,
+        now=now,
+        until=until,
+    )
+
+
+def renew(*, session: Session, run_id: int, owner: str, until: datetime) -> bool:
+    """Extend `owner`'s lease; False if the run ended elsewhere or was taken over."""
+    return leases.renew(
+        session=session, table=EvalRun, row_id=run_id, statuses=ACTIVE, owner=owner, until=until
+    )
+
+
+def release(*, session: Session, run_id: int, owner: str, now: datetime) -> None:
+    """Give a run up at shutdown so the next process resumes it without waiting."""
+    leases.release(session=session, table=EvalRun, row_id=run_id, owner=owner, now=now)
 
 
 def recent_runs(*, session: Session, suite: str, limit: int = 50) -> list[EvalRun]:

@@ -49,6 +49,10 @@ class EvalRun(SQLModel, table=True):
     announced: bool = False  # the final summary has been posted
     # Sampling parameters a model refused and ran without: {model: ["temperature"]}.
     adjustments: dict[str, Any] = _json(dict)
+    # The process executing the run and until when its claim holds; renewed while the
+    # run goes on, so a crashed process's runs are taken over once the lease lapses.
+    owner: str | None = None
+    lease_until: datetime | None = None
 
 
 class SampleResult(SQLModel, table=True):
@@ -98,6 +102,9 @@ class FineTuneJob(SQLModel, table=True):
     message_ts: str | None = None
     user_id: str | None = None
     eval_run_id: int | None = None
+    # Held by the process submitting the job (see storage.leases).
+    owner: str | None = None
+    lease_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

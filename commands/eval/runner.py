@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from commands.eval.announce import announce
@@ -23,12 +24,13 @@ from commands.eval.prices import PriceTable
 from commands.eval.render import RunHeader, progress_text, run_header
 from commands.eval.suite import Suite
 from commands.eval.templates import TemplateError, render
+from commands.leases import Lease
 from commands.logctx import log_context
 from commands.ports import ChatError, Posted, ProviderError
 from commands.services import Services
 from commands.throttle import ResilientModels
 from storage import runs as store
-from storage.tables import EvalRun
+from storage.tables import EvalRun, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -107,17 +109,32 @@ class RunEngine:
     # Execution ----------------------------------------------------------------
 
     async def execute(self, run_id: int) -> EvalRun | None:
-        """Run (or resume) a run to a terminal state; returns the final row."""
+        """Run (or resume) a run to a terminal state; returns the final row.
+
+        Returns None without doing anything when the run is already being executed,
+        here or by another process whose lease on it still holds (commands.leases).
+        """
+        db = self.services.db
+        run = await db.run(store.get_run, run_id=run_id)
+        if run is None or run.status in store.TERMINAL:
+            return run
+        lease = Lease(self.services, EvalRun, run_id, store.ACTIVE)
+        if not await lease.acquire():
+            log.info("r%s is already being executed", run_id)
+            return None
+        try:
+            return await self._execute(run_id, lease)
+        finally:
+            await asyncio.shield(lease.release())
+
+    async def _execute(self, run_id: int, lease: Lease) -> EvalRun | None:
         db = self.services.db
 
         def load(
             *, session: Any
         ) -> tuple[EvalRun | None, set[tuple[str, int]], dict[str, store.ModelTally]]:
-            run = store.get_run(session=session, run_id=run_id)
-            if run is None:
-                return None, set(), {}
             return (
-                run,
+                store.get_run(session=session, run_id=run_id),
                 store.done_items(session=session, run_id=run_id),
                 store.tallies(session=session, run_id=run_id),
             )
@@ -135,6 +152,8 @@ class RunEngine:
             await db.run(store.finish, run_id=run_id, status="failed", error=why)
             return await db.run(store.get_run, run_id=run_id)
         live = Live(run, suite, counts)
+        # The run ended elsewhere (`/eval cancel` in another process) or was taken over.
+        lease.on_lost = live.cancel.set
         self.live[run_id] = live
         try:
             await db.run(store.mark_running, run_id=run_id)
@@ -148,11 +167,13 @@ class RunEngine:
             except RunRefused as exc:
                 status, error = "failed", str(exc)
             except asyncio.CancelledError:
-                # Shutting down: keep what was graded, so the resumed run asks for less.
+                # Shutting down: keep what was graded, so the resumed run asks for less;
+                # the lease is released, so the next process takes the run at once.
                 await asyncio.shield(self._flush(live))
                 raise
             await self._flush(live)
-            await db.run(store.finish, run_id=run_id, status=status, error=error)
+            if not lease.lost:  # else the status is not ours to set
+                await db.run(store.finish, run_id=run_id, status=status, error=error)
         finally:
             self.live.pop(run_id, None)
         return await db.run(store.get_run, run_id=run_id)
@@ -169,12 +190,17 @@ class RunEngine:
             return final
 
     async def resume_all(self) -> list[int]:
-        """Continue every run a previous process left unfinished or unannounced."""
-        runs = await self.services.db.run(store.unannounced_runs)
+        """Continue every run no live process is looking after (see `orphaned_runs`)."""
+        grace = timedelta(seconds=self.services.policy.run_lease_s)
+        runs = await self.services.db.run(store.orphaned_runs, now=utcnow(), grace=grace)
+        started = []
         for run in runs:
+            if run.id is None or ("eval_runs", run.id) in self.services.held:
+                continue
             log.info("resuming r%s (%s)", run.id, run.status)
-            await self.start(run.id or 0)
-        return [run.id or 0 for run in runs]
+            await self.start(run.id)
+            started.append(run.id)
+        return started
 
     async def _ensure_message(self, live: Live) -> None:
         run = live.run

@@ -17,12 +17,13 @@ from typing import Any
 
 from commands import jobs as scheduled
 from commands.finetune.render import job_text
+from commands.leases import Lease
 from commands.ports import ChatError, JobEvent, JobInfo, Posted, ProviderError, Upload
 from commands.registry import UserFacingError
 from commands.services import Services
 from storage import finetunes as store
 from storage import runs as run_store
-from storage.tables import FineTuneJob
+from storage.tables import FineTuneJob, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +76,30 @@ def _other_providers(services: Services, provider: str) -> str:
 
 
 async def submit(services: Services, job_id: int) -> FineTuneJob:
-    """Upload the data and create the provider job exactly once; then follow it."""
+    """Upload the data and create the provider job exactly once; then follow it.
+
+    One process at a time submits a job (a lease on its row): the command that asked
+    for it and a leader resuming half-done requests never both create it.
+    """
     job = await services.db.run(store.get_job, job_id=job_id)
     if job is None or job.status not in ("pending",):
         raise UserFacingError(f"Job f{job_id} is not waiting to be submitted.")
+    lease = Lease(services, FineTuneJob, job_id, ("pending",))
+    if not await lease.acquire():
+        log.info("f%s is already being submitted", job_id)
+        return job
+    try:
+        return await _submit(services, job)
+    finally:
+        await asyncio.shield(lease.release())
+
+
+async def _submit(services: Services, job: FineTuneJob) -> FineTuneJob:
+    job_id = job.id or 0
+    fresh = await services.db.run(store.get_job, job_id=job_id)
+    job = fresh or job
+    if job.status != "pending":  # submitted by whoever held the lease before
+        return job
     ft = backend(services)
     options = job.options or {}
     metadata = {"evalbot_request": job.request_key[:64], "evalbot_job": f"f{job_id}"}
@@ -204,13 +225,20 @@ async def poll(services: Services, job_id: int) -> FineTuneJob | None:
         fields["fine_tuned_model"] = info.fine_tuned_model
     if info.error:
         fields["error"] = info.error
-    job = await _update(services, job_id, **fields)
-    await show(services, job)
-    if info.status in ("succeeded", "failed", "cancelled"):
-        if services.scheduler is not None:
-            await services.scheduler.cancel(scheduled.finetune_job_id(job_id))
-        await finish(services, job, metrics)
-    return job
+    if info.status not in ("succeeded", "failed", "cancelled"):
+        job = await _update(services, job_id, **fields)
+        await show(services, job)
+        return job
+    # A webhook and the scheduled poll may see the end at the same moment: the one that
+    # records it does the rest (chart, eval), once.
+    ended, ended_here = await services.db.run(store.conclude, job_id=job_id, **fields)
+    if not ended_here:
+        return ended
+    await show(services, ended)
+    if services.scheduler is not None:
+        await services.scheduler.cancel(scheduled.finetune_job_id(job_id))
+    await finish(services, ended, metrics)
+    return ended
 
 
 def _noteworthy(event: JobEvent) -> bool:
@@ -376,10 +404,39 @@ async def resume_all(services: Services) -> None:
             log.warning("resuming f%s failed: %s", job.id, exc)
 
 
-async def poll_by_provider_id(services: Services, provider_job_id: str) -> None:
-    """A webhook said this provider job changed: look at it now."""
-    job = await services.db.run(store.by_provider_id, provider_job_id=provider_job_id)
-    if job is None:
-        log.info("webhook for unknown job %s ignored", provider_job_id)
-        return
-    await poll(services, job.id or 0)
+async def resume_pending(services: Services) -> list[int]:
+    """Submit requests a crashed process left half-way, once its lease has lapsed."""
+    started = []
+    for job in await services.db.run(store.unfinished):
+        if job.status != "pending" or ("finetune_jobs", job.id or 0) in services.held:
+            continue
+        if job.lease_until is None or job.lease_until > utcnow():
+            continue  # never claimed (its command is about to) or still held
+        services.tasks.spawn(_resume_one(services, job.id or 0), name=f"finetune-f{job.id}")
+        started.append(job.id or 0)
+    return started
+
+
+async def _resume_one(services: Services, job_id: int) -> None:
+    try:
+        await submit(services, job_id)
+    except (ProviderError, UserFacingError) as exc:
+        log.warning("resuming f%s failed: %s", job_id, exc)
+
+
+async def poll_by_provider_id(
+    services: Services, provider_job_id: str, *, tries: int = 5, wait_s: float = 1.0
+) -> None:
+    """A webhook said this provider job changed: look at it now.
+
+    A fast provider can announce a job before its creation has been answered and
+    recorded here, so an unknown id is looked up again for a few seconds.
+    """
+    for attempt in range(tries):
+        job = await services.db.run(store.by_provider_id, provider_job_id=provider_job_id)
+        if job is not None:
+            await poll(services, job.id or 0)
+            return
+        if attempt + 1 < tries:
+            await asyncio.sleep(wait_s)
+    log.info("webhook for unknown job %s ignored", provider_job_id)

@@ -1,0 +1,287 @@
+"""Runs and fine-tune submissions are worked on by one process at a time: leases.
+
+Two `RunEngine`s built by `bot.app.build_services` stand for two bot processes sharing
+one database (SQLite and PostgreSQL); they talk to the fake OpenAI and fake Slack over
+real HTTP. A run is never executed twice at once, a crashed process's runs are taken
+over once its lease lapses, and a run cancelled from another process stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_services
+from bot.chart_port import ProcessCharts
+from bot.gateway import OpenAIGateway
+from bot.settings import load_settings
+from commands.eval.runner import RunEngine
+from commands.finetune.jobs import poll, poll_by_provider_id, submit
+from commands.services import Services
+from storage import finetunes as ft_store
+from storage import runs as store
+from storage.db import Database
+from storage.tables import EvalRun, utcnow
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack import FakeSlack
+
+N = 12
+LEASE_S = 2.0
+
+
+def write_suite(root: Path) -> Path:
+    folder = root / "parity"
+    folder.mkdir(parents=True)
+    (folder / "suite.yaml").write_text(
+        "name: parity\n"
+        "data: eval.jsonl\n"
+        "input:\n"
+        '  - role: user\n    content: "Is {{ item.n }} even?"\n'
+        "grader:\n  type: string_check\n  name: label\n"
+        '  input: "{{ sample.output_text }}"\n  reference: "{{ item.label }}"\n'
+        "  operation: eq\n"
+    )
+    rows = [json.dumps({"n": i, "label": "yes" if i % 2 == 0 else "no"}) for i in range(N)]
+    (folder / "eval.jsonl").write_text("\n".join(rows) + "\n")
+    return root
+
+
+@dataclass
+class Process:
+    services: Services
+    gateway: OpenAIGateway
+
+    @property
+    def engine(self) -> RunEngine:
+        return self.services.engine
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[FakeSlack, FakeOpenAI]]:
+    with FakeSlack() as slack, FakeOpenAI(models=["m1"]) as openai:
+        openai.fine_tunable_models.add("m1")
+        for i in range(N):
+            openai.answer("m1", f"Is {i} even?", "yes" if i % 2 == 0 else "no")
+        yield slack, openai
+
+
+@pytest.fixture
+async def two(
+    fakes: tuple[FakeSlack, FakeOpenAI],
+    database: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[tuple[Process, Process]]:
+    slack, openai = fakes
+    for name, value in {
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_API_URL": slack.url,
+        "OPENAI_API_KEY": openai.api_key,
+        "OPENAI_BASE_URL": openai.base_url,
+        "EVALBOT_SUITES_DIR": str(write_suite(tmp_path / "suites")),
+        "EVALBOT_CONCURRENCY": "2",
+        "EVALBOT_RUN_LEASE_SECONDS": str(LEASE_S),
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(require_slack=False, env_file=None)
+    procs = [Process(*build_services(settings, database)) for _ in range(2)]
+    try:
+        yield procs[0], procs[1]
+    finally:
+        for p in procs:
+            await p.services.tasks.cancel_all()
+            await p.gateway.close()
+            if isinstance(p.services.charts, ProcessCharts):
+                p.services.charts.close()
+
+
+def new_run(db: Database, proc: Process) -> int:
+    suite = proc.services.suites.get("parity")
+    assert suite is not None
+    run = db.call(
+        store.create_run, suite="parity", data_version=suite.data_version, models=["m1"], total=N
+    )
+    assert run.id is not None
+    return run.id
+
+
+def asked(openai: FakeOpenAI) -> Counter[str]:
+    return Counter(r.json["messages"][-1]["content"] for r in openai.requests_to("/chat") if r.json)
+
+
+async def wait_for_status(db: Database, run_id: int, statuses: set[str]) -> EvalRun:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        run = await db.run(store.get_run, run_id=run_id)
+        if run.status in statuses:
+            return run
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"r{run_id} never reached {statuses}")
+
+
+async def test_a_run_started_twice_in_one_process_is_executed_once(
+    two: tuple[Process, Process], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
+) -> None:
+    a, _ = two
+    _, openai = fakes
+    run_id = new_run(database, two[0])
+    first, second = await asyncio.gather(a.engine.execute(run_id), a.engine.execute(run_id))
+    done = [r for r in (first, second) if r is not None]
+    assert len(done) == 1 and done[0].status == "finished"
+    counts = asked(openai)
+    assert len(counts) == N and set(counts.values()) == {1}
+
+
+async def test_a_run_held_by_a_live_process_is_left_alone(
+    two: tuple[Process, Process], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
+) -> None:
+    a, b = two
+    _, openai = fakes
+    openai.latency = 0.15  # 12 samples, 2 at a time: about a second
+    run_id = new_run(database, two[0])
+    running = asyncio.create_task(a.engine.execute(run_id))
+    while not openai.requests_to("/chat"):
+        await asyncio.sleep(0.02)
+    assert await b.engine.execute(run_id) is None
+    assert await b.engine.resume_all() == []
+    final = await running
+    assert final is not None and final.status == "finished"
+    counts = asked(openai)
+    assert len(counts) == N and set(counts.values()) == {1}
+    assert (final.owner, final.lease_until) == (None, None)
+
+
+async def test_a_crashed_process_run_is_taken_over_when_its_lease_lapses(
+    two: tuple[Process, Process], database: Database
+) -> None:
+    _, b = two
+    run_id = new_run(database, two[0])
+    now = utcnow()
+    claimed = await database.run(
+        store.claim,
+        run_id=run_id,
+        owner="dead-host:1:x",
+        now=now,
+        until=now + timedelta(seconds=LEASE_S),
+    )
+    assert claimed
+    assert await b.engine.resume_all() == []  # the lease still holds
+    await asyncio.sleep(LEASE_S + 0.2)
+    assert await b.engine.resume_all() == [run_id]
+    final = await wait_for_status(database, run_id, {"finished"})
+    assert final.owner is None
+
+
+async def test_a_run_cancelled_from_another_process_stops_where_it_runs(
+    two: tuple[Process, Process], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
+) -> None:
+    a, _ = two
+    _, openai = fakes
+    openai.latency = 1.0  # 12 samples, 2 at a time: six seconds if nothing stops it
+    run_id = new_run(database, two[0])
+    running = asyncio.create_task(a.engine.execute(run_id))
+    while not openai.requests_to("/chat"):
+        await asyncio.sleep(0.02)
+    # What `/eval cancel` does in a process that is not executing the run.
+    assert await database.run(store.finish, run_id=run_id, status="cancelled")
+    started = time.monotonic()
+    final = await asyncio.wait_for(running, timeout=10)
+    assert time.monotonic() - started < LEASE_S + 1.5
+    assert final is not None and final.status == "cancelled"
+    assert len(openai.requests_to("/chat")) < N
+
+
+async def test_a_clean_shutdown_hands_its_runs_over_at_once(
+    two: tuple[Process, Process], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
+) -> None:
+    a, b = two
+    _, openai = fakes
+    openai.latency = 0.3
+    run_id = new_run(database, two[0])
+    await a.engine.start(run_id)
+    while not openai.requests_to("/chat"):
+        await asyncio.sleep(0.02)
+    await a.services.tasks.cancel_all()  # what Bot.stop does on SIGTERM
+    released = await database.run(store.get_run, run_id=run_id)
+    assert released.status == "running" and released.owner is None
+    openai.latency = 0.0
+    assert await b.engine.resume_all() == [run_id]  # no lease to wait for
+    final = await wait_for_status(database, run_id, {"finished"})
+    assert final.owner is None
+    assert len(asked(openai)) == N
+
+
+def new_finetune(db: Database) -> int:
+    train = "\n".join(
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": f"Is {i} even?"},
+                    {"role": "assistant", "content": "yes" if i % 2 == 0 else "no"},
+                ]
+            }
+        )
+        for i in range(N)
+    )
+    job, new = db.call(
+        ft_store.record_request,
+        request_key="k1",
+        suite="parity",
+        method="sft",
+        provider="default",
+        base_model="m1",
+        options={"train_jsonl": train + "\n", "method": {"type": "supervised"}},
+        status="pending",
+    )
+    assert new and job.id is not None
+    return job.id
+
+
+async def test_a_fine_tune_submitted_three_times_at_once_becomes_one_job(
+    two: tuple[Process, Process], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
+) -> None:
+    a, b = two
+    _, openai = fakes
+    openai.latency = 0.2  # the uploads take a while: all three would look and find nothing
+    job_id = new_finetune(database)
+    # The command's submit, a resume in the same process and one in another process.
+    await asyncio.gather(
+        submit(a.services, job_id), submit(a.services, job_id), submit(b.services, job_id)
+    )
+    job = await database.run(ft_store.get_job, job_id=job_id)
+    assert job is not None and job.status == "validating_files", job and job.error
+    assert len(openai.job_ids()) == 1
+    creates = [r for r in openai.requests_to("/v1/fine_tuning/jobs") if r.method == "POST"]
+    uploads = [r for r in openai.requests_to("/v1/files") if r.method == "POST"]
+    assert len(creates) == 1 and len(uploads) == 1
+    job = await database.run(ft_store.get_job, job_id=job_id)
+    assert job is not None and job.provider_job_id == openai.job_ids()[0]
+    assert job.owner is None  # released
+
+
+async def test_a_webhook_and_the_polls_seeing_the_end_together_evaluate_once(
+    two: tuple[Process, Process], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
+) -> None:
+    a, b = two
+    _, openai = fakes
+    job_id = new_finetune(database)
+    await submit(a.services, job_id)
+    (provider_id,) = openai.job_ids()
+    openai.finish_job(provider_id)
+    await asyncio.gather(
+        poll(a.services, job_id),
+        poll_by_provider_id(b.services, provider_id),
+        poll(b.services, job_id),
+    )
+    job = await database.run(ft_store.get_job, job_id=job_id)
+    assert job is not None and job.status == "succeeded" and job.eval_run_id is not None
+    runs = await database.run(store.recent_runs, suite="parity")
+    assert [r.origin for r in runs] == ["finetune"]  # one evaluation, not three

@@ -178,7 +178,11 @@ async def terminal_eval(settings: Settings, args: argparse.Namespace) -> int:
             channel="terminal",
             origin="cli",
         )
-        final = await services.engine.execute_and_announce(run.id or 0)
+        try:
+            final = await services.engine.execute_and_announce(run.id or 0)
+        except asyncio.CancelledError:  # Ctrl-C: the run ends here, nobody resumes it
+            await db.run(store.finish, run_id=run.id or 0, status="cancelled")
+            raise
         await services.tasks.wait_idle()
         if final is None or final.status != "finished":
             return 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -17,6 +18,33 @@ from storage import leases as store
 from storage.tables import utcnow
 
 log = logging.getLogger(__name__)
+
+
+def dead_here(owner: str, me: str) -> bool:
+    """True if `owner` was a process on this host that no longer runs.
+
+    Owners are `host:pid:nonce` (Services.instance). A restarted bot on the same host (or
+    in the same container) need not wait for its previous incarnation's leases to lapse:
+    that process is gone if its pid is no longer alive, or is now ours under another
+    nonce. Owners on other hosts cannot be checked and are left to their leases.
+    """
+    try:
+        host, pid_text, nonce = owner.rsplit(":", 2)
+        my_host, my_pid, my_nonce = me.rsplit(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if host != my_host or owner == me:
+        return False
+    if pid_text == my_pid:
+        return nonce != my_nonce
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, owned by another user
+        return False
+    return False
 
 
 class Lease:

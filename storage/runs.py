@@ -129,7 +129,23 @@ def orphaned_runs(*, session: Session, now: datetime, grace: timedelta) -> list[
         & col(EvalRun.announced).is_(False)
         & (col(EvalRun.finished_at) < before)
     )
-    query = select(EvalRun).where(active | unannounced).order_by(col(EvalRun.id))
+    query = (
+        select(EvalRun)
+        .where(active | unannounced)
+        .where(col(EvalRun.origin) != "cli")  # a terminal's run belongs to its terminal
+        .order_by(col(EvalRun.id))
+    )
+    return list(session.exec(query))
+
+
+def held_runs(*, session: Session, now: datetime) -> list[EvalRun]:
+    """Active runs whose owner's lease still holds (a restart checks for its own)."""
+    query = (
+        select(EvalRun)
+        .where(col(EvalRun.status).in_(ACTIVE))
+        .where(col(EvalRun.owner).is_not(None))
+        .where(col(EvalRun.lease_until) >= now)
+    )
     return list(session.exec(query))
 
 

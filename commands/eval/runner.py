@@ -24,7 +24,7 @@ from commands.eval.prices import PriceTable
 from commands.eval.render import RunHeader, progress_text, run_header
 from commands.eval.suite import Suite
 from commands.eval.templates import TemplateError, render
-from commands.leases import Lease
+from commands.leases import Lease, dead_here
 from commands.logctx import log_context
 from commands.ports import ChatError, Posted, ProviderError
 from commands.services import Services
@@ -191,8 +191,13 @@ class RunEngine:
 
     async def resume_all(self) -> list[int]:
         """Continue every run no live process is looking after (see `orphaned_runs`)."""
+        db, now = self.services.db, utcnow()
+        for run in await db.run(store.held_runs, now=now):
+            if run.owner and dead_here(run.owner, self.services.instance):
+                log.info("r%s was held by %s, which has stopped", run.id, run.owner)
+                await db.run(store.release, run_id=run.id or 0, owner=run.owner, now=now)
         grace = timedelta(seconds=self.services.policy.run_lease_s)
-        runs = await self.services.db.run(store.orphaned_runs, now=utcnow(), grace=grace)
+        runs = await db.run(store.orphaned_runs, now=now, grace=grace)
         started = []
         for run in runs:
             if run.id is None or ("eval_runs", run.id) in self.services.held:

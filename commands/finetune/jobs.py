@@ -17,11 +17,12 @@ from typing import Any
 
 from commands import jobs as scheduled
 from commands.finetune.render import job_text
-from commands.leases import Lease
+from commands.leases import Lease, dead_here
 from commands.ports import ChatError, JobEvent, JobInfo, Posted, ProviderError, Upload
 from commands.registry import UserFacingError
 from commands.services import Services
 from storage import finetunes as store
+from storage import leases as lease_store
 from storage import runs as run_store
 from storage.tables import FineTuneJob, utcnow
 
@@ -392,9 +393,28 @@ async def cancel(services: Services, job: FineTuneJob) -> FineTuneJob:
     return job
 
 
+async def _free_if_dead(services: Services, job: FineTuneJob) -> FineTuneJob:
+    """Release a pending job held by a stopped process on this host (a restart)."""
+    now = utcnow()
+    if (
+        job.status == "pending"
+        and job.owner
+        and job.lease_until is not None
+        and job.lease_until > now
+        and dead_here(job.owner, services.instance)
+    ):
+        log.info("f%s was held by %s, which has stopped", job.id, job.owner)
+        await services.db.run(
+            lease_store.release, table=FineTuneJob, row_id=job.id or 0, owner=job.owner, now=now
+        )
+        job.owner, job.lease_until = None, now
+    return job
+
+
 async def resume_all(services: Services) -> None:
     """At leadership: finish submitting half-done requests and follow running jobs."""
     for job in await services.db.run(store.unfinished):
+        job = await _free_if_dead(services, job)
         try:
             if job.status == "pending":
                 await submit(services, job.id or 0)
@@ -410,6 +430,7 @@ async def resume_pending(services: Services) -> list[int]:
     for job in await services.db.run(store.unfinished):
         if job.status != "pending" or ("finetune_jobs", job.id or 0) in services.held:
             continue
+        job = await _free_if_dead(services, job)
         if job.lease_until is None or job.lease_until > utcnow():
             continue  # never claimed (its command is about to) or still held
         services.tasks.spawn(_resume_one(services, job.id or 0), name=f"finetune-f{job.id}")

@@ -164,8 +164,6 @@ def bot_env(
         "DATABASE_URL": database_url or f"sqlite:///{tmp / 'evalbot.db'}",
         "EVALBOT_SUITES_DIR": str(suites_dir or REPO / "examples"),
         "PORT": str(free_port()),
-        # A killed bot's runs are taken over after this; short so restart tests are quick.
-        "EVALBOT_RUN_LEASE_SECONDS": "2",
     }
     if mode == "http":
         env["SLACK_SIGNING_SECRET"] = SIGNING_SECRET

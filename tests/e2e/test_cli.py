@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import signal
+import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,3 +192,23 @@ def test_eval_run_of_an_unknown_suite_exits_2(runs: dict[str, Ran]) -> None:
     assert "There is no suite no-such-suite" in done.stderr
     assert "ticket-routing" in done.stderr, "the suites that exist are named"
     assert fake.count("/chat") == 0, "nothing was asked of the provider"
+
+
+def test_ctrl_c_cancels_the_run_so_no_bot_resumes_it(tmp_path: Path) -> None:
+    with FakeOpenAI(models=[MODEL], latency=0.5) as fake:
+        script_answers(fake, 10)
+        env = {**eval_env(fake, tmp_path), "EVALBOT_CONCURRENCY": "1"}
+        proc = start("eval", "run", "ticket-routing", MODEL, home=tmp_path, extra_env=env)
+        try:
+            deadline = time.monotonic() + 30
+            while not fake.requests_to("/chat") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert fake.requests_to("/chat"), "the run never started"
+            proc.send_signal(signal.SIGINT)
+            result = finish(proc)
+        finally:
+            stop(proc)
+    assert result.returncode == 130
+    with sqlite3.connect(tmp_path / "evalbot.db") as conn:
+        rows = list(conn.execute("SELECT status, owner FROM eval_runs"))
+    assert rows == [("cancelled", None)]

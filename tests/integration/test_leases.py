@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
+import subprocess
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -25,6 +28,7 @@ from bot.gateway import OpenAIGateway
 from bot.settings import load_settings
 from commands.eval.runner import RunEngine
 from commands.finetune.jobs import poll, poll_by_provider_id, submit
+from commands.leases import dead_here
 from commands.services import Services
 from storage import finetunes as ft_store
 from storage import runs as store
@@ -93,6 +97,9 @@ async def two(
         monkeypatch.setenv(name, value)
     settings = load_settings(require_slack=False, env_file=None)
     procs = [Process(*build_services(settings, database)) for _ in range(2)]
+    for number, proc in enumerate(procs):
+        # Two processes on two hosts: each one's liveness is unknowable to the other.
+        proc.services.instance = f"host-{number}:{os.getpid()}:{number}"
     try:
         yield procs[0], procs[1]
     finally:
@@ -285,3 +292,38 @@ async def test_a_webhook_and_the_polls_seeing_the_end_together_evaluate_once(
     assert job is not None and job.status == "succeeded" and job.eval_run_id is not None
     runs = await database.run(store.recent_runs, suite="parity")
     assert [r.origin for r in runs] == ["finetune"]  # one evaluation, not three
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+async def test_a_restart_on_the_same_host_takes_its_runs_back_at_once(
+    two: tuple[Process, Process], database: Database
+) -> None:
+    """A killed bot's lease still holds, but its pid is gone: no need to wait."""
+    _, b = two
+    host = b.services.instance.rsplit(":", 2)[0]
+    crashed = new_run(database, b)
+    elsewhere = new_run(database, b)
+    now = utcnow()
+    until = now + timedelta(seconds=600)
+    for run_id, owner in ((crashed, f"{host}:{dead_pid()}:0ld"), (elsewhere, "other-host:1:x")):
+        assert await database.run(store.claim, run_id=run_id, owner=owner, now=now, until=until)
+    assert await b.engine.resume_all() == [crashed]  # the other host's run keeps its lease
+    final = await wait_for_status(database, crashed, {"finished"})
+    assert final.owner is None
+    assert (await database.run(store.get_run, run_id=elsewhere)).owner == "other-host:1:x"
+
+
+def test_dead_here_only_trusts_what_it_can_check() -> None:
+    me = f"{socket.gethostname()}:{os.getpid()}:abc"
+    host = socket.gethostname()
+    assert dead_here(f"{host}:{dead_pid()}:x", me)  # that process has exited
+    assert dead_here(f"{host}:{os.getpid()}:old", me)  # our pid, an earlier incarnation
+    assert not dead_here(me, me)
+    assert not dead_here(f"{host}:{os.getppid()}:x", me)  # alive
+    assert not dead_here(f"elsewhere:{dead_pid()}:x", me)  # another host: unknowable
+    assert not dead_here("garbage", me)

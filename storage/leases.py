@@ -26,7 +26,11 @@ def _changed(session: Session, query: Any) -> bool:
 
 
 def _rows(table: Leased, row_id: int, statuses: Sequence[str]) -> Any:
-    return update(table).where(col(table.id) == row_id).where(col(table.status).in_(list(statuses)))
+    query = update(table).where(col(table.id) == row_id)
+    query = query.where(col(table.status).in_(list(statuses)))
+    if table is EvalRun:  # a run's work ends when its summary is posted
+        query = query.where(col(EvalRun.announced).is_(False))
+    return query
 
 
 def claim(

@@ -74,7 +74,6 @@ def finish(*, session: Session, run_id: int, status: str, error: str | None = No
     if run is None or run.status in TERMINAL:
         return False
     run.status, run.error, run.finished_at = status, error, utcnow()
-    run.owner, run.lease_until = None, None
     return True
 
 
@@ -111,27 +110,24 @@ def unannounced_runs(*, session: Session) -> list[EvalRun]:
 
 
 def orphaned_runs(*, session: Session, now: datetime, grace: timedelta) -> list[EvalRun]:
-    """Runs no live process is looking after: to resume.
+    """Runs no live process is looking after: to resume (or to announce).
 
-    An active run is orphaned when its owner's lease has lapsed (the owner crashed) or
-    it was released (a clean shutdown); one never claimed counts after `grace`, which
-    leaves the process that created it time to start it. An ended run whose summary
-    was never posted counts `grace` after it ended.
+    A run is held from its start until its summary is posted. It is orphaned when its
+    owner's lease has lapsed (the owner crashed) or was released (a clean shutdown); one
+    never claimed counts `grace` after it was created or ended, which leaves the process
+    that created or cancelled it time to start or announce it.
     """
     before = now - grace
     lapsed = col(EvalRun.lease_until).is_not(None) & (col(EvalRun.lease_until) < now)
-    released = col(EvalRun.owner).is_(None) & (
-        col(EvalRun.lease_until).is_not(None) | (col(EvalRun.created_at) < before)
+    never_held = col(EvalRun.lease_until).is_(None) & (
+        (col(EvalRun.status).in_(ACTIVE) & (col(EvalRun.created_at) < before))
+        | (col(EvalRun.finished_at) < before)
     )
-    active = col(EvalRun.status).in_(ACTIVE) & (lapsed | released)
-    unannounced = (
-        col(EvalRun.status).in_(TERMINAL)
-        & col(EvalRun.announced).is_(False)
-        & (col(EvalRun.finished_at) < before)
-    )
+    released = col(EvalRun.owner).is_(None) & col(EvalRun.lease_until).is_not(None)
     query = (
         select(EvalRun)
-        .where(active | unannounced)
+        .where(col(EvalRun.announced).is_(False))
+        .where(lapsed | released | never_held)
         .where(col(EvalRun.origin) != "cli")  # a terminal's run belongs to its terminal
         .order_by(col(EvalRun.id))
     )
@@ -139,10 +135,10 @@ def orphaned_runs(*, session: Session, now: datetime, grace: timedelta) -> list[
 
 
 def held_runs(*, session: Session, now: datetime) -> list[EvalRun]:
-    """Active runs whose owner's lease still holds (a restart checks for its own)."""
+    """Runs whose owner's lease still holds (a restart checks for its own)."""
     query = (
         select(EvalRun)
-        .where(col(EvalRun.status).in_(ACTIVE))
+        .where(col(EvalRun.announced).is_(False))
         .where(col(EvalRun.owner).is_not(None))
         .where(col(EvalRun.lease_until) >= now)
     )
@@ -150,27 +146,20 @@ def held_runs(*, session: Session, now: datetime) -> list[EvalRun]:
 
 
 def claim(*, session: Session, run_id: int, owner: str, now: datetime, until: datetime) -> bool:
-    """Take an active run for `owner` unless another owner's lease still holds it."""
+    """Take an unannounced run for `owner` unless another owner's lease still holds it."""
     return leases.claim(
         session=session,
         table=EvalRun,
         row_id=run_id,
-        statuses=ACTIVE,
+        statuses=ACTIVE + TERMINAL,
         owner=owner,
         now=now,
         until=until,
     )
 
 
-def renew(*, session: Session, run_id: int, owner: str, until: datetime) -> bool:
-    """Extend `owner`'s lease; False if the run ended elsewhere or was taken over."""
-    return leases.renew(
-        session=session, table=EvalRun, row_id=run_id, statuses=ACTIVE, owner=owner, until=until
-    )
-
-
 def release(*, session: Session, run_id: int, owner: str, now: datetime) -> None:
-    """Give a run up at shutdown so the next process resumes it without waiting."""
+    """Give a run up so that another process may take it at once."""
     leases.release(session=session, table=EvalRun, row_id=run_id, owner=owner, now=now)
 
 

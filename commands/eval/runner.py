@@ -114,16 +114,33 @@ class RunEngine:
         Returns None without doing anything when the run is already being executed,
         here or by another process whose lease on it still holds (commands.leases).
         """
+        return await self._leased(run_id, announce_after=False)
+
+    async def execute_and_announce(self, run_id: int) -> EvalRun | None:
+        """Execute the run, then post its summary: one lease covers both."""
+        with log_context(run=f"r{run_id}"):
+            return await self._leased(run_id, announce_after=True)
+
+    async def _leased(self, run_id: int, *, announce_after: bool) -> EvalRun | None:
         db = self.services.db
         run = await db.run(store.get_run, run_id=run_id)
-        if run is None or run.status in store.TERMINAL:
+        if run is None or run.announced or (run.status in store.TERMINAL and not announce_after):
             return run
-        lease = Lease(self.services, EvalRun, run_id, store.ACTIVE)
+        lease = Lease(self.services, EvalRun, run_id, store.ACTIVE + store.TERMINAL)
         if not await lease.acquire():
-            log.info("r%s is already being executed", run_id)
+            log.info("r%s is already being executed or announced", run_id)
             return None
         try:
-            return await self._execute(run_id, lease)
+            final = await self._execute(run_id, lease)
+            if (
+                announce_after
+                and final is not None
+                and final.status in store.TERMINAL
+                and not final.announced
+                and not lease.lost  # ended elsewhere: announced there
+            ):
+                await announce(self.services, final)
+            return final
         finally:
             await asyncio.shield(lease.release())
 
@@ -152,8 +169,9 @@ class RunEngine:
             await db.run(store.finish, run_id=run_id, status="failed", error=why)
             return await db.run(store.get_run, run_id=run_id)
         live = Live(run, suite, counts)
-        # The run ended elsewhere (`/eval cancel` in another process) or was taken over.
-        lease.on_lost = live.cancel.set
+        # While it runs, the lease holds only as long as the run is active: one that
+        # ends elsewhere (`/eval cancel` in another process) or is taken over stops.
+        lease.statuses, lease.on_lost = store.ACTIVE, live.cancel.set
         self.live[run_id] = live
         try:
             await db.run(store.mark_running, run_id=run_id)
@@ -174,6 +192,7 @@ class RunEngine:
             await self._flush(live)
             if not lease.lost:  # else the status is not ours to set
                 await db.run(store.finish, run_id=run_id, status=status, error=error)
+                lease.statuses = store.TERMINAL  # held on while the summary is posted
         finally:
             self.live.pop(run_id, None)
         return await db.run(store.get_run, run_id=run_id)
@@ -181,13 +200,6 @@ class RunEngine:
     async def start(self, run_id: int) -> None:
         """Execute and announce a run in the background."""
         self.services.tasks.spawn(self.execute_and_announce(run_id), name=f"run-r{run_id}")
-
-    async def execute_and_announce(self, run_id: int) -> EvalRun | None:
-        with log_context(run=f"r{run_id}"):
-            final = await self.execute(run_id)
-            if final is not None and final.status in store.TERMINAL and not final.announced:
-                await announce(self.services, final)
-            return final
 
     async def resume_all(self) -> list[int]:
         """Continue every run no live process is looking after (see `orphaned_runs`)."""

@@ -397,12 +397,14 @@ def test_announcing_again_after_a_restart_posts_nothing_twice(
         conn.execute("UPDATE eval_runs SET announced = 0 WHERE id = 1")
     again = launch(tmp, slack, openai)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        deadline, announced = time.monotonic() + 10, False
+        while not announced and time.monotonic() < deadline:
             with sqlite3.connect(tmp / "evalbot.db") as conn:
-                if conn.execute("SELECT announced FROM eval_runs WHERE id = 1").fetchone()[0]:
-                    break
+                announced = conn.execute("SELECT announced FROM eval_runs WHERE id = 1").fetchone()[
+                    0
+                ]
             time.sleep(0.05)
+        assert announced, "the restarted bot never took up the unannounced run"
         time.sleep(0.5)
         after = (len(slack.thread("C1", msg.ts)), len(slack.uploads), len(top_messages(slack)))
         assert after == before

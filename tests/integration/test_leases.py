@@ -124,14 +124,15 @@ def asked(openai: FakeOpenAI) -> Counter[str]:
     return Counter(r.json["messages"][-1]["content"] for r in openai.requests_to("/chat") if r.json)
 
 
-async def wait_for_status(db: Database, run_id: int, statuses: set[str]) -> EvalRun:
+async def wait_for_announced(db: Database, run_id: int) -> EvalRun:
+    """The run ended and its summary was posted: the lease is given up after that."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         run = await db.run(store.get_run, run_id=run_id)
-        if run.status in statuses:
+        if run.announced and run.owner is None:
             return run
         await asyncio.sleep(0.05)
-    raise AssertionError(f"r{run_id} never reached {statuses}")
+    raise AssertionError(f"r{run_id} was never announced and released")
 
 
 async def test_a_run_started_twice_in_one_process_is_executed_once(
@@ -163,7 +164,7 @@ async def test_a_run_held_by_a_live_process_is_left_alone(
     assert final is not None and final.status == "finished"
     counts = asked(openai)
     assert len(counts) == N and set(counts.values()) == {1}
-    assert (final.owner, final.lease_until) == (None, None)
+    assert (await database.run(store.get_run, run_id=run_id)).owner is None  # released
 
 
 async def test_a_crashed_process_run_is_taken_over_when_its_lease_lapses(
@@ -183,8 +184,8 @@ async def test_a_crashed_process_run_is_taken_over_when_its_lease_lapses(
     assert await b.engine.resume_all() == []  # the lease still holds
     await asyncio.sleep(LEASE_S + 0.2)
     assert await b.engine.resume_all() == [run_id]
-    final = await wait_for_status(database, run_id, {"finished"})
-    assert final.owner is None
+    final = await wait_for_announced(database, run_id)
+    assert final.status == "finished" and final.owner is None
 
 
 async def test_a_run_cancelled_from_another_process_stops_where_it_runs(
@@ -221,8 +222,8 @@ async def test_a_clean_shutdown_hands_its_runs_over_at_once(
     assert released.status == "running" and released.owner is None
     openai.latency = 0.0
     assert await b.engine.resume_all() == [run_id]  # no lease to wait for
-    final = await wait_for_status(database, run_id, {"finished"})
-    assert final.owner is None
+    final = await wait_for_announced(database, run_id)
+    assert final.status == "finished" and final.owner is None
     assert len(asked(openai)) == N
 
 
@@ -313,8 +314,8 @@ async def test_a_restart_on_the_same_host_takes_its_runs_back_at_once(
     for run_id, owner in ((crashed, f"{host}:{dead_pid()}:0ld"), (elsewhere, "other-host:1:x")):
         assert await database.run(store.claim, run_id=run_id, owner=owner, now=now, until=until)
     assert await b.engine.resume_all() == [crashed]  # the other host's run keeps its lease
-    final = await wait_for_status(database, crashed, {"finished"})
-    assert final.owner is None
+    final = await wait_for_announced(database, crashed)
+    assert final.status == "finished" and final.owner is None
     assert (await database.run(store.get_run, run_id=elsewhere)).owner == "other-host:1:x"
 
 

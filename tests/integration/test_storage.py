@@ -126,7 +126,8 @@ def test_run_lifecycle_and_resume_queries(database: Database) -> None:
 def test_runs_are_leased_to_one_owner_at_a_time(database: Database) -> None:
     from datetime import timedelta
 
-    from storage.tables import utcnow
+    from storage import leases
+    from storage.tables import EvalRun, utcnow
 
     run_id = new_run(database)
     now, lease = utcnow(), timedelta(seconds=30)
@@ -134,6 +135,16 @@ def test_runs_are_leased_to_one_owner_at_a_time(database: Database) -> None:
 
     def claim(owner: str, at: Any) -> bool:
         return database.call(store.claim, run_id=run_id, owner=owner, now=at, until=at + lease)
+
+    def renew(owner: str, until: Any, statuses: tuple[str, ...] = store.ACTIVE) -> bool:
+        return database.call(
+            leases.renew,
+            table=EvalRun,
+            row_id=run_id,
+            statuses=statuses,
+            owner=owner,
+            until=until,
+        )
 
     def orphans(at: Any) -> list[int | None]:
         return [r.id for r in database.call(store.orphaned_runs, now=at, grace=grace)]
@@ -143,24 +154,26 @@ def test_runs_are_leased_to_one_owner_at_a_time(database: Database) -> None:
     assert claim("a", now)
     assert not claim("b", now + timedelta(seconds=29))  # a's lease holds
     assert claim("a", now + timedelta(seconds=1))  # the owner may claim again
-    assert database.call(store.renew, run_id=run_id, owner="a", until=now + 2 * lease)
-    assert not database.call(store.renew, run_id=run_id, owner="b", until=now + 2 * lease)
+    assert renew("a", now + 2 * lease)
+    assert not renew("b", now + 2 * lease)
     assert orphans(now + lease + timedelta(seconds=1)) == []  # renewed
     later = now + 2 * lease + timedelta(seconds=1)
     assert orphans(later) == [run_id]  # a stopped renewing: it crashed
     assert claim("b", later)
-    assert not database.call(store.renew, run_id=run_id, owner="a", until=later + lease)
+    assert not renew("a", later + lease)  # taken over
     database.call(store.release, run_id=run_id, owner="b", now=later)
     assert orphans(later) == [run_id]  # released at shutdown: no waiting
     assert claim("c", later)
     assert database.call(store.finish, run_id=run_id, status="finished")
-    ended = database.call(store.get_run, run_id=run_id)
-    assert (ended.owner, ended.lease_until) == (None, None)
-    assert not claim("d", later)  # an ended run is nobody's to execute
-    assert orphans(ended.finished_at) == []  # its summary is being posted
-    assert orphans(ended.finished_at + grace + timedelta(seconds=1)) == [run_id]
+    assert not renew("c", later + lease)  # no longer active...
+    assert renew("c", later + lease, store.TERMINAL)  # ...but c still posts the summary
+    assert orphans(later) == []
+    assert not claim("d", later + timedelta(seconds=1))
+    assert orphans(later + lease + timedelta(seconds=1)) == [run_id]  # c died announcing
     database.call(store.mark_announced, run_id=run_id)
-    assert orphans(ended.finished_at + grace + timedelta(seconds=1)) == []
+    assert not claim("d", later + 2 * lease)  # announced: nothing left to do
+    assert orphans(later + 2 * lease) == []
+    assert not renew("c", later + 2 * lease, store.TERMINAL)
 
 
 def test_run_json_matches_the_contract(database: Database) -> None:

@@ -99,16 +99,6 @@ def active_runs(*, session: Session, channel: str | None = None) -> list[EvalRun
     return list(session.exec(query))
 
 
-def unannounced_runs(*, session: Session) -> list[EvalRun]:
-    """Runs that are active, or ended without their summary posted."""
-    query = (
-        select(EvalRun)
-        .where(col(EvalRun.status).in_(ACTIVE) | (col(EvalRun.announced).is_(False)))
-        .order_by(col(EvalRun.id))
-    )
-    return list(session.exec(query))
-
-
 def orphaned_runs(*, session: Session, now: datetime, grace: timedelta) -> list[EvalRun]:
     """Runs no live process is looking after: to resume (or to announce).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import inspect, text
 from storage import aliases, events, notices
 from storage import runs as store
 from storage.db import Database, migrate
-from storage.tables import SampleResult
+from storage.tables import SampleResult, utcnow
 
 EXPECTED_TABLES = {
     "eval_runs",
@@ -115,10 +116,12 @@ def test_run_lifecycle_and_resume_queries(database: Database) -> None:
     assert database.call(store.finish, run_id=a, status="finished") is True
     assert database.call(store.finish, run_id=a, status="cancelled") is False  # already ended
     assert database.call(store.get_run, run_id=a).status == "finished"
-    # a finished run not yet announced is still picked up at start
-    assert {r.id for r in database.call(store.unannounced_runs)} == {a, b}
+    # a finished run not yet announced is still picked up, once nobody is on it
+    later = utcnow() + timedelta(minutes=5)
+    grace = timedelta(seconds=30)
+    assert [r.id for r in database.call(store.orphaned_runs, now=later, grace=grace)] == [a, b]
     database.call(store.mark_announced, run_id=a)
-    assert [r.id for r in database.call(store.unannounced_runs)] == [b]
+    assert [r.id for r in database.call(store.orphaned_runs, now=later, grace=grace)] == [b]
     with pytest.raises(ValueError):
         database.call(store.finish, run_id=b, status="done")
 

@@ -64,6 +64,7 @@ def build_services(
         finetune_approval_usd=settings.evalbot_finetune_approval_usd,
         finetune_max_bytes=settings.evalbot_finetune_max_mb * 1024 * 1024,
         run_lease_s=settings.evalbot_run_lease_seconds,
+        max_run_usd=settings.evalbot_max_run_usd,
     )
     services = Services(
         chat=chat,

@@ -45,6 +45,7 @@ HOW_TO_GET = {
     "EVALBOT_FINETUNE_APPROVAL_USD": "give a dollar amount; fine-tunes estimated above it "
     "wait for an approval (default 100)",
     "EVALBOT_FINETUNE_MAX_MB": "give the largest training file to download, in MB (default 100)",
+    "EVALBOT_MAX_RUN_USD": "give a dollar amount; `/eval run`s estimated above it are refused",
     "EVALBOT_RUN_LEASE_SECONDS": "give the seconds a crashed process holds its runs before "
     "another takes them over, from 2 to 3600 (default 30)",
 }
@@ -109,6 +110,7 @@ class Settings(BaseSettings):
     evalbot_request_timeout: float = Field(default=60.0, gt=0, le=600)
     evalbot_finetune_approval_usd: float = Field(default=100.0, ge=0)
     evalbot_finetune_max_mb: int = Field(default=100, ge=1, le=1024)
+    evalbot_max_run_usd: float | None = Field(default=None, gt=0)
     evalbot_run_lease_seconds: float = Field(default=30.0, ge=2, le=3600)
     openai_webhook_secret: str | None = None
     evalbot_api_style: str = ""  # provider=responses|chat,...
@@ -232,8 +234,15 @@ def load_settings(*, require_slack: bool = True, env_file: str | None = ".env") 
         _check_url("OPENAI_BASE_URL", settings.openai_base_url)
     if "://" not in settings.database_url:
         raise SettingsError("DATABASE_URL", "is malformed (no scheme)")
-    if settings.evalbot_prices_file is not None and not settings.evalbot_prices_file.is_file():
-        raise SettingsError("EVALBOT_PRICES_FILE", "names a file that does not exist")
+    if settings.evalbot_prices_file is not None:
+        if not settings.evalbot_prices_file.is_file():
+            raise SettingsError("EVALBOT_PRICES_FILE", "names a file that does not exist")
+        from commands.eval.prices import PriceTable
+
+        try:
+            PriceTable.load(settings.evalbot_prices_file)
+        except (OSError, ValueError) as exc:
+            raise SettingsError("EVALBOT_PRICES_FILE", f"is unusable: {exc}") from None
     if require_slack:
         _check_slack(settings)
     return settings

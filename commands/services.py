@@ -37,6 +37,7 @@ class Policy:
     # How long a run stays claimed by a process that stopped renewing it (a crash)
     # before another process resumes it.
     run_lease_s: float = 30.0
+    max_run_usd: float | None = None  # `/eval run`s estimated above this are refused
 
     def may_finetune(self, user_id: str) -> bool:
         return not self.finetune_users or user_id in self.finetune_users

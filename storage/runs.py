@@ -301,6 +301,19 @@ class ModelTally:
         return self.passed / self.graded if self.graded else None
 
 
+def cost_per_sample(*, session: Session, suite: str, model: str) -> float | None:
+    """The mean cost of one answered sample of `model` on `suite` so far, if any."""
+    query = (
+        sa_select(func.avg(col(SampleResult.cost_usd)), func.count())
+        .join(EvalRun, col(EvalRun.id) == col(SampleResult.run_id))
+        .where(col(EvalRun.suite) == suite)
+        .where(col(SampleResult.model) == model)
+        .where(col(SampleResult.status) != "errored")
+    )
+    mean, count = session.execute(query).one()
+    return float(mean) if count else None
+
+
 def tallies(*, session: Session, run_id: int, with_latencies: bool = True) -> dict[str, ModelTally]:
     """Per-model counts, tokens and cost of a run, computed in the database."""
     query = (

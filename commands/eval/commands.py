@@ -9,6 +9,7 @@ from typing import Any
 
 from commands.eval import announce
 from commands.eval.render import clip, pct, progress_text
+from commands.eval.suite import Suite
 from commands.grammar import Parsed, int_option
 from commands.ports import ChatError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
@@ -114,6 +115,7 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
     total = min(limit or len(suite.items), len(suite.items))
 
     async def work() -> None:
+        await _check_cost(services, suite, models, total)
         run = await services.db.run(
             store.create_run,
             suite=suite.name,
@@ -147,6 +149,30 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
     n = f"{total} samples" + (f" of {len(suite.items)}" if total < len(suite.items) else "")
     return Started(
         f"Starting `{name}` on {', '.join(f'`{m}`' for m in models)} ({n})…", work, "eval-run"
+    )
+
+
+async def _check_cost(services: Services, suite: Suite, models: list[str], total: int) -> None:
+    """Refuse a run estimated above EVALBOT_MAX_RUN_USD, saying what would fit."""
+    cap = services.policy.max_run_usd
+    if cap is None:
+        return
+    from commands.eval.estimate import estimate
+
+    guess = await estimate(services, suite, models, total)
+    if guess.total <= cap:
+        return
+    parts = ", ".join(f"`{m}` ${usd:.2f}" for m, usd in guess.per_model.items() if usd is not None)
+    fits = int(cap / guess.per_sample())
+    hint = (
+        f" `limit={fits}` would cost about ${fits * guess.per_sample():.2f}."
+        if fits >= 1
+        else " Even one sample costs more; run fewer or cheaper models."
+    )
+    raise UserFacingError(
+        f"This run would cost about ${guess.total:.2f} ({parts}; an estimate from earlier "
+        f"runs or the price table), above the ${cap:.2f} a run may cost here "
+        f"(EVALBOT_MAX_RUN_USD).{hint} Nothing was started."
     )
 
 

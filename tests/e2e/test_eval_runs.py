@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections import Counter
@@ -411,3 +412,40 @@ def test_announcing_again_after_a_restart_posts_nothing_twice(
         assert "17/20 passed" in slack.message("C1", msg.ts).text
     finally:
         again.stop()
+
+
+def test_a_run_above_the_cost_cap_is_refused_and_says_what_fits(
+    world: tuple[Path, FakeSlack, FakeOpenAI],
+) -> None:
+    tmp, slack, openai = world
+    prices = tmp / "prices.yaml"
+    prices.write_text("m-good: {input: 1000, output: 1000}  # USD per million tokens\n")
+    bot = launch(tmp, slack, openai, EVALBOT_PRICES_FILE=str(prices), EVALBOT_MAX_RUN_USD="0.05")
+
+    def refusal(n: int) -> str:
+        note = slack.wait_for(
+            lambda: (
+                [r for r in slack.responses if "EVALBOT_MAX_RUN_USD" in json.dumps(r.body)][n - 1 :]
+                or None
+            )
+        )[0]
+        return str(note.body["text"])
+
+    try:
+        # 20 prompts of ~14 tokens and 5 output tokens each at $1,000/M: about $0.38.
+        bot.slash(slack, "run parity m-good")
+        text = refusal(1)
+        assert "would cost about $0.3" in text and "Nothing was started" in text
+        fits = int(re.search(r"`limit=(\d+)`", text).group(1))  # type: ignore[union-attr]
+        assert 1 <= fits < N
+        time.sleep(0.5)
+        assert openai.requests_to("/chat") == []
+        assert bot.get("/api/runs/r1")[0] == 404
+        bot.slash(slack, f"run parity m-good limit={fits}")  # what the refusal proposed
+        assert wait_status(bot, "r1", {"finished"})["models"]["m-good"]["graded"] == fits
+        # Now the estimate comes from what r1 cost, and still says no to the full suite.
+        bot.slash(slack, "run parity m-good")
+        assert "earlier runs" in refusal(2)
+        assert bot.get("/api/runs/r2")[0] == 404
+    finally:
+        bot.stop()

@@ -222,3 +222,29 @@ def test_api_style_is_configurable_per_provider(monkeypatch: pytest.MonkeyPatch)
         parse_api_styles("azure=chat", providers)
     with pytest.raises(SettingsError, match="responses or chat"):
         parse_api_styles("local=grpc", providers)
+
+
+def test_a_broken_price_table_is_named_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("gpt-x: {input: cheap, output: 1}\n")
+    env(monkeypatch, SLACK_BOT_TOKEN="xoxb-1", SLACK_APP_TOKEN="xapp-1")
+    monkeypatch.setenv("EVALBOT_PRICES_FILE", str(prices))
+    with pytest.raises(SettingsError) as info:
+        load_settings(env_file=None)
+    message = str(info.value)
+    assert message.startswith("EVALBOT_PRICES_FILE is unusable")
+    assert "gpt-x" in message and "docs/prices.md" in message and "\n" not in message
+    prices.write_text("gpt-x: {input: 1, output: 2}\n")
+    assert load_settings(env_file=None).evalbot_prices_file == prices
+
+
+def test_the_run_cost_cap_must_be_a_positive_amount(monkeypatch: pytest.MonkeyPatch) -> None:
+    env(monkeypatch, SLACK_BOT_TOKEN="xoxb-1", SLACK_APP_TOKEN="xapp-1")
+    assert load_settings(env_file=None).evalbot_max_run_usd is None
+    monkeypatch.setenv("EVALBOT_MAX_RUN_USD", "25")
+    assert load_settings(env_file=None).evalbot_max_run_usd == 25.0
+    monkeypatch.setenv("EVALBOT_MAX_RUN_USD", "-1")
+    with pytest.raises(SettingsError, match="EVALBOT_MAX_RUN_USD"):
+        load_settings(env_file=None)

@@ -191,8 +191,13 @@ class RunEngine:
                 raise
             await self._flush(live)
             if not lease.lost:  # else the status is not ours to set
-                await db.run(store.finish, run_id=run_id, status=status, error=error)
-                lease.statuses = store.TERMINAL  # held on while the summary is posted
+                # Held on while the summary is posted; a renewal racing the update
+                # below must not read the run's end as the loss of the lease.
+                lease.statuses = store.ACTIVE + store.TERMINAL
+                ended_here = await db.run(store.finish, run_id=run_id, status=status, error=error)
+                lease.statuses = store.TERMINAL
+                if not ended_here:  # ended elsewhere a moment ago: announced there
+                    lease.lost = True
         finally:
             self.live.pop(run_id, None)
         return await db.run(store.get_run, run_id=run_id)

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from commands import jobs as scheduled
@@ -431,8 +432,14 @@ async def resume_pending(services: Services) -> list[int]:
         if job.status != "pending" or ("finetune_jobs", job.id or 0) in services.held:
             continue
         job = await _free_if_dead(services, job)
-        if job.lease_until is None or job.lease_until > utcnow():
-            continue  # never claimed (its command is about to) or still held
+        now = utcnow()
+        if job.lease_until is None:
+            # Never claimed: the command (or the approval) that made it pending is about
+            # to submit it, unless its process died first.
+            if job.updated_at > now - timedelta(seconds=services.policy.run_lease_s):
+                continue
+        elif job.lease_until > now:
+            continue  # still held
         services.tasks.spawn(_resume_one(services, job.id or 0), name=f"finetune-f{job.id}")
         started.append(job.id or 0)
     return started

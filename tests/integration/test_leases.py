@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,13 +28,13 @@ from bot.chart_port import ProcessCharts
 from bot.gateway import OpenAIGateway
 from bot.settings import load_settings
 from commands.eval.runner import RunEngine
-from commands.finetune.jobs import poll, poll_by_provider_id, submit
+from commands.finetune.jobs import poll, poll_by_provider_id, resume_pending, submit
 from commands.leases import dead_here
 from commands.services import Services
 from storage import finetunes as ft_store
 from storage import runs as store
 from storage.db import Database
-from storage.tables import EvalRun, utcnow
+from storage.tables import EvalRun, FineTuneJob, utcnow
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
 
@@ -328,3 +329,22 @@ def test_dead_here_only_trusts_what_it_can_check() -> None:
     assert not dead_here(f"{host}:{os.getppid()}:x", me)  # alive
     assert not dead_here(f"elsewhere:{dead_pid()}:x", me)  # another host: unknowable
     assert not dead_here("garbage", me)
+
+
+async def test_a_fine_tune_whose_submitter_died_before_claiming_it_is_submitted(
+    two: tuple[Process, Process], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
+) -> None:
+    _, b = two
+    _, openai = fakes
+    job_id = new_finetune(database)
+    assert await resume_pending(b.services) == []  # fresh: its command is about to submit
+
+    def age(*, session: Any) -> None:
+        job = session.get(FineTuneJob, job_id)
+        job.updated_at = utcnow() - timedelta(seconds=LEASE_S + 1)
+
+    database.call(age)
+    assert await resume_pending(b.services) == [job_id]
+    await b.services.tasks.wait_idle()
+    job = await database.run(ft_store.get_job, job_id=job_id)
+    assert job is not None and job.provider_job_id == openai.job_ids()[0]

@@ -44,7 +44,17 @@ def dead_here(owner: str, me: str) -> bool:
         return True
     except OSError:  # alive, owned by another user
         return False
-    return False
+    return _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """True if `pid` has exited but its parent has not reaped it yet (Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            state = stat.read().rpartition(")")[2].split()[:1]
+    except OSError:
+        return False
+    return state in (["Z"], ["X"])
 
 
 class Lease:

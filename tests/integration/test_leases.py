@@ -329,6 +329,14 @@ def test_dead_here_only_trusts_what_it_can_check() -> None:
     assert not dead_here(f"{host}:{os.getppid()}:x", me)  # alive
     assert not dead_here(f"elsewhere:{dead_pid()}:x", me)  # another host: unknowable
     assert not dead_here("garbage", me)
+    unreaped = subprocess.Popen(["true"])  # exits at once, not yet waited for
+    try:
+        deadline = time.monotonic() + 10
+        while not dead_here(f"{host}:{unreaped.pid}:x", me) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert dead_here(f"{host}:{unreaped.pid}:x", me)  # a zombie is dead
+    finally:
+        unreaped.wait()
 
 
 async def test_a_fine_tune_whose_submitter_died_before_claiming_it_is_submitted(

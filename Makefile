@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+TRAIN  := $(VENV)/.installed-train
+# The CPU build of torch, named exactly: the `train` extra's range alone would let pip
+# pick a ~3 GB CUDA build. Override on a GPU machine (TORCH_SPEC='torch==2.13.0').
+TORCH_SPEC ?= torch==2.13.0
 
 .PHONY: run test lint typecheck pytest bench clean
 
@@ -12,6 +16,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+
+# The open-weight training tier (tests/training): torch first, then the `train` extra,
+# which then finds torch satisfied and installs no other build of it.
+$(TRAIN): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet '$(TORCH_SPEC)'
+	$(PY) -m pip install --quiet -e '.[dev,train]'
+	@touch $(TRAIN)
 
 run: $(STAMP)
 	$(PY) -m bot
@@ -23,7 +34,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP)
+pytest: $(TRAIN)
 	$(PY) -m pytest
 
 test: lint typecheck pytest

@@ -20,8 +20,13 @@ from slack_bolt.async_app import AsyncApp
 from bot import http, listeners
 from bot.chart_port import ProcessCharts
 from bot.finetune_backend import OpenAIFineTuning
+from bot.finetune_router import FineTuneRouter
 from bot.gateway import OpenAIGateway
+from bot.ray_backend import GpuPricing, RayFineTuning
+from bot.ray_jobs import RayJobsClient
+from bot.ray_settings import parse_backends, parse_serving
 from bot.scheduler import JobScheduler
+from bot.serving import Serving
 from bot.settings import Settings, parse_api_styles
 from bot.slack_chat import SlackChat, make_web_client
 from bot.webhooks import Webhooks
@@ -30,7 +35,7 @@ from commands.eval.catalog import SuiteCatalog
 from commands.eval.prices import PriceTable
 from commands.eval.runner import RunEngine
 from commands.lifecycle import on_start
-from commands.ports import Chat
+from commands.ports import Chat, FineTuneBackend
 from commands.services import Policy, Services
 from commands.table import build_table
 from commands.throttle import ResilientModels, RetryPolicy
@@ -75,9 +80,30 @@ def build_services(
         charts=ProcessCharts(),
         policy=policy,
     )
-    services.finetune = OpenAIFineTuning(gateway)
+    services.finetune = build_finetune(settings, gateway)
     services.engine_ = RunEngine(services, services.suites, services.prices, services.models)
     return services, gateway
+
+
+def build_finetune(settings: Settings, gateway: OpenAIGateway) -> FineTuneRouter:
+    """The fine-tuning port: OpenAI's API, and the Ray cluster when EVALBOT_RAY_ADDRESS is set."""
+    providers = settings.providers()
+    backends: dict[str, FineTuneBackend] = {"openai": OpenAIFineTuning(gateway)}
+    if settings.evalbot_ray_address:
+        serving = Serving(parse_serving(settings.evalbot_serving, providers), providers)
+        backends["ray"] = RayFineTuning(
+            RayJobsClient(settings.evalbot_ray_address),
+            store=settings.evalbot_model_store,
+            python=settings.evalbot_ray_python,
+            serving=serving,
+            providers=providers,
+            pricing=GpuPricing(
+                tokens_per_gpu_hour=settings.evalbot_ray_tokens_per_gpu_hour,
+                usd_per_gpu_hour=settings.evalbot_ray_gpu_hour_usd,
+            ),
+        )
+    kinds = parse_backends(settings.evalbot_finetune_backends, providers)
+    return FineTuneRouter(backends, kinds)
 
 
 @dataclass
@@ -151,6 +177,8 @@ class Bot:
         if self.site is not None:
             await self.site.cleanup()
         await self.gateway.close()
+        if isinstance(self.services.finetune, FineTuneRouter):
+            await self.services.finetune.aclose()
         if isinstance(self.services.charts, ProcessCharts):
             self.services.charts.close()
         await asyncio.to_thread(self.db.close)

@@ -8,7 +8,7 @@ from typing import Any, cast
 import openai
 
 from bot.gateway import OpenAIGateway, classify
-from commands.ports import JobEvent, JobInfo
+from commands.ports import CostEstimate, JobEvent, JobInfo
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,14 @@ class OpenAIFineTuning:
 
     def __init__(self, gateway: OpenAIGateway) -> None:
         self.gateway = gateway
+
+    def kind(self, provider: str) -> str:
+        return "openai"
+
+    def estimate(
+        self, provider: str, method: str, base_model: str, tokens: int, epochs: int
+    ) -> CostEstimate | None:
+        return None  # priced by commands.finetune.data's table of provider prices
 
     def _client(self, provider: str) -> openai.AsyncOpenAI:
         return self.gateway.client(provider)

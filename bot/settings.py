@@ -48,6 +48,14 @@ HOW_TO_GET = {
     "EVALBOT_MAX_RUN_USD": "give a dollar amount; `/eval run`s estimated above it are refused",
     "EVALBOT_RUN_LEASE_SECONDS": "give the seconds a crashed process holds its runs before "
     "another takes them over, from 2 to 3600 (default 30)",
+    "EVALBOT_FINETUNE_BACKENDS": "use `provider=openai|ray,...`, e.g. `local=ray`",
+    "EVALBOT_RAY_ADDRESS": "give the Ray cluster's job server, e.g. http://ray-head:8265",
+    "EVALBOT_MODEL_STORE": "give a path the Ray cluster and the model servers share, "
+    "or an s3:// URL",
+    "EVALBOT_SERVING": "use `provider=vllm-lora|path,...`, e.g. `local=vllm-lora`",
+    "EVALBOT_RAY_TOKENS_PER_GPU_HOUR": "give the training throughput used for GPU-hour "
+    "estimates (default 10000000)",
+    "EVALBOT_RAY_GPU_HOUR_USD": "give the price of one GPU-hour in USD (default 2)",
 }
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -114,6 +122,14 @@ class Settings(BaseSettings):
     evalbot_run_lease_seconds: float = Field(default=30.0, ge=2, le=3600)
     openai_webhook_secret: str | None = None
     evalbot_api_style: str = ""  # provider=responses|chat,...
+    # Open-weight fine-tuning on a Ray cluster (bot.ray_settings parses and checks these).
+    evalbot_finetune_backends: str = ""  # provider=openai|ray,...
+    evalbot_ray_address: str | None = None
+    evalbot_model_store: str = "./models"
+    evalbot_serving: str = ""  # provider=vllm-lora|path,...
+    evalbot_ray_python: str = "python"  # the cluster's interpreter that has evalbot[train]
+    evalbot_ray_tokens_per_gpu_hour: float = Field(default=10_000_000, gt=0)
+    evalbot_ray_gpu_hour_usd: float = Field(default=2.0, ge=0)
 
     @field_validator("evalbot_approvers", "evalbot_finetune_users", mode="before")
     @classmethod
@@ -229,6 +245,9 @@ def load_settings(*, require_slack: bool = True, env_file: str | None = ".env") 
     except ValidationError as exc:
         raise _first_error(exc) from None
     parse_api_styles(settings.evalbot_api_style, settings.providers())
+    from bot.ray_settings import check_ray_settings
+
+    check_ray_settings(settings)
     _check_url("SLACK_API_URL", settings.slack_api_url)
     if settings.openai_base_url:
         _check_url("OPENAI_BASE_URL", settings.openai_base_url)

@@ -176,9 +176,28 @@ class JobEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CostEstimate:
+    """What a backend expects a job to cost, before it is submitted."""
+
+    usd: float | None
+    note: str | None = None  # shown beside the estimate, e.g. "≈0.4 GPU-hours"
+    gpu_hours: float | None = None
+
+
 class FineTuneBackend(Protocol):
-    """Fine-tuning on a provider. One implementation serves every OpenAI-compatible API
-    (OpenAI, Azure OpenAI, gateways); an open-weight backend can plug in later."""
+    """Fine-tuning on a provider: `openai` (OpenAI, Azure OpenAI, gateways) or `ray`
+    (open weights on the team's Ray cluster), chosen per provider."""
+
+    def kind(self, provider: str) -> str:
+        """The backend that fine-tunes `provider`'s models: "openai" or "ray"."""
+        ...
+
+    def estimate(
+        self, provider: str, method: str, base_model: str, tokens: int, epochs: int
+    ) -> CostEstimate | None:
+        """The backend's own estimate; None: use the provider's price table."""
+        ...
 
     async def upload(self, provider: str, filename: str, content: bytes) -> str:
         """Upload training data (purpose fine-tune); the file id."""

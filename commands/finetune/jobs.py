@@ -104,7 +104,11 @@ async def _submit(services: Services, job: FineTuneJob) -> FineTuneJob:
         return job
     ft = backend(services)
     options = job.options or {}
-    metadata = {"evalbot_request": job.request_key[:64], "evalbot_job": f"f{job_id}"}
+    metadata = {
+        "evalbot_request": job.request_key[:64],
+        "evalbot_job": f"f{job_id}",
+        "evalbot_suite": job.suite[:64],
+    }
     found = await _find(services, job, metadata)
     if found is None:
         if not job.training_file_id:

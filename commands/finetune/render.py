@@ -39,6 +39,8 @@ def job_text(job: FineTuneJob) -> str:
         if job.estimated_cost_usd is not None
         else options.get("cost_note", "n/a")
     )
+    if isinstance(options.get("gpu_hours"), int | float):
+        estimate += f" (≈{float(options['gpu_hours']):,.2f} GPU-hours)"
     lines = [
         f"*Fine-tune f{job.id}* · {job.method.upper()} `{job.suite}` on `{job.base_model}`"
         + (f" · started by <@{job.user_id}>" if job.user_id else ""),

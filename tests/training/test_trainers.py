@@ -23,6 +23,8 @@ from commands.finetune import data as training
 from tests.e2e.harness import REPO
 
 SUITE = REPO / "examples" / "ticket-routing"
+# Real training and a real cluster on 2 shared cores: slower than a unit test.
+pytestmark = pytest.mark.timeout(600)
 
 
 def workdir(tmp_path: Path, tset: training.TrainingSet) -> Path:

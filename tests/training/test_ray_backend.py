@@ -1,0 +1,125 @@
+"""The ray backend against a real Ray head on loopback: a job submitted once, followed to
+its end through Ray's REST API, found again by its id, and stopped on request."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.ray_backend import GpuPricing, RayFineTuning, submission_id
+from bot.ray_jobs import RayJobsClient
+from bot.serving import Serving
+from bot.settings import ProviderConfig
+from commands.eval.suite import load_suite
+from commands.finetune import data as training
+from commands.ports import JobInfo
+from tests.e2e.harness import REPO
+
+SUITE = REPO / "examples" / "ticket-routing"
+# Real training and a real cluster on 2 shared cores: slower than a unit test.
+pytestmark = pytest.mark.timeout(600)
+
+
+def backend(address: str, store: Path) -> RayFineTuning:
+    providers = {"local": ProviderConfig("local", "http://127.0.0.1:9/v1", None)}
+    return RayFineTuning(
+        RayJobsClient(address),
+        store=str(store),
+        python=sys.executable,
+        serving=Serving({"local": "path"}, providers),
+        providers=providers,
+        pricing=GpuPricing(tokens_per_gpu_hour=1_000_000, usd_per_gpu_hour=3.0),
+    )
+
+
+async def until(ft: RayFineTuning, job_id: str, states: set[str], timeout: float) -> JobInfo:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = await ft.get_job("local", job_id)
+        if info.status in states:
+            return info
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{job_id} not in {states}: {info}\n{await ft.client.logs(job_id)}")
+
+
+async def submit(ft: RayFineTuning, tiny: Path, key: str, hyper: dict[str, Any]) -> JobInfo:
+    tset = training.from_suite_files("sft", load_suite(SUITE))
+    train = await ft.upload("local", "f1-train.jsonl", tset.jsonl("train"))
+    valid = await ft.upload("local", "f1-valid.jsonl", tset.jsonl("valid"))
+    return await ft.create_job(
+        "local",
+        model=str(tiny),
+        training_file=train,
+        validation_file=valid,
+        method={"type": "supervised", "supervised": {"hyperparameters": hyper}},
+        suffix=None,
+        seed=1,
+        metadata={"evalbot_request": key, "evalbot_job": "f1", "evalbot_suite": "ticket-routing"},
+    )
+
+
+async def test_a_job_runs_once_on_ray_and_ends_servable_by_path(
+    ray_head: str, tiny_model: Path, tmp_path: Path
+) -> None:
+    ft = backend(ray_head, tmp_path / "store")
+    try:
+        key = "a" * 40
+        hyper = {"n_epochs": 2, "batch_size": 8, "learning_rate": 5e-3, "lora_r": 4}
+        first = await submit(ft, tiny_model, key, hyper)
+        assert first.id == submission_id({"evalbot_request": key, "evalbot_job": "f1"})
+        # The same request again (a retry, a restart): the same Ray job, not a second one.
+        again = await submit(ft, tiny_model, key, hyper)
+        assert again.id == first.id
+        assert [
+            j.id for j in await ft.find_jobs("local", {"evalbot_request": key, "evalbot_job": "f1"})
+        ] == [first.id]
+
+        done = await until(ft, first.id, {"succeeded", "failed"}, timeout=240)
+        assert done.status == "succeeded", await ft.client.logs(first.id)
+        merged = tmp_path / "store" / first.id / "merged"
+        assert done.fine_tuned_model == str(merged)
+        assert (merged / "config.json").is_file()
+        assert (tmp_path / "store" / first.id / "adapter" / "adapter_config.json").is_file()
+
+        events = await ft.events("local", first.id)
+        metrics = [e for e in reversed(events) if e.type == "metrics"]
+        assert metrics[-1].data["step"] == metrics[-1].data["total_steps"] == 6
+        assert any("valid_loss" in e.data for e in metrics)
+        messages = [e.message for e in events if e.type == "message"]
+        assert any("training completed" in m for m in messages)
+    finally:
+        await ft.aclose()
+
+
+async def test_cancel_stops_a_long_job_on_ray(
+    ray_head: str, tiny_model: Path, tmp_path: Path
+) -> None:
+    ft = backend(ray_head, tmp_path / "store")
+    try:
+        hyper = {"n_epochs": 50, "batch_size": 1, "lora_r": 4}
+        job = await submit(ft, tiny_model, "b" * 40, hyper)
+        deadline = time.monotonic() + 240
+        while not [e for e in await ft.events("local", job.id) if e.type == "metrics"]:
+            assert time.monotonic() < deadline, await ft.client.logs(job.id)
+            await asyncio.sleep(0.5)
+        info = await ft.cancel_job("local", job.id)
+        assert info.status == "cancelled"
+        ray_job = await ft.client.get(job.id)
+        assert ray_job is not None and ray_job.status == "STOPPED"
+        assert not (tmp_path / "store" / job.id / "merged").exists()
+    finally:
+        await ft.aclose()
+
+
+@pytest.mark.parametrize("method", ["rft"])
+def test_gpu_hours_are_estimated_from_tokens_and_throughput(method: str, tmp_path: Path) -> None:
+    ft = backend("http://127.0.0.1:9", tmp_path)
+    sft = ft.estimate("local", "sft", "m", tokens=500_000, epochs=2)
+    assert sft is not None and sft.gpu_hours == pytest.approx(1.0) and sft.usd == 3.0
+    rft = ft.estimate("local", method, "m", tokens=500_000, epochs=2)
+    assert rft is not None and rft.gpu_hours == pytest.approx(8.0)

@@ -7,8 +7,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.training.servers import RayHead, TransformersServe
 
 # No model hub is reachable: nothing may try one.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -39,9 +43,18 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Ray head on 127.0.0.1 (its own process group), its job server's URL."""
+def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayHead]:
+    """A Ray head on 127.0.0.1 (its own process group); `.address` is its job server."""
     from tests.training.servers import RayHead
 
     with RayHead(tmp_path_factory.mktemp("ray")) as head:
-        yield head.address
+        yield head
+
+
+@pytest.fixture(scope="session")
+def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TransformersServe]:
+    """`transformers serve` on 127.0.0.1, loading models by their local path."""
+    from tests.training.servers import TransformersServe
+
+    with TransformersServe(tmp_path_factory.mktemp("serve")) as server:
+        yield server

@@ -6,6 +6,7 @@ so nothing outlives the tests: `ray stop` would end every Ray on the machine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -81,10 +82,8 @@ class _Group:
             except subprocess.TimeoutExpired:
                 continue
             # The leader is gone; children it left in the group get the same signal.
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             break
         self.proc = None
 

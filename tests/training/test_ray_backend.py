@@ -19,6 +19,7 @@ from commands.eval.suite import load_suite
 from commands.finetune import data as training
 from commands.ports import JobInfo
 from tests.e2e.harness import REPO
+from tests.training.servers import RayHead
 
 SUITE = REPO / "examples" / "ticket-routing"
 # Real training and a real cluster on 2 shared cores: slower than a unit test.
@@ -64,9 +65,9 @@ async def submit(ft: RayFineTuning, tiny: Path, key: str, hyper: dict[str, Any])
 
 
 async def test_a_job_runs_once_on_ray_and_ends_servable_by_path(
-    ray_head: str, tiny_model: Path, tmp_path: Path
+    ray_head: RayHead, tiny_model: Path, tmp_path: Path
 ) -> None:
-    ft = backend(ray_head, tmp_path / "store")
+    ft = backend(ray_head.address, tmp_path / "store")
     try:
         key = "a" * 40
         hyper = {"n_epochs": 2, "batch_size": 8, "learning_rate": 5e-3, "lora_r": 4}
@@ -97,9 +98,9 @@ async def test_a_job_runs_once_on_ray_and_ends_servable_by_path(
 
 
 async def test_cancel_stops_a_long_job_on_ray(
-    ray_head: str, tiny_model: Path, tmp_path: Path
+    ray_head: RayHead, tiny_model: Path, tmp_path: Path
 ) -> None:
-    ft = backend(ray_head, tmp_path / "store")
+    ft = backend(ray_head.address, tmp_path / "store")
     try:
         hyper = {"n_epochs": 50, "batch_size": 1, "lora_r": 4}
         job = await submit(ft, tiny_model, "b" * 40, hyper)

@@ -33,6 +33,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 
 __all__ = [
     "PALETTE",
@@ -236,12 +237,31 @@ def loss_curve_chart(
     title: str,
     train: Sequence[tuple[int, float]],
     valid: Sequence[tuple[int, float]] = (),
+    reward: Sequence[tuple[int, float]] = (),
 ) -> bytes:
-    """Training and validation loss against step, as a PNG."""
+    """Training and validation loss against step, as a PNG; an RFT job's mean reward (in
+    [0, 1]) on a second axis at the right."""
     figure, axes = _new_figure(title)
     train_points = sorted(p for p in train if math.isfinite(p[1]))
     valid_points = sorted(p for p in valid if math.isfinite(p[1]))
-    if not train_points and not valid_points:
+    reward_points = sorted(p for p in reward if math.isfinite(p[1]))
+    if reward_points:
+        right = axes.twinx()
+        right.plot(
+            [step for step, _ in reward_points],
+            [value for _, value in reward_points],
+            label="mean reward",
+            color=PALETTE[1],
+            linewidth=1.6,
+            marker="^" if len(reward_points) <= _MARKER_LIMIT else None,
+            markersize=4,
+        )
+        right.set_ylabel("mean reward")
+        right.yaxis.set_label_position("right")
+        right.tick_params(axis="y", right=True, labelright=True, left=False, labelleft=False)
+        right.set_ylim(0, 1.05)
+        right.legend(loc="upper left", frameon=True, framealpha=0.9, facecolor="white")
+    if not train_points and not valid_points and not reward_points:
         _no_data(axes)
         return _png(figure)
     if train_points:
@@ -271,7 +291,8 @@ def loss_curve_chart(
     axes.set_ylabel("loss")
     axes.set_ylim(bottom=0)
     axes.grid(color=_GRID, zorder=0)
-    axes.legend(loc="upper right", frameon=True, framealpha=0.9, facecolor="white")
+    if train_points or valid_points:
+        axes.legend(loc="upper right", frameon=True, framealpha=0.9, facecolor="white")
     return _png(figure)
 
 
@@ -413,9 +434,12 @@ def _fit(figure: Figure) -> None:
     renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
     width, height = figure.bbox.width, figure.bbox.height
     box = axes.get_window_extent(renderer)
-    tight = axes.get_tightbbox(renderer, for_layout_only=True)
-    if tight is None:
+    # A twin axes (an RFT job's reward) has its labels on the right: measure every axes.
+    boxes = [a.get_tightbbox(renderer, for_layout_only=True) for a in figure.axes]
+    found = [b for b in boxes if b is not None]
+    if not found:
         return
+    tight = Bbox.union(found)
     title = 0.0
     for text in figure.texts:  # the suptitle, drawn from the top edge down
         if text.get_visible() and text.get_text().strip():

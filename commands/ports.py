@@ -148,7 +148,11 @@ class Charts(Protocol):
     async def tag_breakdown(self, title: str, rows: Sequence[TagRate]) -> bytes: ...
 
     async def loss_curve(
-        self, title: str, train: Sequence[tuple[int, float]], valid: Sequence[tuple[int, float]]
+        self,
+        title: str,
+        train: Sequence[tuple[int, float]],
+        valid: Sequence[tuple[int, float]],
+        reward: Sequence[tuple[int, float]] = (),
     ) -> bytes: ...
 
 

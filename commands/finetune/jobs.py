@@ -273,6 +273,7 @@ def _progress(metrics: list[JobEvent], info: JobInfo) -> dict[str, Any]:
         out["total_steps"] = last.get("total_steps")
         out["train_loss"] = last.get("train_loss")
         out["valid_loss"] = last.get("valid_loss", last.get("full_valid_loss"))
+        out["reward"] = last.get("reward")  # rft on Ray: the grader's mean score
         first_t, last_t = metrics[0].created_at, metrics[-1].created_at
         step0, step1 = metrics[0].data.get("step"), last.get("step")
         total = last.get("total_steps")
@@ -292,6 +293,7 @@ def _progress(metrics: list[JobEvent], info: JobInfo) -> dict[str, Any]:
             e.data.get("step"),
             e.data.get("train_loss"),
             e.data.get("valid_loss", e.data.get("full_valid_loss")),
+            e.data.get("reward"),
         ]
         for e in metrics
         if e.data.get("step") is not None
@@ -302,11 +304,14 @@ def _progress(metrics: list[JobEvent], info: JobInfo) -> dict[str, Any]:
 async def finish(services: Services, job: FineTuneJob, metrics: list[JobEvent]) -> None:
     """The end of a job: loss chart, the provider's reason, or an eval against the base."""
     curve = ((job.options or {}).get("progress") or {}).get("curve") or []
-    train = [(int(s), float(t)) for s, t, _ in curve if s is not None and t is not None]
-    valid = [(int(s), float(v)) for s, _, v in curve if s is not None and v is not None]
-    if train and job.channel and job.message_ts:
+    # Points are [step, train, valid] or, since rewards are charted, [step, train, valid, reward].
+    points = [(p + [None])[:4] for p in curve if isinstance(p, list) and len(p) >= 3]
+    train = [(int(s), float(t)) for s, t, _, _ in points if s is not None and t is not None]
+    valid = [(int(s), float(v)) for s, _, v, _ in points if s is not None and v is not None]
+    reward = [(int(s), float(r)) for s, _, _, r in points if s is not None and r is not None]
+    if (train or reward) and job.channel and job.message_ts:
         png = await services.charts.loss_curve(
-            f"f{job.id}: {job.method} {job.base_model}", train, valid
+            f"f{job.id}: {job.method} {job.base_model}", train, valid, reward
         )
         try:
             await services.chat.upload(

@@ -55,6 +55,8 @@ def job_text(job: FineTuneJob) -> str:
             losses.append(f"train loss {float(p['train_loss']):.3f}")
         if p.get("valid_loss") is not None:
             losses.append(f"valid loss {float(p['valid_loss']):.3f}")
+        if p.get("reward") is not None:
+            losses.append(f"reward {float(p['reward']):.3f}")
         lines.append(
             f"{progress_bar(step, total)} step {step}/{total}"
             + (" · " + " · ".join(losses) if losses else "")

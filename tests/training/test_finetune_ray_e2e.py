@@ -145,6 +145,17 @@ def test_cancel_in_slack_stops_the_job_on_ray(
     environ = env(world, ray_head, model_server)
     bot = BotProcess(environ, int(environ["PORT"]), tmp / "bot.log").start()
     try:
+        # Options of one backend are refused, with the reason, for the other's providers.
+        _, ack, _, _ = bot.slash(
+            slack, f"sft {SUITE} base=gpt-4.1-mini lr=0.1", command="/finetune"
+        )
+        assert "`lr=` is for open-weight training on Ray" in ack["text"]
+        _, ack, _, _ = bot.slash(
+            slack,
+            f"sft {SUITE} base=local:{tiny_model} learning_rate_multiplier=2",
+            command="/finetune",
+        )
+        assert "on Ray give `lr=`" in ack["text"]
         text = f"sft {SUITE} base=local:{tiny_model} epochs=50 batch_size=1 lora_r=2"
         bot.slash(slack, text, command="/finetune")
         msg = job_message(slack, 1, "step ", timeout=300)  # training is under way

@@ -100,6 +100,9 @@ def test_loss_curve_chart() -> None:
     assert_chart(loss_curve_chart("empty", [], []))
     assert_chart(loss_curve_chart("one", [(1, 0.5)], []))
     assert_chart(loss_curve_chart("nan", [(1, float("nan")), (2, float("inf"))], [(1, 1.0)]))
+    # An RFT job on Ray: loss and the grader's mean reward on a second axis.
+    assert_chart(loss_curve_chart("rft", [(1, 0.1), (2, 0.05)], [], [(1, 0.2), (2, 0.6)]))
+    assert_chart(loss_curve_chart("reward only", [], [], [(1, 0.2)]))
 
 
 # Without a CJK font installed (the Docker image adds one) those glyphs render as boxes.

@@ -1,0 +1,125 @@
+"""The Ray backend's pure parts: settings, the progress lines, packages, the command's options."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from io import BytesIO
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.ray_backend import submission_id
+from bot.ray_jobs import package
+from bot.ray_settings import check_ray_settings, parse_backends, parse_serving
+from bot.serving import lora_name
+from bot.settings import Settings, SettingsError
+from bot.training.spec import (
+    Event,
+    Hyperparameters,
+    Progress,
+    TrainingSpec,
+    parse_events,
+    parse_progress,
+)
+
+PROVIDERS = {"default": None, "local": None}
+
+
+def test_backends_and_serving_default_to_openai_and_path() -> None:
+    assert parse_backends("local=ray", PROVIDERS) == {"default": "openai", "local": "ray"}
+    assert parse_serving(" local = vllm-lora ", PROVIDERS) == {
+        "default": "path",
+        "local": "vllm-lora",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("nowhere=ray", "unknown provider 'nowhere'"),
+        ("local=torch", "other than openai or ray"),
+        ("local=ray,local=openai", "twice"),
+        ("local", "without a value"),
+    ],
+)
+def test_bad_backends_name_the_problem(text: str, needle: str) -> None:
+    with pytest.raises(SettingsError, match=needle) as raised:
+        parse_backends(text, PROVIDERS)
+    assert str(raised.value).startswith("EVALBOT_FINETUNE_BACKENDS")
+
+
+def test_ray_backend_without_an_address_stops_the_start() -> None:
+    settings = Settings(
+        _env_file=None,
+        evalbot_providers="local=http://127.0.0.1:8000/v1",
+        evalbot_finetune_backends="local=ray",
+    )
+    with pytest.raises(SettingsError, match="EVALBOT_RAY_ADDRESS is not set"):
+        check_ray_settings(settings)
+    with pytest.raises(SettingsError, match="not an http"):
+        check_ray_settings(settings.model_copy(update={"evalbot_ray_address": "ray-head:8265"}))
+    check_ray_settings(settings.model_copy(update={"evalbot_ray_address": "http://h:8265"}))
+    with pytest.raises(SettingsError, match="EVALBOT_SERVING"):
+        check_ray_settings(
+            settings.model_copy(
+                update={"evalbot_ray_address": "http://h:8265", "evalbot_serving": "local=magic"}
+            )
+        )
+
+
+def test_progress_lines_round_trip_among_other_output() -> None:
+    lines = [
+        "INFO something else",
+        Progress(step=1, total_steps=4, time=10.0, loss=2.5).line(),
+        "EVALBOT_PROGRESS {not json",
+        'EVALBOT_PROGRESS {"step": "x", "total_steps": 4, "time": 1}',
+        "(pid=12) " + Progress(step=2, total_steps=4, time=11.0, loss=2.0, reward=0.5).line(),
+        'EVALBOT_PROGRESS {"step": 3, "total_steps": 4, "time": 12, "loss": NaN}',
+        Event(12.5, "error", "training failed: OOM").line(),
+    ]
+    progress = parse_progress("\n".join(lines))
+    assert [(p.step, p.loss, p.reward) for p in progress] == [
+        (1, 2.5, None),
+        (2, 2.0, 0.5),
+        (3, None, None),
+    ]
+    (event,) = parse_events("\n".join(lines))
+    assert event.level == "error" and event.message == "training failed: OOM"
+
+
+@given(st.text(max_size=300))
+def test_any_log_text_parses_without_error(text: str) -> None:
+    parse_progress(text)
+    parse_events("EVALBOT_EVENT " + text)
+
+
+def test_spec_round_trips_and_defaults_the_learning_rate() -> None:
+    spec = TrainingSpec(
+        job="evalbot-f1-ab",
+        method="rft",
+        base_model="/models/base",
+        output_dir="/models/evalbot-f1-ab",
+        hyper=Hyperparameters(epochs=2, full=True),
+        grader={"type": "string_check"},
+    )
+    assert TrainingSpec.from_json(spec.to_json()) == spec
+    assert spec.hyper.lr == 1e-5 and Hyperparameters().lr == 2e-4
+
+
+def test_packages_are_content_addressed() -> None:
+    uri, content = package({"evalbot_data_train/train.jsonl": b'{"a": 1}\n'})
+    again, _ = package({"evalbot_data_train/train.jsonl": b'{"a": 1}\n'})
+    other, _ = package({"evalbot_data_train/train.jsonl": b'{"a": 2}\n'})
+    assert uri == again != other and uri.startswith("gcs://_ray_pkg_") and uri.endswith(".zip")
+    with zipfile.ZipFile(BytesIO(content)) as archive:
+        assert archive.namelist() == ["evalbot_data_train/train.jsonl"]
+
+
+def test_submission_ids_and_adapter_names_are_stable() -> None:
+    meta: dict[str, Any] = {"evalbot_job": "f12", "evalbot_request": "0123456789abcdef" * 3}
+    assert submission_id(meta) == "evalbot-f12-0123456789abcdef"
+    assert lora_name("Ticket Routing!", "f12") == "ft-ticket-routing-f12"
+    json.dumps(meta)

@@ -20,6 +20,7 @@ from tests.fakes.slack import FakeSlack
 from tests.training.servers import RayHead, TransformersServe
 
 SUITE = "ticket-routing"
+APPROVER = "U0APP"
 pytestmark = pytest.mark.timeout(900)
 
 
@@ -58,6 +59,13 @@ def env(
     )
 
 
+def launch(environ: dict[str, str], tmp: Path) -> BotProcess:
+    """The bot, given time to start: torch-heavy tests share 2 cores with everything else."""
+    bot = BotProcess(environ, int(environ["PORT"]), tmp / "bot.log").start(wait=False)
+    bot.wait_healthy(timeout=120)
+    return bot
+
+
 def job_message(slack: FakeSlack, n: int, needle: str = "", timeout: float = 60) -> Any:
     return slack.wait_for(
         lambda: next(
@@ -87,7 +95,7 @@ def test_sft_on_ray_is_served_and_evaluated_against_its_base_across_a_restart(
 ) -> None:
     tmp, slack, _ = world
     environ = env(world, ray_head, model_server)
-    bot = BotProcess(environ, int(environ["PORT"]), tmp / "bot.log").start()
+    bot = launch(environ, tmp)
     base = f"local:{tiny_model}"
     try:
         text = f"sft {SUITE} base={base} epochs=2 batch_size=8 lr=0.005 lora_r=4"
@@ -98,7 +106,7 @@ def test_sft_on_ray_is_served_and_evaluated_against_its_base_across_a_restart(
         # Killed mid-job: the next process finds the same Ray job by its id.
         bot.kill()
         (ray_job,) = ray_jobs(ray_head, ray_job_id(msg.text))
-        bot = BotProcess(environ, int(environ["PORT"]), tmp / "bot.log").start()
+        bot = launch(environ, tmp)
         bot.slash(slack, text, command="/finetune")  # the same request again: nothing new
         slack.wait_for(
             lambda: (
@@ -143,7 +151,9 @@ def test_cancel_in_slack_stops_the_job_on_ray(
 ) -> None:
     tmp, slack, _ = world
     environ = env(world, ray_head, model_server)
-    bot = BotProcess(environ, int(environ["PORT"]), tmp / "bot.log").start()
+    # Any GPU-hour costs more than this: the job waits for an approver first.
+    environ.update(EVALBOT_FINETUNE_APPROVAL_USD="0", EVALBOT_APPROVERS=APPROVER)
+    bot = launch(environ, tmp)
     try:
         # Options of one backend are refused, with the reason, for the other's providers.
         _, ack, _, _ = bot.slash(
@@ -157,8 +167,14 @@ def test_cancel_in_slack_stops_the_job_on_ray(
         )
         assert "on Ray give `lr=`" in ack["text"]
         text = f"sft {SUITE} base=local:{tiny_model} epochs=50 batch_size=1 lora_r=2"
+        jobs_before = len(ray_head.jobs())
         bot.slash(slack, text, command="/finetune")
-        msg = job_message(slack, 1, "step ", timeout=300)  # training is under way
+        gated = job_message(slack, 1, "may approve")
+        assert "GPU-hours" in gated.text and "waiting for an approval" in gated.text
+        assert len(ray_head.jobs()) == jobs_before  # nothing reached the cluster
+        event = slack.reaction_event("white_check_mark", APPROVER, "C1", gated.ts)
+        bot.post_signed(json.dumps(event).encode(), content_type="application/json")
+        msg = job_message(slack, 1, "step ", timeout=300)  # approved, and training
         bot.slash(slack, "cancel f1", command="/finetune")
         slack.wait_for(lambda: "cancelled" in slack.message("C1", msg.ts).text or None, timeout=60)
         (ray_job,) = ray_jobs(ray_head, ray_job_id(msg.text))

@@ -21,6 +21,7 @@ from bot import http, listeners
 from bot.chart_port import ProcessCharts
 from bot.finetune_backend import OpenAIFineTuning
 from bot.gateway import OpenAIGateway
+from bot.metrics import Metrics
 from bot.scheduler import JobScheduler
 from bot.settings import Settings, parse_api_styles
 from bot.slack_chat import SlackChat, make_web_client
@@ -40,9 +41,9 @@ log = logging.getLogger(__name__)
 
 
 def build_services(
-    settings: Settings, db: Database, chat: Chat | None = None
+    settings: Settings, db: Database, chat: Chat | None = None, metrics: Metrics | None = None
 ) -> tuple[Services, OpenAIGateway]:
-    """Everything the use cases need, built from settings."""
+    """Everything the use cases need, built from settings (counted in `metrics`)."""
     gateway = OpenAIGateway(
         settings.providers(),
         concurrency=settings.evalbot_concurrency,
@@ -54,7 +55,8 @@ def build_services(
         base_delay_s=settings.evalbot_retry_base_seconds,
     )
     if chat is None:
-        chat = SlackChat(make_web_client(settings.slack_bot_token or "", settings.slack_api_url))
+        client = make_web_client(settings.slack_bot_token or "", settings.slack_api_url, metrics)
+        chat = SlackChat(client, observer=metrics)
     policy = Policy(
         approvers=frozenset(settings.evalbot_approvers),
         finetune_users=frozenset(settings.evalbot_finetune_users),
@@ -68,7 +70,9 @@ def build_services(
     )
     services = Services(
         chat=chat,
-        models=ResilientModels(gateway, concurrency=settings.evalbot_concurrency, policy=retry),
+        models=ResilientModels(
+            gateway, concurrency=settings.evalbot_concurrency, policy=retry, observer=metrics
+        ),
         db=db,
         suites=SuiteCatalog.load(settings.suites_dir),
         prices=PriceTable.load(settings.evalbot_prices_file),
@@ -89,6 +93,7 @@ class Bot:
     services: Services
     gateway: OpenAIGateway
     bolt: AsyncApp
+    metrics: Metrics = field(default_factory=Metrics)
     socket: AsyncSocketModeHandler | None = None
     site: web.AppRunner | None = None
     scheduler: JobScheduler | None = None
@@ -96,7 +101,8 @@ class Bot:
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Bot:
-        services, gateway = build_services(settings, db)
+        metrics = Metrics()
+        services, gateway = build_services(settings, db, metrics=metrics)
         chat = services.chat
         assert isinstance(chat, SlackChat)
         http_mode = settings.mode == "http"
@@ -108,7 +114,7 @@ class Bot:
             raise_error_for_unhandled_request=False,
         )
         listeners.register(bolt, build_table(), services)
-        return cls(settings, db, services, gateway, bolt)
+        return cls(settings, db, services, gateway, bolt, metrics)
 
     async def start(self) -> None:
         """Serve HTTP, connect Socket Mode when configured, resume unfinished work."""
@@ -119,7 +125,7 @@ class Bot:
             else None
         )
         web_app = http.build_web_app(
-            self.services, self.bolt if settings.mode == "http" else None, hooks
+            self.services, self.bolt if settings.mode == "http" else None, hooks, self.metrics
         )
         self.site = await http.start_site(web_app, settings.port)
         if settings.mode == "socket":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -114,6 +115,15 @@ class Bot:
             raise_error_for_unhandled_request=False,
         )
         listeners.register(bolt, build_table(), services)
+        if not http_mode:  # HTTP mode times the whole request in bot/http.py
+
+            async def time_ack(next: Callable[[], Awaitable[Any]]) -> None:
+                # bolt's dispatch returns once the listener has acked (or timed out).
+                answered = metrics.ack_timer("socket")
+                await next()
+                answered()
+
+            bolt.middleware(time_ack)
         return cls(settings, db, services, gateway, bolt, metrics)
 
     async def start(self) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.harness import BotProcess
+from tests.e2e.harness import BotProcess, start_bot
 from tests.e2e.test_eval_runs import N, launch, teach, top_messages, wait_status
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
@@ -163,5 +163,19 @@ def test_runs_at_slacks_real_limits_keep_one_message_each(
         )
         assert len(finals) == 3  # one message per run, each holding its summary
         assert len(slack.calls_to("chat.update")) <= 12 + len(slack.ratelimited) + 2
+    finally:
+        bot.stop()
+
+
+def test_socket_mode_acks_are_timed(world: tuple[Path, FakeSlack, FakeOpenAI]) -> None:
+    tmp, slack, openai = world
+    bot = start_bot(tmp, slack, openai, mode="socket")
+    try:
+        slack.wait_connected(timeout=15)
+        for _ in range(3):
+            slack.send_slash_command(slack.slash_command_payload(text="help"))
+        samples = scrape(bot)
+        assert value(samples, "evalbot_ack_seconds_count", kind="socket") == 3
+        assert value(samples, "evalbot_ack_seconds_bucket", kind="socket", le="3.0") == 3
     finally:
         bot.stop()

@@ -48,7 +48,12 @@ class SilentChat:
         return Posted(channel, str(self._n))
 
     async def update(
-        self, where: Posted, text: str, *, blocks: list[dict[str, Any]] | None = None
+        self,
+        where: Posted,
+        text: str,
+        *,
+        blocks: list[dict[str, Any]] | None = None,
+        progress: bool = False,
     ) -> None:
         """Pretend to update a message."""
         self._count("update")

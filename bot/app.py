@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -22,6 +23,7 @@ from bot.chart_port import ProcessCharts
 from bot.finetune_backend import OpenAIFineTuning
 from bot.finetune_router import FineTuneRouter
 from bot.gateway import OpenAIGateway
+from bot.metrics import Metrics
 from bot.ray_backend import GpuPricing, RayFineTuning
 from bot.ray_jobs import RayJobsClient
 from bot.ray_settings import parse_backends, parse_serving
@@ -45,9 +47,9 @@ log = logging.getLogger(__name__)
 
 
 def build_services(
-    settings: Settings, db: Database, chat: Chat | None = None
+    settings: Settings, db: Database, chat: Chat | None = None, metrics: Metrics | None = None
 ) -> tuple[Services, OpenAIGateway]:
-    """Everything the use cases need, built from settings."""
+    """Everything the use cases need, built from settings (counted in `metrics`)."""
     gateway = OpenAIGateway(
         settings.providers(),
         concurrency=settings.evalbot_concurrency,
@@ -59,7 +61,8 @@ def build_services(
         base_delay_s=settings.evalbot_retry_base_seconds,
     )
     if chat is None:
-        chat = SlackChat(make_web_client(settings.slack_bot_token or "", settings.slack_api_url))
+        client = make_web_client(settings.slack_bot_token or "", settings.slack_api_url, metrics)
+        chat = SlackChat(client, observer=metrics)
     policy = Policy(
         approvers=frozenset(settings.evalbot_approvers),
         finetune_users=frozenset(settings.evalbot_finetune_users),
@@ -73,7 +76,9 @@ def build_services(
     )
     services = Services(
         chat=chat,
-        models=ResilientModels(gateway, concurrency=settings.evalbot_concurrency, policy=retry),
+        models=ResilientModels(
+            gateway, concurrency=settings.evalbot_concurrency, policy=retry, observer=metrics
+        ),
         db=db,
         suites=SuiteCatalog.load(settings.suites_dir),
         prices=PriceTable.load(settings.evalbot_prices_file),
@@ -115,6 +120,7 @@ class Bot:
     services: Services
     gateway: OpenAIGateway
     bolt: AsyncApp
+    metrics: Metrics = field(default_factory=Metrics)
     socket: AsyncSocketModeHandler | None = None
     site: web.AppRunner | None = None
     scheduler: JobScheduler | None = None
@@ -122,7 +128,8 @@ class Bot:
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Bot:
-        services, gateway = build_services(settings, db)
+        metrics = Metrics()
+        services, gateway = build_services(settings, db, metrics=metrics)
         chat = services.chat
         assert isinstance(chat, SlackChat)
         http_mode = settings.mode == "http"
@@ -134,7 +141,16 @@ class Bot:
             raise_error_for_unhandled_request=False,
         )
         listeners.register(bolt, build_table(), services)
-        return cls(settings, db, services, gateway, bolt)
+        if not http_mode:  # HTTP mode times the whole request in bot/http.py
+
+            async def time_ack(next: Callable[[], Awaitable[Any]]) -> None:
+                # bolt's dispatch returns once the listener has acked (or timed out).
+                answered = metrics.ack_timer("socket")
+                await next()
+                answered()
+
+            bolt.middleware(time_ack)
+        return cls(settings, db, services, gateway, bolt, metrics)
 
     async def start(self) -> None:
         """Serve HTTP, connect Socket Mode when configured, resume unfinished work."""
@@ -145,7 +161,7 @@ class Bot:
             else None
         )
         web_app = http.build_web_app(
-            self.services, self.bolt if settings.mode == "http" else None, hooks
+            self.services, self.bolt if settings.mode == "http" else None, hooks, self.metrics
         )
         self.site = await http.start_site(web_app, settings.port)
         if settings.mode == "socket":

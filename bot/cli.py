@@ -121,7 +121,12 @@ class TerminalChat:
         return Posted(channel, str(self._n))
 
     async def update(
-        self, where: Posted, text: str, *, blocks: list[dict[str, Any]] | None = None
+        self,
+        where: Posted,
+        text: str,
+        *,
+        blocks: list[dict[str, Any]] | None = None,
+        progress: bool = False,
     ) -> None:
         lines = plain(text).splitlines()
         if text.startswith("*Eval") and "running" in lines[0]:

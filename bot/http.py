@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 
+from bot.bolt_request import to_bolt_request
+from bot.metrics import Metrics
 from bot.webhooks import Webhooks
 from commands import api
 from commands.services import Services
@@ -19,11 +21,15 @@ MAX_BODY = 1024 * 1024
 
 
 def build_web_app(
-    services: Services, bolt: AsyncApp | None, webhooks: Webhooks | None = None
+    services: Services,
+    bolt: AsyncApp | None,
+    webhooks: Webhooks | None = None,
+    metrics: Metrics | None = None,
 ) -> web.Application:
     """Routes for both modes; /slack/events only when `bolt` handles HTTP mode;
     /webhooks/openai when OPENAI_WEBHOOK_SECRET is set."""
     app = web.Application(client_max_size=MAX_BODY)
+    meter = metrics or Metrics()
 
     async def healthz(_: web.Request) -> web.Response:
         if await services.db.aping():
@@ -47,7 +53,22 @@ def build_web_app(
             await api.compare(services, request.match_info["a"], request.match_info["b"])
         )
 
+    async def prometheus(_: web.Request) -> web.Response:
+        engine = services.engine_
+        queued = 0
+        for live in (engine.live if engine is not None else {}).values():
+            answered = sum(t.passed + t.failed + t.errored for t in live.counts.values())
+            queued += live.run.total * len(live.run.models) - answered
+        body = await meter.render(
+            services.db,
+            queued_samples=queued,
+            in_flight=services.models.in_flight(),
+            tasks=services.tasks.running,
+        )
+        return web.Response(body=body, headers={"Content-Type": meter.content_type})
+
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", prometheus)
     app.router.add_get("/api/aliases", aliases)
     app.router.add_get("/api/aliases/{suite}", suite_aliases)
     app.router.add_get("/api/runs/{run_id}", run)
@@ -69,9 +90,12 @@ def build_web_app(
     if bolt is not None:
 
         async def slack_events(request: web.Request) -> web.StreamResponse:
+            answered = meter.ack_timer("http")
             bolt_request = await to_bolt_request(request)
             bolt_response = await bolt.async_dispatch(bolt_request)
-            return await to_aiohttp_response(bolt_response)
+            response = await to_aiohttp_response(bolt_response)
+            answered()
+            return response
 
         app.router.add_post("/slack/events", slack_events)
     return app

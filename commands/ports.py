@@ -263,20 +263,60 @@ class Scheduler(Protocol):
     async def resume(self, job_id: str) -> None: ...
 
 
+# Slack's answers that mean the bot is not (or may not act as) a member of the channel.
+MEMBERSHIP_CODES = frozenset(
+    {
+        "not_in_channel",
+        "channel_not_found",
+        "no_permission",
+        "invalid_channel",
+        "posting_to_channel_denied",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+    }
+)
+# Failures that say nothing about the request itself: the same call may succeed later.
+RETRYABLE_CODES = frozenset(
+    {
+        "ratelimited",
+        "network",  # timeout or dropped connection
+        "upload_failed",  # the raw POST of a file's bytes
+        "fatal_error",
+        "internal_error",
+        "service_unavailable",
+        "request_timeout",
+    }
+)
+
+
 class ChatError(Exception):
     """Slack refused a call; `code` is Slack's error string (not_in_channel, ...)."""
 
-    def __init__(self, code: str, message: str = "") -> None:
+    def __init__(self, code: str, message: str = "", *, retry_after_s: float | None = None) -> None:
         super().__init__(message or code)
         self.code = code
+        self.retry_after_s = retry_after_s
+
+    @property
+    def retryable(self) -> bool:
+        """True when the same call may succeed later (rate limit, network, Slack's 5xx);
+        False when Slack refused the request itself (membership, a deleted message)."""
+        return self.code in RETRYABLE_CODES
 
     @property
     def advice(self) -> str:
         """What the person in the channel can do about it."""
-        if self.code in ("not_in_channel", "channel_not_found"):
+        if self.code in ("posting_to_channel_denied", "restricted_action_read_only_channel"):
+            return (
+                "This channel only lets some members post: ask an admin to allow me "
+                "(`/invite @evalbot`), or run the command in another channel."
+            )
+        if self.code in MEMBERSHIP_CODES:
             return "I can't post in this channel: invite me first (`/invite @evalbot`)."
         if self.code in ("is_archived",):
             return "This channel is archived: run the command in another channel."
+        if self.retryable:
+            return f"Slack did not take the message ({self.code}); it will be tried again."
         return f"Slack refused the message ({self.code})."
 
 
@@ -319,8 +359,17 @@ class Chat(Protocol):
     ) -> Posted: ...
 
     async def update(
-        self, where: Posted, text: str, *, blocks: list[dict[str, Any]] | None = None
-    ) -> None: ...
+        self,
+        where: Posted,
+        text: str,
+        *,
+        blocks: list[dict[str, Any]] | None = None,
+        progress: bool = False,
+    ) -> None:
+        """Edit a message. `progress=True`: a refresh that may be dropped (over the app's
+        budget, superseded); otherwise the update must land and is retried until it does,
+        raising ChatError only when Slack refuses it for good."""
+        ...
 
     async def ephemeral(self, channel: str, user: str, text: str) -> None: ...
 

@@ -17,7 +17,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from commands.ports import Completion, Message, ModelInfo, Models, ProviderError, RateLimitState
 
@@ -43,6 +43,14 @@ class RetryPolicy:
             # A little spread so a burst of rate-limited workers does not return as one.
             return retry_after_s + rng.uniform(0, min(1.0, 0.1 + retry_after_s * 0.1))
         return jittered
+
+
+class AttemptObserver(Protocol):
+    """Told of every provider attempt and retry (bot/metrics.py counts them)."""
+
+    def provider_attempt(self, provider: str, error: ProviderError | None) -> None: ...
+
+    def provider_retry(self, provider: str, error: ProviderError) -> None: ...
 
 
 class AdaptiveLimiter:
@@ -111,13 +119,19 @@ class ResilientModels:
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         seed: int | None = None,
+        observer: AttemptObserver | None = None,
     ) -> None:
         self.inner = inner
+        self.observer = observer
         self.concurrency = concurrency
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
         self._rng = random.Random(seed)
         self._limiters: dict[str, AdaptiveLimiter] = {}
+
+    def in_flight(self) -> dict[str, int]:
+        """Requests in flight per provider, now."""
+        return {name: lim.in_flight for name, lim in self._limiters.items()}
 
     def limiter(self, provider: str) -> AdaptiveLimiter:
         found = self._limiters.get(provider)
@@ -166,8 +180,12 @@ class ResilientModels:
                 result = await fn()
             except ProviderError as exc:
                 error = exc
+                if self.observer is not None:
+                    self.observer.provider_attempt(provider, exc)
             else:
                 limiter.on_success(self.inner.rate_limit(provider))
+                if self.observer is not None:
+                    self.observer.provider_attempt(provider, None)
                 return result, attempt
             finally:
                 await limiter.release()
@@ -188,4 +206,6 @@ class ResilientModels:
                     retry_after_s=wait,
                     param=error.param,
                 )
+            if self.observer is not None:
+                self.observer.provider_retry(provider, error)
             await self._sleep(self.policy.delay(attempt - rate_limited or 1, wait, self._rng))

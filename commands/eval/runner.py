@@ -398,19 +398,30 @@ class RunEngine:
         live.stored = snapshot
 
     async def _background(self, live: Live) -> None:
-        """Flush results and refresh the Slack message until cancelled."""
+        """Flush results and refresh the Slack message until cancelled.
+
+        The refresh runs beside the flushing, never in its way: writes to the database
+        do not wait on Slack. While one refresh is still out, no other is started (the
+        next one carries newer numbers anyway).
+        """
         last_update = 0.0
-        while True:
-            await asyncio.sleep(self.flush_every_s)
-            try:
-                await self._flush(live)
-            except Exception:
-                log.exception("writing results failed; will retry")
-            now = time.monotonic()
-            if live.dirty and now - last_update >= self.update_every_s:
-                live.dirty = False
-                last_update = now
-                await self._show_progress(live)
+        refresh: asyncio.Task[None] | None = None
+        try:
+            while True:
+                await asyncio.sleep(self.flush_every_s)
+                try:
+                    await self._flush(live)
+                except Exception:
+                    log.exception("writing results failed; will retry")
+                now = time.monotonic()
+                idle = refresh is None or refresh.done()
+                if live.dirty and idle and now - last_update >= self.update_every_s:
+                    live.dirty = False
+                    last_update = now
+                    refresh = asyncio.create_task(self._show_progress(live))
+        finally:
+            if refresh is not None and not refresh.done():
+                refresh.cancel()
 
     async def _show_progress(self, live: Live) -> None:
         run = live.run
@@ -418,7 +429,9 @@ class RunEngine:
             return
         text = progress_text(live.header, run.models, live.stored, time.monotonic() - live.started)
         try:
-            await self.services.chat.update(Posted(run.channel, run.message_ts), text)
+            await self.services.chat.update(
+                Posted(run.channel, run.message_ts), text, progress=True
+            )
         except ChatError as exc:
             log.warning("progress update failed: %s", exc.code)
         except Exception:

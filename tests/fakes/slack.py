@@ -22,10 +22,22 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.slack_rules import Channel, Limit, RateLimiter
 from tests.fakes.slack_socket import Ack, SlackToApp, SocketModeHub, sign_request
 from tests.fakes.slack_web import ApiError, Ephemeral, Msg, Params, Upload, Workspace
 
-__all__ = ["Ack", "Call", "Ephemeral", "FakeSlack", "Msg", "Response", "Upload", "sign_request"]
+__all__ = [
+    "Ack",
+    "Call",
+    "Channel",
+    "Ephemeral",
+    "FakeSlack",
+    "Limit",
+    "Msg",
+    "Response",
+    "Upload",
+    "sign_request",
+]
 
 
 @dataclass(frozen=True)
@@ -63,7 +75,10 @@ class FakeSlack(SlackToApp):
     Read: `calls`, `calls_to()`, `messages()`, `message()`, `thread()`, `ephemerals`,
     `uploads`, `published_views`, `responses`, `downloads`, `acks`; poll with `wait_for()`.
     Provoke: `fail_next()`, `latency`, `latency_for`, `drop_connections()`,
-    `send_disconnect()`. Drive the app: `send_slash_command()`, `send_event()`,
+    `send_disconnect()`. Slack's rules: rate limits at Slack's published rates
+    (`set_limit()`, `ratelimited`), membership (`add_channel()`, `scopes`,
+    `delivers()`: events from channels the bot is not in never reach it).
+    Drive the app: `send_slash_command()`, `send_event()`,
     `send_envelope()` with payloads from `slash_command_payload()`, `reaction_event()`,
     `app_home_opened_event()`; `add_shared_file()` for files people share.
     """
@@ -96,6 +111,8 @@ class FakeSlack(SlackToApp):
         self._response_uses: dict[str, int] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._downloads: list[str] = []
+        self._limiter = RateLimiter()
+        self._ratelimited: list[Call] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -249,6 +266,49 @@ class FakeSlack(SlackToApp):
         with self._lock:
             self._faults.setdefault(method, []).append(_Fault(status, retry_after, error, count))
 
+    def set_limit(self, method: str, per_minute: float | None, burst: int = 1) -> None:
+        """Change one method's rate limit (None: unlimited); per channel for
+        chat.postMessage as Slack counts it."""
+        with self._lock:
+            old = self._limiter.limits.get(method)
+            per_channel = old.per_channel if old is not None else False
+            limit = None if per_minute is None else Limit(per_minute, burst, per_channel)
+            self._limiter.set(method, limit)
+
+    @property
+    def ratelimited(self) -> list[Call]:
+        """The calls refused with HTTP 429 by the rate limits (not by `fail_next`)."""
+        with self._lock:
+            return list(self._ratelimited)
+
+    def add_channel(
+        self,
+        channel: str,
+        *,
+        private: bool = False,
+        member: bool = False,
+        archived: bool = False,
+        read_only: bool = False,
+    ) -> None:
+        """Declare a conversation; undeclared ids are public channels the bot is in."""
+        with self._lock:
+            self._ws.membership.channels[channel] = Channel(
+                channel, private=private, member=member, archived=archived, read_only=read_only
+            )
+
+    def channel(self, channel: str) -> Channel:
+        """A copy of the channel's state (is the bot a member now?)."""
+        with self._lock:
+            found = self._ws.membership.get(channel)
+            if found is None:
+                raise KeyError(channel)
+            return copy.copy(found)
+
+    @property
+    def scopes(self) -> set[str]:
+        """The bot token's scopes; tests may remove some (e.g. `chat:write.public`)."""
+        return self._ws.membership.scopes
+
     def add_shared_file(
         self, name: str, content: bytes, channel: str, *, user: str = "U1", title: str = ""
     ) -> str:
@@ -276,7 +336,8 @@ class FakeSlack(SlackToApp):
         params = await _read_params(request)
         headers = dict(request.headers)
         with self._lock:
-            self._calls.append(Call(method, dict(params), headers, time.time(), request.method))
+            call = Call(method, dict(params), headers, time.time(), request.method)
+            self._calls.append(call)
             fault = self._take_fault(method)
         delay = self.latency + self.latency_for.get(method, 0.0)
         if delay > 0:
@@ -293,6 +354,17 @@ class FakeSlack(SlackToApp):
         if token != wanted:
             other = self.bot_token if wanted == self.app_token else self.app_token
             return _ok_false("not_allowed_token_type" if token == other else "invalid_auth")
+        with self._lock:
+            channel = str(params.get("channel") or params.get("channel_id") or "")
+            wait = self._limiter.take(method, channel)
+            if wait is not None:
+                self._ratelimited.append(call)
+        if wait is not None:
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(wait)},
+            )
         try:
             with self._lock:
                 body = self._ws.call(method, params)

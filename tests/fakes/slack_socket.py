@@ -397,6 +397,18 @@ class SlackToApp:
         )
         return _ack_dict(ack)
 
+    def delivers(self, event_callback: dict[str, Any]) -> bool:
+        """Whether Slack would send this event to the app at all: events from a
+        conversation the bot is not a member of never reach it (chat:write.public lets it
+        post there, but reactions to that post are not delivered)."""
+        event = event_callback.get("event") or {}
+        item = event.get("item") if isinstance(event.get("item"), dict) else {}
+        channel = str(item.get("channel") or event.get("channel") or "")
+        if not channel:
+            return True
+        with self._lock:
+            return self._ws.membership.delivers(channel)
+
     def send_event(
         self,
         event_callback: dict[str, Any],
@@ -404,7 +416,10 @@ class SlackToApp:
         retry_attempt: int = 0,
         retry_reason: str = "",
     ) -> dict[str, Any]:
-        """Deliver an events_api envelope (a redelivery when retry_attempt > 0)."""
+        """Deliver an events_api envelope (a redelivery when retry_attempt > 0); `{}` when
+        Slack would not deliver it (see `delivers`)."""
+        if not self.delivers(event_callback):
+            return {}
         ack = self.send_envelope(
             "events_api",
             event_callback,

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.fakes.slack_rules import Membership
+
 Params = dict[str, Any]
 _MAX_BLOCKS = 50
 _MAX_TEXT = 40_000
@@ -80,6 +82,7 @@ class StoredFile:
     length: int
     title: str | None = None
     user: str = ""
+    alt_txt: str | None = None  # given to files.getUploadURLExternal
     shares: list[tuple[str, str, str | None]] = field(default_factory=list)  # channel, ts, thread
 
 
@@ -100,6 +103,7 @@ class Workspace:
         self.files: dict[str, StoredFile] = {}
         self.uploads: list[Upload] = []
         self.views: dict[str, dict[str, Any]] = {}
+        self.membership = Membership()
         self._ts = itertools.count(1_700_000_000_000_100, 100)  # microseconds, strictly rising
         self._ids = itertools.count(1)
 
@@ -243,6 +247,11 @@ def _content(params: Params) -> tuple[str, list[dict[str, Any]] | None, Any]:
     return text, blocks, attachments
 
 
+def _refuse(error: str | None) -> None:
+    if error is not None:
+        raise ApiError(error)
+
+
 def _message(ws: Workspace, channel: str, ts: str) -> Msg:
     try:
         return ws.find(channel, ts)
@@ -277,6 +286,7 @@ def _auth_test(ws: Workspace, p: Params) -> dict[str, Any]:
 @_method("chat.postMessage")
 def _post_message(ws: Workspace, p: Params) -> dict[str, Any]:
     channel = _required(p, "channel", "channel_not_found")
+    _refuse(ws.membership.post_error(channel))
     text, blocks, attachments = _content(p)
     thread_ts = _thread_root(ws, channel, p.get("thread_ts"))
     msg = ws.add_message(channel, user=ws.bot_user_id, text=text, thread_ts=thread_ts)
@@ -287,6 +297,8 @@ def _post_message(ws: Workspace, p: Params) -> dict[str, Any]:
 @_method("chat.update")
 def _update(ws: Workspace, p: Params) -> dict[str, Any]:
     channel = _required(p, "channel", "channel_not_found")
+    found = ws.membership.visible(channel)
+    _refuse("channel_not_found" if found is None else "is_archived" if found.archived else None)
     msg = _message(ws, channel, _required(p, "ts", "message_not_found"))
     if msg.user != ws.bot_user_id:
         raise ApiError("cant_update_message")
@@ -310,6 +322,7 @@ def _update(ws: Workspace, p: Params) -> dict[str, Any]:
 @_method("chat.postEphemeral")
 def _post_ephemeral(ws: Workspace, p: Params) -> dict[str, Any]:
     channel = _required(p, "channel", "channel_not_found")
+    _refuse(ws.membership.post_error(channel))
     user = _required(p, "user", "user_not_found")
     text, blocks, _ = _content(p)
     thread_ts = str(p["thread_ts"]) if p.get("thread_ts") else None
@@ -330,6 +343,7 @@ def _permalink(ws: Workspace, p: Params) -> dict[str, Any]:
 
 def _reaction_target(ws: Workspace, p: Params) -> tuple[Msg, str]:
     channel = _required(p, "channel", "channel_not_found")
+    _refuse(ws.membership.member_error(channel))
     msg = _message(ws, channel, _required(p, "timestamp", "message_not_found"))
     return msg, _required(p, "name", "invalid_name").strip(":")
 
@@ -392,20 +406,31 @@ def _users_info(ws: Workspace, p: Params) -> dict[str, Any]:
 
 @_method("conversations.info")
 def _conversations_info(ws: Workspace, p: Params) -> dict[str, Any]:
-    channel = _required(p, "channel", "channel_not_found")
-    is_im = channel.startswith("D")
-    return {
-        "ok": True,
-        "channel": {
-            "id": channel,
-            "name": f"channel-{channel.lower()}",
-            "is_channel": not is_im,
-            "is_im": is_im,
-            "is_private": channel.startswith("G"),
-            "is_member": True,
-            "is_archived": False,
-        },
-    }
+    found = ws.membership.visible(_required(p, "channel", "channel_not_found"))
+    if found is None:
+        raise ApiError("channel_not_found")
+    return {"ok": True, "channel": found.json()}
+
+
+@_method("conversations.join")
+def _conversations_join(ws: Workspace, p: Params) -> dict[str, Any]:
+    """Join a public channel (scope channels:join); private ones need an invitation."""
+    if "channels:join" not in ws.membership.scopes:
+        raise ApiError("missing_scope")
+    found = ws.membership.visible(_required(p, "channel", "channel_not_found"))
+    if found is None:
+        raise ApiError("channel_not_found")
+    if found.private or found.id.startswith("D"):
+        raise ApiError("method_not_supported_for_channel_type")
+    if found.archived:
+        raise ApiError("is_archived")
+    reply: dict[str, Any] = {"ok": True}
+    if found.member:
+        reply["warning"] = "already_in_channel"
+        reply["response_metadata"] = {"warnings": ["already_in_channel"]}
+    found.member = True
+    reply["channel"] = found.json()
+    return reply
 
 
 @_method("files.getUploadURLExternal")
@@ -415,6 +440,7 @@ def _get_upload_url(ws: Workspace, p: Params) -> dict[str, Any]:
     if not length.isdigit():
         raise ApiError("invalid_arguments")
     file = StoredFile(ws.new_id("F"), filename, None, int(length), user=ws.bot_user_id)
+    file.alt_txt = str(p["alt_txt"]) if p.get("alt_txt") else None
     ws.files[file.id] = file
     return {"ok": True, "upload_url": f"{ws.base}/upload/v1/{file.id}", "file_id": file.id}
 
@@ -432,8 +458,14 @@ def _complete_upload(ws: Workspace, p: Params) -> dict[str, Any]:
         file.title = str(item.get("title") or file.name)
         files.append(file)
     channel = str(p.get("channel_id") or "") or None
+    if channel:
+        _refuse(ws.membership.member_error(channel, invalid="invalid_channel"))
     thread_ts = _thread_root(ws, channel, p.get("thread_ts")) if channel else None
     comment = str(p["initial_comment"]) if p.get("initial_comment") else None
+    if any(f.alt_txt for f in files):
+        # python-slack-sdk#1818 (open, server side): with alt_txt Slack answers ok but
+        # shares the file nowhere.
+        channel = thread_ts = None
     if channel:
         msg = ws.add_message(channel, user=ws.bot_user_id, text=comment or "", thread_ts=thread_ts)
         msg.files.extend(f.id for f in files)

@@ -72,6 +72,8 @@ def test_manifest_uses_socket_mode_with_interactivity(manifest: dict[str, Any]) 
 def test_manifest_requests_the_needed_bot_scopes(manifest: dict[str, Any]) -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"chat:write", "commands", "files:write", "reactions:read", "reactions:write"} <= scopes
+    # Posting where it never joined works, uploads and reactions there do not: it joins.
+    assert "chat:write.public" not in scopes or "channels:join" in scopes
 
 
 # Compose and Kubernetes ----------------------------------------------------------

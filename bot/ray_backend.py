@@ -173,13 +173,21 @@ class RayFineTuning:
         metadata: dict[str, str],
     ) -> JobInfo:
         job_id = submission_id(metadata)
+        data = [u for u in (training_file, validation_file) if u]
+        if await self.client.get(job_id) is None:
+            # Ray drops packages no job uses after a few minutes: data uploaded by a process
+            # that died before submitting may be gone. Asking also pins it until submission.
+            for uri in data:
+                if not await self.client.has_package(uri):
+                    raise ProviderError(
+                        "bad_request",
+                        "the training data is no longer on the Ray cluster (it was uploaded "
+                        "too long ago); run the same /finetune command again",
+                    )
         spec, gpus = self._spec(job_id, model, method, validation_file is not None, seed)
         spec_uri, spec_zip = package({SPEC_FILE: spec.to_json().encode()})
         await self.client.upload_package(spec_uri, spec_zip)
-        runtime_env = {
-            "working_dir": spec_uri,
-            "py_modules": [u for u in (training_file, validation_file) if u],
-        }
+        runtime_env = {"working_dir": spec_uri, "py_modules": data}
         ray_metadata = {
             **metadata,
             "evalbot_base": model,

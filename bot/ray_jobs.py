@@ -110,12 +110,19 @@ class RayJobsClient:
                 "connection", f"Ray {what}: cannot reach {self.address} ({exc})"
             ) from exc
 
+    async def has_package(self, uri: str) -> bool:
+        """Whether the cluster holds the package; asking also pins it for a few minutes."""
+        path = "/api/packages/" + uri.replace("://", "/", 1)
+        status, text = await self._call("GET", path, "package check")
+        if status >= 500:
+            raise _error(status, text, "package check")
+        return status == 200
+
     async def upload_package(self, uri: str, content: bytes) -> None:
         """PUT the zip unless the cluster has it already (packages are content-addressed)."""
-        path = "/api/packages/" + uri.replace("://", "/", 1)
-        status, _ = await self._call("GET", path, "package check")
-        if status == 200:
+        if await self.has_package(uri):
             return
+        path = "/api/packages/" + uri.replace("://", "/", 1)
         status, text = await self._call("PUT", path, "package upload", data=content)
         if status != 200:
             raise _error(status, text, "package upload")

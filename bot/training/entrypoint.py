@@ -228,6 +228,12 @@ def train(spec: TrainingSpec, workdir: Path) -> Outcome:
     out = Path(tempfile.mkdtemp(prefix="evalbot-model-")) if remote else Path(spec.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     sink = Outcome(output_dir=spec.output_dir, adapter=None, merged=None, steps=0)
+    if spec.base_model.startswith(("/", "./", "../")) and not Path(spec.base_model).exists():
+        # Else transformers reads it as a hub id and names a rule about repo ids.
+        raise FileNotFoundError(
+            f"the base model {spec.base_model} does not exist on the Ray node: a model given "
+            "by path must be on storage the cluster mounts"
+        )
     say(f"loading the base model {spec.base_model}")
     trainer = build_trainer(spec, workdir, out, sink)
     mode = "full fine-tuning" if spec.hyper.full else f"LoRA r={spec.hyper.lora_r}"

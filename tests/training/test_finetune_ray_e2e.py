@@ -62,7 +62,11 @@ def env(
 def launch(environ: dict[str, str], tmp: Path) -> BotProcess:
     """The bot, given time to start: torch-heavy tests share 2 cores with everything else."""
     bot = BotProcess(environ, int(environ["PORT"]), tmp / "bot.log").start(wait=False)
-    bot.wait_healthy(timeout=120)
+    try:
+        bot.wait_healthy(timeout=120)
+    except AssertionError:
+        bot.kill()  # never leave a bot running behind a failed start
+        raise
     return bot
 
 
@@ -179,6 +183,10 @@ def test_cancel_in_slack_stops_the_job_on_ray(
         slack.wait_for(lambda: "cancelled" in slack.message("C1", msg.ts).text or None, timeout=60)
         (ray_job,) = ray_jobs(ray_head, ray_job_id(msg.text))
         assert ray_job["status"] == "STOPPED"
-        assert any("Cancelled" in m.text for m in slack.thread("C1", msg.ts))
+        # Said in the thread by the cancel, or by the poll that saw Ray stop it first.
+        slack.wait_for(
+            lambda: any("ancelled" in m.text for m in slack.thread("C1", msg.ts)) or None,
+            timeout=30,
+        )
     finally:
         bot.stop()

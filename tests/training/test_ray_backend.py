@@ -17,7 +17,7 @@ from bot.serving import Serving
 from bot.settings import ProviderConfig
 from commands.eval.suite import load_suite
 from commands.finetune import data as training
-from commands.ports import JobInfo
+from commands.ports import JobInfo, ProviderError
 from tests.e2e.harness import REPO
 from tests.training.servers import RayHead
 
@@ -93,6 +93,34 @@ async def test_a_job_runs_once_on_ray_and_ends_servable_by_path(
         assert any("valid_loss" in e.data for e in metrics)
         messages = [e.message for e in events if e.type == "message"]
         assert any("training completed" in m for m in messages)
+    finally:
+        await ft.aclose()
+
+
+async def test_a_job_that_fails_on_ray_says_why_and_stale_data_is_refused(
+    ray_head: RayHead, tiny_model: Path, tmp_path: Path
+) -> None:
+    ft = backend(ray_head.address, tmp_path / "store")
+    try:
+        missing = tmp_path / "no-such-model"
+        job = await submit(ft, missing, "c" * 40, {"n_epochs": 1})
+        done = await until(ft, job.id, {"succeeded", "failed"}, timeout=240)
+        assert done.status == "failed" and done.fine_tuned_model is None
+        assert done.error is not None and done.error.startswith("training failed:"), done.error
+        assert str(missing) in done.error
+        # Data a dead process uploaded long ago, now gone from the cluster: refused, clearly.
+        with pytest.raises(ProviderError) as raised:
+            await ft.create_job(
+                "local",
+                model=str(tiny_model),
+                training_file="gcs://_ray_pkg_00000000000000000000000000000000.zip",
+                validation_file=None,
+                method={"type": "supervised", "supervised": {"hyperparameters": {}}},
+                suffix=None,
+                seed=None,
+                metadata={"evalbot_request": "d" * 40, "evalbot_job": "f9"},
+            )
+        assert not raised.value.retryable and "run the same /finetune" in raised.value.message
     finally:
         await ft.aclose()
 

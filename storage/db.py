@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -98,15 +98,22 @@ class Database:
                 session.rollback()
                 raise
 
-    def call(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        """Run `fn(session=..., **kwargs)` in one transaction, synchronously."""
+    # Storage functions take the session first (`def f(session: Session, *, ...)`), so
+    # the ParamSpec lets mypy check every other argument at each `db.run(f, ...)` call.
+    def call(
+        self, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run `fn(session, *args, **kwargs)` in one transaction, synchronously."""
         with self.session() as session:
-            return fn(session=session, **kwargs)
+            return fn(session, *args, **kwargs)
 
-    async def run(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        """Run `fn(session=..., **kwargs)` in one transaction on the database thread pool."""
+    async def run(
+        self, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run `fn(session, *args, **kwargs)` in one transaction on the database thread pool."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, partial(self.call, fn, **kwargs))
+        call = partial(self.call, fn, *args, **kwargs)
+        return await loop.run_in_executor(self._pool, call)
 
     def ping(self) -> bool:
         """True when the database answers a trivial query."""

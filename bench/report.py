@@ -62,7 +62,7 @@ def write(results: dict[str, Result]) -> Path:
         "",
         "Written by `python -m bench` (`make bench`); `python -m bench <name>` reruns one "
         "benchmark and keeps the others' last results, `--quick` shortens the rate-limit "
-        "run for development. Every engine run goes through `bot.app.build_services` and "
+        "run for development. Every engine run goes through `bot.wiring.build_services` and "
         "`RunEngine` with SQLite, exactly as `evalbot eval run` does, in a child process; "
         "the fake OpenAI server (tests/fakes/openai_server.py) runs in a process of its own.",
         "",

@@ -19,7 +19,7 @@ TERMINAL = ("succeeded", "failed", "cancelled", "refused", "rejected")
 
 
 def record_request(
-    *, session: Session, request_key: str, **fields: Any
+    session: Session, /, *, request_key: str, **fields: Any
 ) -> tuple[FineTuneJob, bool]:
     """Insert a request; (row, True) when new, (existing row, False) for a repeat.
 
@@ -46,16 +46,16 @@ def record_request(
     return job, True
 
 
-def get_job(*, session: Session, job_id: int) -> FineTuneJob | None:
+def get_job(session: Session, *, job_id: int) -> FineTuneJob | None:
     return session.get(FineTuneJob, job_id)
 
 
-def by_provider_id(*, session: Session, provider_job_id: str) -> FineTuneJob | None:
+def by_provider_id(session: Session, *, provider_job_id: str) -> FineTuneJob | None:
     query = select(FineTuneJob).where(FineTuneJob.provider_job_id == provider_job_id)
     return session.exec(query).first()
 
 
-def update(*, session: Session, job_id: int, **fields: Any) -> FineTuneJob | None:
+def update(session: Session, /, *, job_id: int, **fields: Any) -> FineTuneJob | None:
     job = session.get(FineTuneJob, job_id, with_for_update=True)
     if job is None:
         return None
@@ -65,7 +65,7 @@ def update(*, session: Session, job_id: int, **fields: Any) -> FineTuneJob | Non
     return job
 
 
-def conclude(*, session: Session, job_id: int, **fields: Any) -> tuple[FineTuneJob, bool]:
+def conclude(session: Session, /, *, job_id: int, **fields: Any) -> tuple[FineTuneJob, bool]:
     """Record the job's end; (job, False) if it had already ended (recorded elsewhere)."""
     job = session.get(FineTuneJob, job_id, with_for_update=True)
     if job is None:
@@ -78,14 +78,14 @@ def conclude(*, session: Session, job_id: int, **fields: Any) -> tuple[FineTuneJ
     return job, True
 
 
-def set_option(*, session: Session, job_id: int, key: str, value: Any) -> None:
+def set_option(session: Session, *, job_id: int, key: str, value: Any) -> None:
     job = session.get(FineTuneJob, job_id, with_for_update=True)
     if job is not None:
         job.options = {**(job.options or {}), key: value}
 
 
 def list_jobs(
-    *, session: Session, channel: str | None = None, limit: int = 20
+    session: Session, *, channel: str | None = None, limit: int = 20
 ) -> list[FineTuneJob]:
     query = select(FineTuneJob).order_by(col(FineTuneJob.id).desc()).limit(limit)
     if channel is not None:
@@ -93,7 +93,7 @@ def list_jobs(
     return list(session.exec(query))
 
 
-def unfinished(*, session: Session) -> list[FineTuneJob]:
+def unfinished(session: Session) -> list[FineTuneJob]:
     """Jobs a restarted leader must pick up: submit, or follow."""
     query = (
         select(FineTuneJob)

@@ -16,7 +16,7 @@ async def post_history(services: Services, suite: str, channel: str) -> None:
     """Post the history chart of `suite` with a line of text per model."""
 
     def read(
-        *, session: Any
+        session: Any,
     ) -> tuple[dict[str, list[tuple[datetime, float]]], list[tuple[datetime, str]]]:
         series: dict[str, list[tuple[datetime, float]]] = {}
         for run in reversed(store.recent_runs(session=session, suite=suite, limit=500)):

@@ -148,7 +148,7 @@ class RunEngine:
         db = self.services.db
 
         def load(
-            *, session: Any
+            session: Any,
         ) -> tuple[EvalRun | None, set[tuple[str, int]], dict[str, store.ModelTally]]:
             return (
                 store.get_run(session=session, run_id=run_id),
@@ -236,7 +236,7 @@ class RunEngine:
             return
         run.message_ts = posted.ts
         await self.services.db.run(
-            store.set_message, run_id=run.id, channel=posted.channel, ts=posted.ts
+            store.set_message, run_id=run.id or 0, channel=posted.channel, ts=posted.ts
         )
 
     async def _work(self, live: Live, pending: list[tuple[str, int]]) -> None:

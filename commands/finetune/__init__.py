@@ -316,7 +316,7 @@ async def ask_approval(services: Services, job: FineTuneJob, proposer: str) -> N
                 await services.chat.react(Posted(job.channel, job.message_ts), emoji)
 
 
-def _open_gate(*, session: Any, job: FineTuneJob, proposer: str) -> Proposal:
+def _open_gate(session: Any, *, job: FineTuneJob, proposer: str) -> Proposal:
     proposal = proposal_store.create_proposal(
         session=session,
         suite=job.suite,

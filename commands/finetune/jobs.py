@@ -333,17 +333,11 @@ async def evaluate(services: Services, job: FineTuneJob) -> None:
         return
     total = len(suite.items)
 
-    def plan(*, session: Any) -> Any:
-        base_run = None
-        for run in run_store.recent_runs(session=session, suite=suite.name, limit=30):
-            if (
-                run.status == "finished"
-                and job.base_model in run.models
-                and run.data_version == suite.data_version
-                and run.sample_limit is None
-            ):
-                base_run = run.id
-                break
+    def plan(session: Any) -> Any:
+        latest = run_store.latest_complete_run(
+            session, suite=suite.name, data_version=suite.data_version, model=job.base_model
+        )
+        base_run = latest.id if latest is not None else None
         models = [model] if base_run else [job.base_model, model]
         ref = {
             "kind": "finetune",

@@ -177,7 +177,7 @@ def test_costly_job_waits_for_an_approval(world: tuple[Path, FakeSlack, FakeOpen
             timeout=20,
         )
         assert "waiting for an approval" in msg.text
-        time.sleep(0.5)
+        bot.wait_idle()
         assert openai.job_ids() == []
         home = slack.app_home_opened_event(APPROVER)
         bot.post_signed(json.dumps(home).encode(), content_type="application/json")

@@ -55,23 +55,6 @@ def test_migrations_create_every_durable_table_and_are_idempotent(database: Data
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
 
 
-def test_the_migrations_build_exactly_the_tables_the_models_describe(database: Database) -> None:
-    """A column added to storage/tables.py without a migration fails here, not in prod."""
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-    from sqlmodel import SQLModel
-
-    import storage.tables  # noqa: F401  (registers the tables)
-
-    with database.engine.connect() as conn:
-        schema = conn.dialect.default_schema_name if conn.dialect.name != "sqlite" else None
-        opts: dict[str, Any] = {"compare_type": False}
-        if schema:
-            opts["include_schemas"] = False
-        diff = compare_metadata(MigrationContext.configure(conn, opts=opts), SQLModel.metadata)
-    assert diff == []
-
-
 def test_run_results_are_stored_once_and_tallied(database: Database) -> None:
     run_id = new_run(database)
     batch = [
@@ -259,7 +242,7 @@ def test_alias_moves_keep_their_history(database: Database) -> None:
 async def test_database_run_executes_off_the_event_loop(database: Database) -> None:
     seen: list[str] = []
 
-    def where(*, session: Any) -> None:
+    def where(session: Any) -> None:
         seen.append(threading.current_thread().name)
 
     await database.run(where)

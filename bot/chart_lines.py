@@ -202,7 +202,7 @@ def _mark_promotions(
             annotation_clip=False,
         )
         handle = Line2D([], [], color=TEXT, linestyle=(0, (4, 3)), linewidth=1.4)
-        out.append((handle, f"{number}: {when:%b %d} {short(model, 14)}"))
+        out.append((handle, f"{number}: {when:%b %d} {short(model, 18)}"))
     if len(out) > PROMOTIONS_SHOWN:  # keep the legend short: the latest promotions
         hidden = len(out) - PROMOTIONS_SHOWN
         out = out[-PROMOTIONS_SHOWN:]

@@ -90,8 +90,8 @@ def comparison_chart(
     # a line would cross the text under the bars.
     axes.vlines(
         [rates[0]] * len(bars),
-        [row - 0.32 for row in rows],
-        [row + 0.32 for row in rows],
+        [row - 0.28 for row in rows],
+        [row + 0.21 for row in rows],  # the bar's lower edge: the text starts below it
         color=TEXT,
         linestyle=(0, (4, 3)),
         linewidth=1.5,
@@ -143,7 +143,7 @@ def comparison_chart(
 def _diff_note(diff: ChartDiff | None) -> str:
     if diff is None:
         return ""
-    verdict = _VERDICT.get(diff.verdict, "no sig. difference")
+    verdict = _VERDICT.get(diff.verdict, "not significant")
     p = "p<0.001" if diff.p_value < 0.001 else f"p={diff.p_value:.2g}"
     return (
         f"{diff.diff_pp:+.1f} pp [{diff.ci_low_pp:+.1f}, {diff.ci_high_pp:+.1f}] · {p} · {verdict}"

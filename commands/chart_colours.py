@@ -15,8 +15,6 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from storage import runs as run_store
-
 # bot/chart_theme.py draws slot s with PALETTE[s % PALETTE_SIZE] and, past the palette,
 # a different line style / hatch for each round (s // PALETTE_SIZE).
 PALETTE_SIZE = 8
@@ -47,6 +45,10 @@ def colour_slots(models: Iterable[str], start: int = 0) -> dict[str, int]:
 
 def suite_models(*, session: Any, suite: str) -> list[str]:
     """The models run on `suite`, in the order they first ran (oldest first)."""
+    # Imported here: the chart worker process imports this module for the palette rule
+    # and should not pay for loading the database layer.
+    from storage import runs as run_store
+
     seen: dict[str, None] = {}
     for run in reversed(run_store.recent_runs(session=session, suite=suite, limit=_HISTORY_RUNS)):
         for model in run.models:

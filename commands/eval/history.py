@@ -37,8 +37,8 @@ async def post_history(services: Services, suite: str, channel: str) -> None:
                     low, high = wilson_interval(tally.passed, tally.graded)
                     point = HistoryPoint(when, tally.pass_rate, low, high, partial)
                     series.setdefault(model, []).append(point)
-        promotions = [
-            (c.created_at, f"{c.alias}: {c.model}")
+        promotions = [  # the production alias goes without saying on the chart
+            (c.created_at, c.model if c.alias == "production" else f"{c.alias}: {c.model}")
             for c in alias_store.history(session=session, suite=suite)
         ]
         return series, promotions, chart_colours.suite_colours(session=session, suite=suite)

@@ -44,8 +44,8 @@ __all__ = [
 
 Bar = ChartBar  # the data the charts draw are the Charts port's own types
 
-_ROW_IN = 0.52  # a model's row: the bar and, under it, its difference from the baseline
-_HEADER_IN = 1.25  # title, legend, and the x axis below
+_ROW_IN = 0.46  # a model's row: the bar and, under it, its difference from the baseline
+_HEADER_IN = 1.15  # title, legend, and the x axis below
 MIN_TAG_N = 10  # tags with fewer samples than this go into "other"
 MAX_TAGS = 12  # rows of tags before the rest are pooled too
 _VERDICT = {"better": "better", "worse": "worse"}

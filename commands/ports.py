@@ -6,7 +6,7 @@ fake servers in tests/fakes/. Nothing in commands/ imports slack or openai direc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -114,13 +114,45 @@ class Models(Protocol):
 
 @dataclass(frozen=True)
 class ChartBar:
-    """One model in a comparison chart: pass rate and its 95% interval, as fractions."""
+    """One model in a comparison chart: pass rate and its 95% interval, as fractions.
+
+    `label` is what the chart shows (model@rN when two runs name one model); `model`
+    picks the colour, so it stays the model's own across charts (empty: the label).
+    """
 
     label: str
     pass_rate: float
     ci_low: float
     ci_high: float
     n: int
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class ChartDiff:
+    """A challenger against the baseline on paired samples: the comparison's annotation.
+
+    `label` matches the challenger's ChartBar; differences are percentage points.
+    """
+
+    label: str
+    diff_pp: float
+    ci_low_pp: float
+    ci_high_pp: float
+    p_value: float
+    verdict: str  # better | worse | no significant difference
+    paired: int
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One run of one model in the history chart; rates are fractions."""
+
+    when: datetime
+    pass_rate: float
+    ci_low: float
+    ci_high: float
+    partial: bool = False  # a `limit=N` run: fewer samples than the suite has
 
 
 @dataclass(frozen=True)
@@ -133,19 +165,35 @@ class TagRate:
     n: int = 0
 
 
+# Model -> colour slot (commands.chart_colours): the same model, the same colour, in
+# every chart of a suite. A model missing from it gets a colour from its name alone.
+ColourSlots = Mapping[str, int]
+
+
 class Charts(Protocol):
     """Renders charts to PNG bytes off the event loop (bot/ implements it)."""
 
-    async def comparison(self, title: str, bars: Sequence[ChartBar]) -> bytes: ...
+    async def comparison(
+        self,
+        title: str,
+        bars: Sequence[ChartBar],
+        diffs: Sequence[ChartDiff] = (),
+        colours: ColourSlots | None = None,
+    ) -> bytes:
+        """Pass rate per model (the first is the baseline), each challenger annotated."""
+        ...
 
     async def history(
         self,
         title: str,
-        series: dict[str, list[tuple[datetime, float]]],
+        series: Mapping[str, Sequence[HistoryPoint]],
         promotions: Sequence[tuple[datetime, str]],
+        colours: ColourSlots | None = None,
     ) -> bytes: ...
 
-    async def tag_breakdown(self, title: str, rows: Sequence[TagRate]) -> bytes: ...
+    async def tag_breakdown(
+        self, title: str, rows: Sequence[TagRate], colours: ColourSlots | None = None
+    ) -> bytes: ...
 
     async def loss_curve(
         self, title: str, train: Sequence[tuple[int, float]], valid: Sequence[tuple[int, float]]

@@ -247,7 +247,7 @@ def new_finetune(db: Database) -> int:
         method="sft",
         provider="default",
         base_model="m1",
-        options={"train_jsonl": train + "\n", "method": {"type": "supervised"}},
+        train=[(train + "\n").encode()],
         status="pending",
     )
     assert new and job.id is not None

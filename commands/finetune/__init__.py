@@ -303,6 +303,8 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
         channel=inv.channel_id,
         user_id=inv.user_id,
     )
+    # The rows are in the database now: let them go before the (long) submit and follow.
+    del tset
     if not new:
         await inv.respond(
             f"This exact fine-tune was already requested as `f{job.id}` "
@@ -311,10 +313,10 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
         return job
     posted = await services.chat.post(inv.channel_id, job_text(job))
     job = await jobs._update(services, job.id or 0, message_ts=posted.ts)
-    if tset.duplicates:
+    if job.duplicates:
         await services.chat.post(
             inv.channel_id,
-            f":warning: {tset.duplicates} training rows repeat an earlier row exactly.",
+            f":warning: {job.duplicates} training rows repeat an earlier row exactly.",
             thread_ts=posted.ts,
         )
     if over:
@@ -373,6 +375,7 @@ async def on_gate_decided(services: Services, proposal: Proposal) -> None:
         await jobs.submit(services, job_id)
     else:
         job = await services.db.run(store.update, job_id=job_id, status="rejected")
+        await services.db.run(store.drop_data, job_id=job_id)  # it will never be uploaded
         if job is not None:
             await jobs.show(services, job)
 

@@ -30,6 +30,7 @@ from commands.ports import (
     JobInfo,
     Posted,
     ProviderError,
+    TrainingMethod,
     TrainingRequest,
     Upload,
 )
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 PROVIDER_STATES = ("validating_files", "queued", "running")
 CREATE_ATTEMPTS = 4
 SEEN_EVENTS_KEPT = 500
+_METHODS: dict[str, TrainingMethod] = {"sft": "sft", "dpo": "dpo", "rft": "rft"}
 
 
 def backends(services: Services) -> FineTuneBackends:
@@ -177,13 +179,12 @@ async def _find(services: Services, job: FineTuneJob) -> JobInfo | None:
 
 def training_request(services: Services, job: FineTuneJob) -> TrainingRequest:
     """The job's row as a backend's create() takes it."""
-    method = job.method if job.method in ("sft", "dpo", "rft") else "sft"
     return TrainingRequest(
         request_key=_key(job),
         label=f"f{job.id}",
         provider=job.provider,
         base_model=services.models.split(job.base_model)[1],
-        method=method,  # type: ignore[arg-type]
+        method=_METHODS[job.method],
         hyperparameters=dict(job.hyperparameters or {}),
         training_file=job.training_file_id or "",
         validation_file=job.validation_file_id,
@@ -224,6 +225,7 @@ async def _create(services: Services, job: FineTuneJob) -> JobInfo | None:
         status="failed",
         error="the provider kept failing while the job was being created",
     )
+    await services.db.run(store.drop_data, job_id=job.id or 0)
     await show(services, failed)
     return None
 

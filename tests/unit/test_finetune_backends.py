@@ -48,8 +48,21 @@ class RecordingBackend:
         return f"/models/{job.id}"
 
 
-def test_a_backend_from_outside_commands_satisfies_the_port() -> None:
-    backend: FineTuneBackend = RecordingBackend("ray")  # mypy checks the Protocol here
+def port_members() -> set[str]:
+    methods = {n for n, v in vars(FineTuneBackend).items() if callable(v) and n[0] != "_"}
+    return methods | set(FineTuneBackend.__annotations__)
+
+
+def test_every_backend_implements_the_whole_port() -> None:
+    from bot.finetune_backend import OpenAIFineTuning
+
+    members = port_members()
+    assert {"upload", "create", "find", "get", "cancel", "events", "make_servable"} <= members
+    for implementation in (OpenAIFineTuning, RecordingBackend):
+        missing = {m for m in members if m != "name" and not hasattr(implementation, m)}
+        assert not missing, f"{implementation.__name__} lacks {sorted(missing)}"
+    assert OpenAIFineTuning.name == "openai"
+    backend: FineTuneBackend = RecordingBackend("ray")
     assert backend.name == "ray"
 
 

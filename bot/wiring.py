@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any, cast
 from bot.chart_port import ProcessCharts
 from bot.finetune_backend import OpenAIFineTuning
 from bot.gateway import OpenAIGateway
-from bot.settings import Settings, parse_api_styles
+from bot.settings import Settings, parse_api_styles, parse_finetune_backends
 from commands.eval.catalog import SuiteCatalog
-from commands.eval.prices import PriceTable
 from commands.eval.runner import RunEngine
-from commands.ports import Chat
+from commands.ports import Chat, FineTuneBackend, FineTuneBackends
+from commands.prices import PriceTable
 from commands.services import Policy, Services
 from commands.throttle import ResilientModels, RetryPolicy
 from storage.db import Database
@@ -66,6 +66,11 @@ def build_services(
         charts=ProcessCharts(),
         policy=policy,
     )
-    services.finetune = OpenAIFineTuning(gateway)
+    # Fine-tuning backends by name; a provider's jobs go to the one
+    # EVALBOT_FINETUNE_BACKENDS names (default openai). Issue 15 adds "ray" here.
+    backends: dict[str, FineTuneBackend] = {"openai": OpenAIFineTuning(gateway)}
+    services.finetune = FineTuneBackends(
+        backends, parse_finetune_backends(settings.evalbot_finetune_backends, settings.providers())
+    )
     services.engine_ = RunEngine(services, services.suites, services.prices, services.models)
     return services, gateway

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, BinaryIO, Literal, Protocol
 
 Message = dict[str, Any]  # an OpenAI chat message: {"role": ..., "content": ...}
 
@@ -202,12 +202,12 @@ class Charts(Protocol):
 
 @dataclass(frozen=True)
 class JobInfo:
-    """A provider's fine-tuning job, as far as evalbot needs it."""
+    """A backend's fine-tuning job, as far as evalbot needs it."""
 
     id: str
     status: str  # validating_files queued running succeeded failed cancelled
     model: str
-    fine_tuned_model: str | None = None
+    fine_tuned_model: str | None = None  # the result's name at the backend, once trained
     trained_tokens: int | None = None
     error: str | None = None
     estimated_finish: int | None = None  # unix seconds
@@ -216,6 +216,9 @@ class JobInfo:
 
 @dataclass(frozen=True)
 class JobEvent:
+    """One line of a job's log. `type` "metrics" carries progress in `data`: `step`,
+    `total_steps`, `train_loss`, `valid_loss` (or `full_valid_loss`), `reward` (RFT/GRPO)."""
+
     id: str
     created_at: int
     level: str
@@ -224,42 +227,120 @@ class JobEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+TrainingMethod = Literal["sft", "dpo", "rft"]
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    """Everything a backend needs to create one job, in evalbot's own terms.
+
+    `request_key` is evalbot's idempotency key: the backend tags the job with it so that
+    `find` can answer "was this already created?" after a doubtful failure or a restart.
+    """
+
+    request_key: str  # at most 64 characters
+    label: str  # "f12": the job as people see it
+    provider: str
+    base_model: str  # without the provider prefix
+    method: TrainingMethod
+    hyperparameters: dict[str, Any]
+    training_file: str  # what `upload` returned
+    validation_file: str | None = None
+    grader: dict[str, Any] | None = None  # rft: the suite's grader (OpenAI grader schema)
+    suffix: str | None = None
+    seed: int | None = None
+
+
 class FineTuneBackend(Protocol):
-    """Fine-tuning on a provider. One implementation serves every OpenAI-compatible API
-    (OpenAI, Azure OpenAI, gateways); an open-weight backend can plug in later."""
+    """Fine-tuning somewhere: `openai` (any OpenAI-compatible fine-tuning API, in
+    bot/finetune_backend.py) or `ray` (open weights on a Ray cluster). bot/ implements it;
+    commands/finetune drives the lifecycle (submit once, poll, cancel, evaluate) the same
+    way for every backend. See docs/finetune-backends.md."""
 
-    async def upload(self, provider: str, filename: str, content: bytes) -> str:
-        """Upload training data (purpose fine-tune); the file id."""
+    name: str  # the name EVALBOT_FINETUNE_BACKENDS uses: "openai", "ray"
+
+    async def upload(self, provider: str, filename: str, data: BinaryIO) -> str:
+        """Store training data (JSONL, read from `data` as a stream); an id for `create`."""
         ...
 
-    async def create_job(
-        self,
-        provider: str,
-        *,
-        model: str,
-        training_file: str,
-        validation_file: str | None,
-        method: dict[str, Any],
-        suffix: str | None,
-        seed: int | None,
-        metadata: dict[str, str],
-    ) -> JobInfo:
-        """Create a job with ONE attempt (no automatic retries: they could duplicate it)."""
+    async def create(self, request: TrainingRequest) -> JobInfo:
+        """Create the job with ONE attempt, tagged with `request.request_key`.
+
+        No automatic retries: they could create it twice. evalbot calls `find` after a
+        doubtful failure (ProviderError with `retryable`) before trying again.
+        """
         ...
 
-    async def find_jobs(self, provider: str, metadata: dict[str, str]) -> list[JobInfo]: ...
+    async def find(self, provider: str, request_key: str) -> JobInfo | None:
+        """The job created for `request_key`, if any."""
+        ...
 
-    async def get_job(self, provider: str, job_id: str) -> JobInfo: ...
+    async def get(self, provider: str, job_id: str) -> JobInfo: ...
 
-    async def cancel_job(self, provider: str, job_id: str) -> JobInfo: ...
+    async def cancel(self, provider: str, job_id: str) -> JobInfo: ...
 
     async def events(self, provider: str, job_id: str, limit: int = 100) -> list[JobEvent]:
-        """Newest first, as the API lists them."""
+        """Newest first; metrics events carry step, losses and reward (see JobEvent)."""
         ...
 
     async def validate_grader(self, provider: str, grader: dict[str, Any]) -> None:
-        """Raise ProviderError(bad_request) with the provider's reason if it is invalid."""
+        """Raise ProviderError(bad_request) with the reason if the backend cannot use it."""
         ...
+
+    async def make_servable(self, provider: str, job: JobInfo) -> str:
+        """Make a succeeded job's model answer requests; the model name to evaluate it by
+        (without the provider prefix). OpenAI serves it already: its `fine_tuned_model`.
+        Ray: load the LoRA into vLLM, or the model's path for a server that loads by path.
+        Raise ProviderError when it cannot be served."""
+        ...
+
+
+class BackendUnavailable(Exception):
+    """A provider's fine-tunes go to a backend this process does not run; str() says what
+    to set."""
+
+
+class FineTuneBackends:
+    """The backends this process runs, by name, and which one each provider uses.
+
+    Built by the composition root (EVALBOT_FINETUNE_BACKENDS); a provider not named
+    there uses `default` ("openai").
+    """
+
+    def __init__(
+        self,
+        backends: Mapping[str, FineTuneBackend],
+        routes: Mapping[str, str] | None = None,
+        default: str = "openai",
+    ) -> None:
+        self._backends = dict(backends)
+        self._routes = dict(routes or {})
+        self._default = default
+
+    def name_for(self, provider: str) -> str:
+        """The backend name `provider` fine-tunes with."""
+        return self._routes.get(provider, self._default)
+
+    def for_provider(self, provider: str) -> FineTuneBackend:
+        """The backend for a new job on `provider`; BackendUnavailable says what is missing."""
+        return self.named(self.name_for(provider), provider)
+
+    def named(self, name: str, provider: str | None = None) -> FineTuneBackend:
+        """The backend a job was created with (its row keeps the name)."""
+        found = self._backends.get(name)
+        if found is None:
+            whose = f"`{provider}`'s fine-tunes go" if provider else "This job went"
+            setting = "EVALBOT_RAY_ADDRESS" if name == "ray" else "EVALBOT_FINETUNE_BACKENDS"
+            raise BackendUnavailable(
+                f"{whose} to the `{name}` backend, which this deployment does not run: "
+                f"an operator can set {setting}, or map the provider to another backend "
+                "in EVALBOT_FINETUNE_BACKENDS."
+            )
+        return found
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._backends)
 
 
 class Scheduler(Protocol):

@@ -20,13 +20,13 @@ from typing import Any
 from commands.eval.announce import announce
 from commands.eval.catalog import SuiteCatalog
 from commands.eval.graders.base import GradeError, Sample
-from commands.eval.prices import PriceTable
 from commands.eval.render import RunHeader, progress_text, run_header
 from commands.eval.suite import Suite
 from commands.eval.templates import TemplateError, render
 from commands.leases import Lease, dead_here
 from commands.logctx import log_context
 from commands.ports import ChatError, Posted, ProviderError
+from commands.prices import PriceTable
 from commands.services import Services
 from commands.throttle import ResilientModels
 from storage import runs as store

@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -237,8 +238,8 @@ async def test_a_clean_shutdown_hands_its_runs_over_at_once(
     assert len(asked(openai)) == N
 
 
-def new_finetune(db: Database) -> int:
-    train = "\n".join(
+TRAIN_JSONL = (
+    "\n".join(
         json.dumps(
             {
                 "messages": [
@@ -249,6 +250,11 @@ def new_finetune(db: Database) -> int:
         )
         for i in range(N)
     )
+    + "\n"
+)
+
+
+def new_finetune(db: Database) -> int:
     job, new = db.call(
         ft_store.record_request,
         request_key="k1",
@@ -256,7 +262,7 @@ def new_finetune(db: Database) -> int:
         method="sft",
         provider="default",
         base_model="m1",
-        options={"train_jsonl": train + "\n", "method": {"type": "supervised"}},
+        train=[TRAIN_JSONL.encode()],
         status="pending",
     )
     assert new and job.id is not None
@@ -283,6 +289,13 @@ async def test_a_fine_tune_submitted_three_times_at_once_becomes_one_job(
     job = await database.run(ft_store.get_job, job_id=job_id)
     assert job is not None and job.provider_job_id == openai.job_ids()[0]
     assert job.owner is None  # released
+    # What reached the provider is the stored data, byte for byte, streamed from its
+    # chunks; once the job exists the data is no longer kept.
+    url = f"{openai.base_url.rstrip('/')}/files/{job.training_file_id}/content"
+    ask = urllib.request.Request(url, headers={"Authorization": f"Bearer {openai.api_key}"})
+    uploaded = await asyncio.to_thread(lambda: urllib.request.urlopen(ask, timeout=10).read())
+    assert uploaded == TRAIN_JSONL.encode()
+    assert await database.run(ft_store.data_size, job_id=job_id, part="train") == 0
 
 
 async def test_a_webhook_and_the_polls_seeing_the_end_together_evaluate_once(

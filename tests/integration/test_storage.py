@@ -18,6 +18,7 @@ EXPECTED_TABLES = {
     "eval_runs",
     "sample_results",
     "finetune_jobs",
+    "finetune_data",
     "watches",
     "seen_models",
     "notices",
@@ -52,7 +53,10 @@ def test_migrations_create_every_durable_table_and_are_idempotent(database: Data
     assert tables >= EXPECTED_TABLES
     migrate(database.engine)  # a second start applies nothing and does not fail
     with database.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert (
+            conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            == "0002_finetune_columns"
+        )
 
 
 def test_run_results_are_stored_once_and_tallied(database: Database) -> None:

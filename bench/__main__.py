@@ -17,6 +17,7 @@ from bench.common import Result, Row
 def _registry() -> dict[str, Callable[[bool], Result]]:
     from bench.ack import ack_latency
     from bench.charts_bench import chart_render
+    from bench.cli_start import cli_start
     from bench.memory import memory
     from bench.ratelimit import rate_limited
     from bench.reference import reference
@@ -29,6 +30,7 @@ def _registry() -> dict[str, Callable[[bool], Result]]:
         "ack": ack_latency,
         "charts": chart_render,
         "reference": reference,
+        "cli_start": cli_start,
     }
 
 

@@ -114,8 +114,8 @@ async def run_once(
     suite_name: str, models: list[str], limit: int | None, drain: bool = False
 ) -> dict[str, Any]:
     """Create a run and execute it to the end; returns timings and counts."""
-    from bot.app import build_services
     from bot.settings import load_settings
+    from bot.wiring import build_services
     from storage import runs as store
     from storage.db import Database
 
@@ -173,7 +173,7 @@ async def run_once(
         await asyncio.to_thread(db.close)
 
 
-def _attempts(*, session: Any, run_id: int) -> int:
+def _attempts(session: Any, *, run_id: int) -> int:
     from sqlalchemy import func, select
     from sqlmodel import col
 

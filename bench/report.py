@@ -9,7 +9,7 @@ from pathlib import Path
 from bench.common import REPO, Result, machine
 
 DOC = REPO / "docs" / "benchmarks.md"
-ORDER = ("throughput", "ratelimit", "memory", "ack", "charts", "reference")
+ORDER = ("throughput", "ratelimit", "memory", "ack", "charts", "reference", "cli_start")
 _DATA = re.compile(r"<!-- bench-data\n(.*?)\n-->", re.S)
 
 CHANGES = """\
@@ -33,6 +33,17 @@ event loop (a third of the loop's CPU after the change above); the duplicate che
 only the batch's index range, not every stored result of the run on every flush | \
 commands/eval/runner.py, storage/runs.py | 0.72 ms CPU/sample | 0.49 ms CPU/sample, \
 3.83 s, ratio 1.23 |
+
+| `evalbot eval run` imports no Slack (bolt, sdk), aiohttp web server, APScheduler or \
+alembic (build_services moved to bot/wiring.py), and a fresh database is created from \
+the models and stamped at the head revision instead of replaying the migrations. \
+Measured 2026-12-01 with the machine at load average 9-14 on 2 cores (other sessions' \
+test suites), before and after interleaved, so the absolute times are several times \
+those of a quiet machine: `git archive a439d44 | tar -x -C /tmp/before && \
+EVALBOT_BENCH_BEFORE=/tmp/before python -m bench cli_start` (its first-request part) | \
+bot/cli.py, bot/wiring.py, storage/db.py | launch to first request median 14.96 s \
+(6 starts); 3.4-4.2 s CPU per start | median 10.19 s (6 starts); 2.9-3.1 s CPU per \
+start; the openai SDK's import is now about 60% of what is left |
 
 Looked at and left alone, because the measurements did not point at them: the limiter's
 `notify_all` (at most a few waiters at concurrency 64: the pool has concurrency + 4
@@ -62,7 +73,7 @@ def write(results: dict[str, Result]) -> Path:
         "",
         "Written by `python -m bench` (`make bench`); `python -m bench <name>` reruns one "
         "benchmark and keeps the others' last results, `--quick` shortens the rate-limit "
-        "run for development. Every engine run goes through `bot.app.build_services` and "
+        "run for development. Every engine run goes through `bot.wiring.build_services` and "
         "`RunEngine` with SQLite, exactly as `evalbot eval run` does, in a child process; "
         "the fake OpenAI server (tests/fakes/openai_server.py) runs in a process of its own.",
         "",

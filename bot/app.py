@@ -1,6 +1,7 @@
 """The composition root: settings in, a running bot out.
 
-`build_services` wires storage, the provider gateway and Slack; `Bot.start` connects
+`build_services` (bot.wiring) wires storage, the provider gateway and the chat;
+`Bot.start` connects
 (HTTP site, Socket Mode), resumes unfinished work and starts the scheduler. Nothing
 here runs at import time.
 """
@@ -12,103 +13,29 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from bot import http, listeners
+from bot.activity import Activity
 from bot.chart_port import ProcessCharts
-from bot.finetune_backend import OpenAIFineTuning
-from bot.finetune_router import FineTuneRouter
 from bot.gateway import OpenAIGateway
 from bot.metrics import Metrics
-from bot.ray_backend import GpuPricing, RayFineTuning
-from bot.ray_jobs import RayJobsClient
-from bot.ray_settings import parse_backends, parse_serving
 from bot.scheduler import JobScheduler
-from bot.serving import Serving
-from bot.settings import Settings, parse_api_styles
+from bot.settings import Settings
 from bot.slack_chat import SlackChat, make_web_client
 from bot.webhooks import Webhooks
+from bot.wiring import build_services
 from commands import jobs
-from commands.eval.catalog import SuiteCatalog
-from commands.eval.prices import PriceTable
-from commands.eval.runner import RunEngine
 from commands.lifecycle import on_start
-from commands.ports import Chat, FineTuneBackend
-from commands.services import Policy, Services
+from commands.services import Services
 from commands.table import build_table
-from commands.throttle import ResilientModels, RetryPolicy
 from storage.db import Database
 
 log = logging.getLogger(__name__)
-
-
-def build_services(
-    settings: Settings, db: Database, chat: Chat | None = None, metrics: Metrics | None = None
-) -> tuple[Services, OpenAIGateway]:
-    """Everything the use cases need, built from settings (counted in `metrics`)."""
-    gateway = OpenAIGateway(
-        settings.providers(),
-        concurrency=settings.evalbot_concurrency,
-        timeout_s=settings.evalbot_request_timeout,
-        styles=cast(Any, parse_api_styles(settings.evalbot_api_style, settings.providers())),
-    )
-    retry = RetryPolicy(
-        max_attempts=settings.evalbot_max_attempts,
-        base_delay_s=settings.evalbot_retry_base_seconds,
-    )
-    if chat is None:
-        client = make_web_client(settings.slack_bot_token or "", settings.slack_api_url, metrics)
-        chat = SlackChat(client, observer=metrics)
-    policy = Policy(
-        approvers=frozenset(settings.evalbot_approvers),
-        finetune_users=frozenset(settings.evalbot_finetune_users),
-        concurrency=settings.evalbot_concurrency,
-        poll_seconds=settings.evalbot_poll_seconds,
-        proposal_days=settings.evalbot_proposal_days,
-        finetune_approval_usd=settings.evalbot_finetune_approval_usd,
-        finetune_max_bytes=settings.evalbot_finetune_max_mb * 1024 * 1024,
-        run_lease_s=settings.evalbot_run_lease_seconds,
-        max_run_usd=settings.evalbot_max_run_usd,
-    )
-    services = Services(
-        chat=chat,
-        models=ResilientModels(
-            gateway, concurrency=settings.evalbot_concurrency, policy=retry, observer=metrics
-        ),
-        db=db,
-        suites=SuiteCatalog.load(settings.suites_dir),
-        prices=PriceTable.load(settings.evalbot_prices_file),
-        charts=ProcessCharts(),
-        policy=policy,
-    )
-    services.finetune = build_finetune(settings, gateway)
-    services.engine_ = RunEngine(services, services.suites, services.prices, services.models)
-    return services, gateway
-
-
-def build_finetune(settings: Settings, gateway: OpenAIGateway) -> FineTuneRouter:
-    """The fine-tuning port: OpenAI's API, and the Ray cluster when EVALBOT_RAY_ADDRESS is set."""
-    providers = settings.providers()
-    backends: dict[str, FineTuneBackend] = {"openai": OpenAIFineTuning(gateway)}
-    if settings.evalbot_ray_address:
-        serving = Serving(parse_serving(settings.evalbot_serving, providers), providers)
-        backends["ray"] = RayFineTuning(
-            RayJobsClient(settings.evalbot_ray_address),
-            store=settings.evalbot_model_store,
-            python=settings.evalbot_ray_python,
-            serving=serving,
-            providers=providers,
-            pricing=GpuPricing(
-                tokens_per_gpu_hour=settings.evalbot_ray_tokens_per_gpu_hour,
-                usd_per_gpu_hour=settings.evalbot_ray_gpu_hour_usd,
-            ),
-        )
-    kinds = parse_backends(settings.evalbot_finetune_backends, providers)
-    return FineTuneRouter(backends, kinds)
 
 
 @dataclass
@@ -125,6 +52,7 @@ class Bot:
     site: web.AppRunner | None = None
     scheduler: JobScheduler | None = None
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
+    activity: Activity = field(default_factory=Activity)
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Bot:
@@ -140,7 +68,9 @@ class Bot:
             process_before_response=False,
             raise_error_for_unhandled_request=False,
         )
-        listeners.register(bolt, build_table(), services)
+        activity = Activity()
+        activity.watch(lambda: services.tasks.running)
+        listeners.register(bolt, build_table(), services, activity)
         if not http_mode:  # HTTP mode times the whole request in bot/http.py
 
             async def time_ack(next: Callable[[], Awaitable[Any]]) -> None:
@@ -150,7 +80,7 @@ class Bot:
                 answered()
 
             bolt.middleware(time_ack)
-        return cls(settings, db, services, gateway, bolt, metrics)
+        return cls(settings, db, services, gateway, bolt, metrics, activity=activity)
 
     async def start(self) -> None:
         """Serve HTTP, connect Socket Mode when configured, resume unfinished work."""
@@ -161,7 +91,11 @@ class Bot:
             else None
         )
         web_app = http.build_web_app(
-            self.services, self.bolt if settings.mode == "http" else None, hooks, self.metrics
+            self.services,
+            self.bolt if settings.mode == "http" else None,
+            hooks,
+            self.metrics,
+            idle=lambda: self.activity.idle,
         )
         self.site = await http.start_site(web_app, settings.port)
         if settings.mode == "socket":
@@ -177,9 +111,12 @@ class Bot:
         await self.gateway.warm()
 
         async def lead() -> None:
-            await on_start(self.services)
+            with self.activity.handling():
+                await on_start(self.services)
 
         self.scheduler = JobScheduler(self.db, on_leader=lead)
+        scheduler = self.scheduler
+        self.activity.watch(lambda: scheduler.running_jobs)
         self.services.scheduler = self.scheduler
         await self.scheduler.start()
 
@@ -193,7 +130,7 @@ class Bot:
         if self.site is not None:
             await self.site.cleanup()
         await self.gateway.close()
-        if isinstance(self.services.finetune, FineTuneRouter):
+        if self.services.finetune is not None:
             await self.services.finetune.aclose()
         if isinstance(self.services.charts, ProcessCharts):
             self.services.charts.close()

@@ -14,13 +14,13 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any
 
-from commands.ports import ChartBar, TagRate
+from commands.ports import ChartBar, ChartDiff, ColourSlots, HistoryPoint, TagRate
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,11 @@ def _render(name: str, *args: Any) -> bytes:
 
     result: bytes = getattr(charts, name)(*args)
     return result
+
+
+def _plain(colours: ColourSlots | None) -> dict[str, int] | None:
+    """A picklable copy for the worker (a Mapping may be any object)."""
+    return None if colours is None else dict(colours)
 
 
 def _warm() -> bool:
@@ -82,32 +87,44 @@ class ProcessCharts:
                 self.close()
         return await asyncio.to_thread(fn, *args)  # last resort: draw on a thread
 
-    async def comparison(self, title: str, bars: Sequence[ChartBar]) -> bytes:
-        result: bytes = await self._run(_render, "comparison_chart", title, list(bars))
+    async def comparison(
+        self,
+        title: str,
+        bars: Sequence[ChartBar],
+        diffs: Sequence[ChartDiff] = (),
+        colours: ColourSlots | None = None,
+    ) -> bytes:
+        result: bytes = await self._run(
+            _render, "comparison_chart", title, list(bars), list(diffs), _plain(colours)
+        )
         return result
 
     async def history(
         self,
         title: str,
-        series: dict[str, list[tuple[datetime, float]]],
+        series: Mapping[str, Sequence[HistoryPoint]],
         promotions: Sequence[tuple[datetime, str]],
+        colours: ColourSlots | None = None,
     ) -> bytes:
-        result: bytes = await self._run(_render, "history_chart", title, series, list(promotions))
+        plain = {name: list(points) for name, points in series.items()}
+        result: bytes = await self._run(
+            _render, "history_chart", title, plain, list(promotions), _plain(colours)
+        )
         return result
 
-    async def tag_breakdown(self, title: str, rows: Sequence[TagRate]) -> bytes:
-        result: bytes = await self._run(_render, "tag_breakdown_chart", title, list(rows))
+    async def tag_breakdown(
+        self, title: str, rows: Sequence[TagRate], colours: ColourSlots | None = None
+    ) -> bytes:
+        result: bytes = await self._run(
+            _render, "tag_breakdown_chart", title, list(rows), _plain(colours)
+        )
         return result
 
     async def loss_curve(
-        self,
-        title: str,
-        train: Sequence[tuple[int, float]],
-        valid: Sequence[tuple[int, float]],
-        reward: Sequence[tuple[int, float]] = (),
+        self, title: str, train: Sequence[tuple[int, float]], valid: Sequence[tuple[int, float]]
     ) -> bytes:
         result: bytes = await self._run(
-            _render, "loss_curve_chart", title, list(train), list(valid), list(reward)
+            _render, "loss_curve_chart", title, list(train), list(valid)
         )
         return result
 

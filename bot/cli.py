@@ -157,7 +157,7 @@ class TerminalChat:
 
 async def terminal_eval(settings: Settings, args: argparse.Namespace) -> int:
     """`evalbot eval run`: the bot's engine with a terminal for a channel."""
-    from bot.app import build_services
+    from bot.wiring import build_services
     from storage import runs as store
     from storage.db import Database
 

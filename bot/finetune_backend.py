@@ -1,14 +1,14 @@
-"""The FineTuneBackend port for any OpenAI-compatible fine-tuning API, over the openai SDK."""
+"""The `openai` fine-tuning backend: any OpenAI-compatible fine-tuning API, over the SDK."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 
 import openai
 
 from bot.gateway import OpenAIGateway, classify
-from commands.ports import CostEstimate, JobEvent, JobInfo
+from commands.ports import JobEvent, JobInfo, ProviderError, TrainingRequest
 
 log = logging.getLogger(__name__)
 
@@ -30,77 +30,83 @@ def _job(obj: Any) -> JobInfo:
     )
 
 
+# evalbot's method names -> the fine-tuning API's `method.type`.
+METHOD_TYPES = {"sft": "supervised", "dpo": "dpo", "rft": "reinforcement"}
+
+
+def method_body(request: TrainingRequest) -> dict[str, Any]:
+    """`method` as the fine-tuning API takes it: type, hyperparameters and, for RFT, the
+    grader (commands.finetune.rft_grader built it)."""
+    kind = METHOD_TYPES[request.method]
+    body: dict[str, Any] = {"hyperparameters": dict(request.hyperparameters)}
+    if request.method == "rft" and request.grader is not None:
+        body["grader"] = request.grader
+    return {"type": kind, kind: body}
+
+
 class OpenAIFineTuning:
-    """Implements commands.ports.FineTuneBackend with the provider's SDK client."""
+    """commands.ports.FineTuneBackend for any OpenAI-compatible fine-tuning API (OpenAI,
+    Azure OpenAI, gateways), over the provider's SDK client."""
+
+    name = "openai"
 
     def __init__(self, gateway: OpenAIGateway) -> None:
         self.gateway = gateway
 
-    def kind(self, provider: str) -> str:
-        return "openai"
-
-    def estimate(
-        self, provider: str, method: str, base_model: str, tokens: int, epochs: int
-    ) -> CostEstimate | None:
-        return None  # priced by commands.finetune.data's table of provider prices
-
     def _client(self, provider: str) -> openai.AsyncOpenAI:
         return self.gateway.client(provider)
 
-    async def upload(self, provider: str, filename: str, content: bytes) -> str:
+    async def upload(self, provider: str, filename: str, data: BinaryIO) -> str:
+        # The SDK streams a file object into the multipart body (and rewinds it to retry).
         try:
             created = await self._client(provider).files.create(
-                file=(filename, content, "application/jsonl"), purpose="fine-tune"
+                file=(filename, data, "application/jsonl"), purpose="fine-tune"
             )
         except openai.OpenAIError as exc:
             raise classify(exc) from exc
         return str(created.id)
 
-    async def create_job(
-        self,
-        provider: str,
-        *,
-        model: str,
-        training_file: str,
-        validation_file: str | None,
-        method: dict[str, Any],
-        suffix: str | None,
-        seed: int | None,
-        metadata: dict[str, str],
-    ) -> JobInfo:
+    async def create(self, request: TrainingRequest) -> JobInfo:
         kwargs: dict[str, Any] = {
-            "model": model,
-            "training_file": training_file,
-            "method": method,
-            "metadata": metadata,
+            "model": request.base_model,
+            "training_file": request.training_file,
+            "method": method_body(request),
+            # Jobs can be listed by metadata: that is how `find` sees a job created by an
+            # attempt whose answer was lost.
+            "metadata": {"evalbot_request": request.request_key, "evalbot_job": request.label},
         }
-        if validation_file:
-            kwargs["validation_file"] = validation_file
-        if suffix:
-            kwargs["suffix"] = suffix
-        if seed is not None:
-            kwargs["seed"] = seed
-        client = self._client(provider).with_options(max_retries=0)
+        if request.validation_file:
+            kwargs["validation_file"] = request.validation_file
+        if request.suffix:
+            kwargs["suffix"] = request.suffix
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        # One attempt: the SDK's retries send no idempotency key and could make two jobs.
+        client = self._client(request.provider).with_options(max_retries=0)
         try:
             job = await client.fine_tuning.jobs.create(**kwargs)
         except openai.OpenAIError as exc:
             raise classify(exc) from exc
         return _job(job)
 
-    async def find_jobs(self, provider: str, metadata: dict[str, str]) -> list[JobInfo]:
+    async def find(self, provider: str, request_key: str) -> JobInfo | None:
         try:
-            page = await self._client(provider).fine_tuning.jobs.list(metadata=metadata, limit=20)
+            page = await self._client(provider).fine_tuning.jobs.list(
+                metadata={"evalbot_request": request_key}, limit=20
+            )
         except openai.OpenAIError as exc:
             raise classify(exc) from exc
-        return [_job(j) for j in page.data]
+        # A provider that ignores the metadata filter lists every job: check each.
+        found = [_job(j) for j in page.data]
+        return next((j for j in found if j.metadata.get("evalbot_request") == request_key), None)
 
-    async def get_job(self, provider: str, job_id: str) -> JobInfo:
+    async def get(self, provider: str, job_id: str) -> JobInfo:
         try:
             return _job(await self._client(provider).fine_tuning.jobs.retrieve(job_id))
         except openai.OpenAIError as exc:
             raise classify(exc) from exc
 
-    async def cancel_job(self, provider: str, job_id: str) -> JobInfo:
+    async def cancel(self, provider: str, job_id: str) -> JobInfo:
         try:
             return _job(await self._client(provider).fine_tuning.jobs.cancel(job_id))
         except openai.OpenAIError as exc:
@@ -133,3 +139,10 @@ class OpenAIFineTuning:
             )
         except openai.OpenAIError as exc:
             raise classify(exc) from exc
+
+    async def make_servable(self, provider: str, job: JobInfo) -> str:
+        # The provider serves a fine-tuned model under its `fine_tuned_model` name as soon
+        # as the job succeeds: nothing to load.
+        if not job.fine_tuned_model:
+            raise ProviderError("not_found", f"job {job.id} has no fine-tuned model")
+        return job.fine_tuned_model

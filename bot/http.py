@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -25,15 +26,18 @@ def build_web_app(
     bolt: AsyncApp | None,
     webhooks: Webhooks | None = None,
     metrics: Metrics | None = None,
+    *,
+    idle: Callable[[], bool] = lambda: True,
 ) -> web.Application:
     """Routes for both modes; /slack/events only when `bolt` handles HTTP mode;
-    /webhooks/openai when OPENAI_WEBHOOK_SECRET is set."""
+    /webhooks/openai when OPENAI_WEBHOOK_SECRET is set. `idle` says whether the
+    process has no work in flight (bot.activity)."""
     app = web.Application(client_max_size=MAX_BODY)
     meter = metrics or Metrics()
 
     async def healthz(_: web.Request) -> web.Response:
         if await services.db.aping():
-            return web.json_response({"ok": True})
+            return web.json_response({"ok": True, "idle": idle()})
         return web.json_response({"ok": False, "error": "database unreachable"}, status=503)
 
     async def aliases(_: web.Request) -> web.Response:

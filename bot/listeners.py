@@ -7,6 +7,7 @@ acted on, so Slack's redeliveries do nothing.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -14,6 +15,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.activity import Activity
 from bot.logs import log_context
 from bot.slack_chat import clip
 from commands import events as event_handlers
@@ -28,15 +30,34 @@ SORRY = (
 )
 
 
-def register(app: AsyncApp, table: CommandTable, services: Services) -> None:
-    """Attach every command family and event handler to the bolt app."""
+def register(
+    app: AsyncApp, table: CommandTable, services: Services, activity: Activity | None = None
+) -> None:
+    """Attach every command family and event handler to the bolt app; each listener
+    counts as `activity` while it runs."""
+    busy = activity or Activity()
     for family in table:
-        app.command(family.command)(_command_listener(family, services))
-    app.event("reaction_added")(_event_listener(services, event_handlers.reaction_added))
-    app.event("reaction_removed")(_event_listener(services, event_handlers.reaction_removed))
-    app.event("app_home_opened")(_event_listener(services, event_handlers.app_home_opened))
+        app.command(family.command)(_counted(busy, _command_listener(family, services)))
+    for name, handler in (
+        ("reaction_added", event_handlers.reaction_added),
+        ("reaction_removed", event_handlers.reaction_removed),
+        ("app_home_opened", event_handlers.app_home_opened),
+    ):
+        app.event(name)(_counted(busy, _event_listener(services, handler)))
     # Messages and other events the app may be subscribed to are acknowledged and ignored.
     app.event("message")(_ignore)
+
+
+def _counted(
+    activity: Activity, listener: Callable[..., Awaitable[None]]
+) -> Callable[..., Awaitable[None]]:
+    # Bolt passes arguments by the names the listener declares: keep its signature.
+    @functools.wraps(listener)
+    async def counted(**kwargs: Any) -> None:
+        with activity.handling():
+            await listener(**kwargs)
+
+    return counted
 
 
 async def _ignore(ack: Callable[[], Awaitable[None]]) -> None:

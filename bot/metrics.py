@@ -128,7 +128,7 @@ class Metrics:
         """The /metrics body: the database's counts read now, then everything."""
         midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
-        def read(*, session: Session) -> tuple[dict[str, int], dict[str, int], float]:
+        def read(session: Session) -> tuple[dict[str, int], dict[str, int], float]:
             return (
                 gauges.runs_by_status(session=session),
                 gauges.samples_by_status(session=session),

@@ -1,12 +1,13 @@
 """The `ray` fine-tuning backend: open-weight training on the team's Ray cluster.
 
-It implements the same port as the OpenAI backend, so a Ray job has the OpenAI job's
-lifecycle (one message, events in the thread, loss chart, cancel, eval against the base):
+It implements the same port as the OpenAI backend (docs/finetune-backends.md), so a Ray
+job has the OpenAI job's lifecycle (one message, events in the thread, loss chart, cancel,
+eval against the base):
 - upload: each data file becomes a content-addressed package on the cluster;
-- create_job: a Ray job whose submission id is derived from evalbot's request key, so a
-  retry or a restarted bot meets the job it already started instead of a second one;
-- get_job / events / cancel_job: Ray's status, the progress lines in its log, stop;
-- on success the model is made servable on the base model's provider (bot.serving).
+- create: a Ray job whose submission id is derived from evalbot's request key, so a retry
+  or a restarted bot meets the job it already started instead of a second one;
+- get / events / cancel: Ray's status, the progress lines in its log, stop;
+- make_servable: the trained model made callable on the base model's provider (bot.serving).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from bot.ray_jobs import (
     FAILED,
@@ -44,7 +45,7 @@ from bot.training.spec import (
     parse_events,
     parse_progress,
 )
-from commands.ports import CostEstimate, JobEvent, JobInfo, ProviderError
+from commands.ports import CostEstimate, JobEvent, JobInfo, ProviderError, TrainingRequest
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,16 @@ STATUS = {
     FAILED: "failed",
     STOPPED: "cancelled",
 }
-METHODS = {"supervised": "sft", "dpo": "dpo", "reinforcement": "rft"}
+# The command's hyperparameters (evalbot's terms) -> the training spec's.
+HYPER_KEYS = {
+    "n_epochs": "epochs",
+    "batch_size": "batch_size",
+    "learning_rate": "learning_rate",
+    "lora_r": "lora_r",
+    "full": "full",
+    "beta": "beta",
+    "max_steps": "max_steps",
+}
 
 
 @dataclass(frozen=True)
@@ -71,15 +81,15 @@ class GpuPricing:
         return work / self.tokens_per_gpu_hour
 
 
-def submission_id(metadata: Mapping[str, str]) -> str:
-    """evalbot-f12-<request key prefix>: the same request always gets the same id."""
-    job = metadata.get("evalbot_job", "f0")
-    key = metadata.get("evalbot_request", "")
-    return f"evalbot-{job}-{key[:16]}"
+def submission_id(request_key: str) -> str:
+    """evalbot-<request key>: the same request always gets the same Ray job."""
+    return f"evalbot-{request_key[:32]}"
 
 
 class RayFineTuning:
     """Implements commands.ports.FineTuneBackend over Ray's job REST API."""
+
+    name = "ray"
 
     def __init__(
         self,
@@ -98,9 +108,6 @@ class RayFineTuning:
         self.providers = dict(providers)
         self.pricing = pricing or GpuPricing()
 
-    def kind(self, provider: str) -> str:
-        return "ray"
-
     async def aclose(self) -> None:
         await self.client.close()
 
@@ -115,65 +122,45 @@ class RayFineTuning:
             gpu_hours=hours,
         )
 
-    async def upload(self, provider: str, filename: str, content: bytes) -> str:
+    async def upload(self, provider: str, filename: str, data: BinaryIO) -> str:
         name = VALID_FILE if filename.endswith("valid.jsonl") else TRAIN_FILE
-        uri, zipped = package({f"{DATA_DIRS[name]}/{name}": content})
+        # Ray takes a package as one request body: the file is read whole here (at most
+        # EVALBOT_FINETUNE_MAX_MB), zipped off the event loop.
+        content = await asyncio.to_thread(data.read)
+        uri, zipped = await asyncio.to_thread(package, {f"{DATA_DIRS[name]}/{name}": content})
         await self.client.upload_package(uri, zipped)
         return uri
 
-    def _spec(
-        self, job: str, model: str, method: dict[str, Any], has_valid: bool, seed: int | None
-    ) -> tuple[TrainingSpec, int]:
-        kind = str(method.get("type", "supervised"))
-        body = method.get(kind) or {}
-        hyper = dict(body.get("hyperparameters") or {})
+    def _spec(self, job: str, request: TrainingRequest) -> tuple[TrainingSpec, int]:
+        hyper = dict(request.hyperparameters)
         gpus = int(hyper.pop("gpus", 0) or 0)
-        fields: dict[str, Any] = {}
-        for ours, theirs in (
-            ("epochs", "n_epochs"),
-            ("batch_size", "batch_size"),
-            ("learning_rate", "learning_rate"),
-            ("lora_r", "lora_r"),
-            ("full", "full"),
-            ("beta", "beta"),
-            ("max_steps", "max_steps"),
-            ("seed", "seed"),
-        ):
-            if hyper.get(theirs) is not None:
-                fields[ours] = hyper[theirs]
-        if seed is not None:
-            fields["seed"] = seed
+        fields: dict[str, Any] = {
+            ours: hyper[theirs]
+            for theirs, ours in HYPER_KEYS.items()
+            if hyper.get(theirs) is not None
+        }
+        if request.seed is not None:
+            fields["seed"] = request.seed
         spec = TrainingSpec(
             job=job,
-            method=METHODS.get(kind, "sft"),  # type: ignore[arg-type]
-            base_model=model,
+            method=request.method,
+            base_model=request.base_model,
             output_dir=f"{self.store}/{job}",
             hyper=Hyperparameters(**fields),
-            grader=body.get("grader"),
+            grader=request.grader,
             grader_providers={
                 name: GraderProvider(
                     p.base_url, p.key_env or ("OPENAI_API_KEY" if name == "default" else None)
                 )
                 for name, p in self.providers.items()
             },
-            has_valid=has_valid,
+            has_valid=request.validation_file is not None,
         )
         return spec, gpus
 
-    async def create_job(
-        self,
-        provider: str,
-        *,
-        model: str,
-        training_file: str,
-        validation_file: str | None,
-        method: dict[str, Any],
-        suffix: str | None,
-        seed: int | None,
-        metadata: dict[str, str],
-    ) -> JobInfo:
-        job_id = submission_id(metadata)
-        data = [u for u in (training_file, validation_file) if u]
+    async def create(self, request: TrainingRequest) -> JobInfo:
+        job_id = submission_id(request.request_key)
+        data = [u for u in (request.training_file, request.validation_file) if u]
         if await self.client.get(job_id) is None:
             # Ray drops packages no job uses after a few minutes: data uploaded by a process
             # that died before submitting may be gone. Asking also pins it until submission.
@@ -184,13 +171,14 @@ class RayFineTuning:
                         "the training data is no longer on the Ray cluster (it was uploaded "
                         "too long ago); run the same /finetune command again",
                     )
-        spec, gpus = self._spec(job_id, model, method, validation_file is not None, seed)
+        spec, gpus = self._spec(job_id, request)
         spec_uri, spec_zip = package({SPEC_FILE: spec.to_json().encode()})
         await self.client.upload_package(spec_uri, spec_zip)
-        runtime_env = {"working_dir": spec_uri, "py_modules": data}
-        ray_metadata = {
-            **metadata,
-            "evalbot_base": model,
+        metadata = {
+            "evalbot_request": request.request_key,
+            "evalbot_job": request.label,
+            "evalbot_suite": request.suite,
+            "evalbot_base": request.base_model,
             "evalbot_method": spec.method,
             "evalbot_full": "1" if spec.hyper.full else "0",
             "evalbot_output": spec.output_dir,
@@ -200,55 +188,46 @@ class RayFineTuning:
             await self.client.submit(
                 job_id,
                 entrypoint,
-                runtime_env=runtime_env,
-                metadata=ray_metadata,
+                runtime_env={"working_dir": spec_uri, "py_modules": data},
+                metadata=metadata,
                 num_gpus=gpus,
             )
         except AlreadySubmitted:
             log.info("%s was already submitted; following it", job_id)
-        return await self.get_job(provider, job_id)
+        return await self.get(request.provider, job_id)
 
-    async def find_jobs(self, provider: str, metadata: dict[str, str]) -> list[JobInfo]:
-        found = await self.client.get(submission_id(metadata))
-        return [] if found is None else [await self._info(provider, found)]
+    async def find(self, provider: str, request_key: str) -> JobInfo | None:
+        found = await self.client.get(submission_id(request_key))
+        return None if found is None else await self._info(found)
 
-    async def get_job(self, provider: str, job_id: str) -> JobInfo:
+    async def get(self, provider: str, job_id: str) -> JobInfo:
         found = await self.client.get(job_id)
         if found is None:
             raise ProviderError("not_found", f"the Ray cluster has no job {job_id}")
-        return await self._info(provider, found)
+        return await self._info(found)
 
-    async def _info(self, provider: str, job: RayJob) -> JobInfo:
+    async def _info(self, job: RayJob) -> JobInfo:
         status = STATUS.get(job.status, "running")
-        base = job.metadata.get("evalbot_base", "")
-        error: str | None = None
-        fine_tuned: str | None = None
-        if status == "failed":
-            error = await self._failure(job)
-        elif status == "succeeded":
-            trained = TrainedModel(
-                job=job.metadata.get("evalbot_job", job.submission_id),
-                suite=job.metadata.get("evalbot_suite", "suite"),
-                output_dir=job.metadata.get("evalbot_output", f"{self.store}/{job.submission_id}"),
-                full=job.metadata.get("evalbot_full") == "1",
-            )
-            try:
-                fine_tuned = await self.serving.make_servable(provider, trained)
-            except ProviderError as exc:
-                if exc.retryable:
-                    # Trained, not yet servable: the next poll tries again.
-                    log.warning("%s: %s", job.submission_id, exc.message)
-                    status = "running"
-                else:
-                    status, error = "failed", f"trained, but not servable: {exc.message}"
+        error = await self._failure(job) if status == "failed" else None
+        # Where the model is, until make_servable gives the name it is called by.
+        output = job.metadata.get("evalbot_output", f"{self.store}/{job.submission_id}")
         return JobInfo(
             id=job.submission_id,
             status=status,
-            model=base,
-            fine_tuned_model=fine_tuned,
+            model=job.metadata.get("evalbot_base", ""),
+            fine_tuned_model=output if status == "succeeded" else None,
             error=error,
             metadata=job.metadata,
         )
+
+    async def make_servable(self, provider: str, job: JobInfo) -> str:
+        trained = TrainedModel(
+            job=job.metadata.get("evalbot_job", job.id),
+            suite=job.metadata.get("evalbot_suite") or "suite",
+            output_dir=job.fine_tuned_model or f"{self.store}/{job.id}",
+            full=job.metadata.get("evalbot_full") == "1",
+        )
+        return await self.serving.make_servable(provider, trained)
 
     async def _failure(self, job: RayJob) -> str:
         try:
@@ -258,11 +237,11 @@ class RayFineTuning:
         errors = [e.message for e in events if e.level == "error"]
         return errors[-1] if errors else (job.message or "the job failed on the Ray cluster")
 
-    async def cancel_job(self, provider: str, job_id: str) -> JobInfo:
+    async def cancel(self, provider: str, job_id: str) -> JobInfo:
         await self.client.stop(job_id)
         # Ray stops the job asynchronously: wait briefly for it to say so.
         for _ in range(20):
-            info = await self.get_job(provider, job_id)
+            info = await self.get(provider, job_id)
             if info.status in ("cancelled", "failed", "succeeded"):
                 return info
             await asyncio.sleep(0.5)
@@ -285,10 +264,13 @@ class RayFineTuning:
         for e in parse_events(logs):
             digest = hashlib.sha256(f"{e.time}:{e.message}".encode()).hexdigest()[:12]
             out.append(JobEvent(f"ev-{digest}", int(e.time), e.level, e.message))
-        out.sort(key=lambda e: e.created_at)
-        return list(reversed(out))[:limit] if limit else list(reversed(out))
+        out.sort(key=lambda e: e.created_at, reverse=True)
+        return out[:limit] if limit else out
 
     async def validate_grader(self, provider: str, grader: dict[str, Any]) -> None:
-        """The suite's grader was compiled when the suite loaded; the cluster runs the same
-        code, so there is nothing more to ask."""
-        json.dumps(grader)  # it travels in the spec: it must be plain JSON
+        """The suite's grader was compiled when the suite loaded, and the cluster runs the
+        same code: it only has to travel as plain JSON."""
+        try:
+            json.dumps(grader)
+        except (TypeError, ValueError) as exc:
+            raise ProviderError("bad_request", f"the grader is not plain JSON: {exc}") from exc

@@ -20,6 +20,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+)
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -112,6 +119,27 @@ class JobScheduler:
             timezone="UTC",
         )
         self._task: asyncio.Task[None] | None = None
+        self._running: dict[str, int] = {}  # job id -> instances submitted, not yet ended
+        self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
+        self.scheduler.add_listener(
+            self._on_ended, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
+        )
+
+    def _on_submitted(self, event: JobEvent) -> None:
+        self._running[event.job_id] = self._running.get(event.job_id, 0) + 1
+
+    def _on_ended(self, event: JobEvent) -> None:
+        # A missed run may never have been submitted: never count below zero.
+        left = self._running.get(event.job_id, 0) - 1
+        if left > 0:
+            self._running[event.job_id] = left
+        else:
+            self._running.pop(event.job_id, None)
+
+    @property
+    def running_jobs(self) -> int:
+        """Scheduled jobs executing now (the `idle` of /healthz waits for them)."""
+        return sum(self._running.values())
 
     async def start(self) -> None:
         """Start paused; become leader now if possible, else keep trying in the background."""

@@ -46,9 +46,10 @@ HOW_TO_GET = {
     "wait for an approval (default 100)",
     "EVALBOT_FINETUNE_MAX_MB": "give the largest training file to download, in MB (default 100)",
     "EVALBOT_MAX_RUN_USD": "give a dollar amount; `/eval run`s estimated above it are refused",
+    "EVALBOT_FINETUNE_BACKENDS": "use `provider=openai|ray,...`, e.g. `local=ray`; "
+    "a provider not named fine-tunes with `openai`",
     "EVALBOT_RUN_LEASE_SECONDS": "give the seconds a crashed process holds its runs before "
     "another takes them over, from 2 to 3600 (default 30)",
-    "EVALBOT_FINETUNE_BACKENDS": "use `provider=openai|ray,...`, e.g. `local=ray`",
     "EVALBOT_RAY_ADDRESS": "give the Ray cluster's job server, e.g. http://ray-head:8265",
     "EVALBOT_MODEL_STORE": "give a path the Ray cluster and the model servers share, "
     "or an s3:// URL",
@@ -122,8 +123,8 @@ class Settings(BaseSettings):
     evalbot_run_lease_seconds: float = Field(default=30.0, ge=2, le=3600)
     openai_webhook_secret: str | None = None
     evalbot_api_style: str = ""  # provider=responses|chat,...
-    # Open-weight fine-tuning on a Ray cluster (bot.ray_settings parses and checks these).
     evalbot_finetune_backends: str = ""  # provider=openai|ray,...
+    # Open-weight fine-tuning on a Ray cluster (bot.ray_settings checks these together).
     evalbot_ray_address: str | None = None
     evalbot_model_store: str = "./models"
     evalbot_serving: str = ""  # provider=vllm-lora|path,...
@@ -200,6 +201,39 @@ def parse_api_styles(text: str, providers: Any) -> dict[str, str]:
     return styles
 
 
+FINETUNE_BACKENDS = ("openai", "ray")
+
+
+def parse_finetune_backends(text: str, providers: Any) -> dict[str, str]:
+    """`local=ray,default=openai` -> {provider: backend}; SettingsError names the entry.
+
+    A provider not named uses `openai`. Whether this process runs the named backend is
+    the composition root's business (a `ray` route without a Ray backend is refused
+    when a fine-tune asks for it, with what to set).
+    """
+    routes: dict[str, str] = {}
+    for raw in text.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        name, sep, backend = (part.strip() for part in entry.partition("="))
+        if not sep or not backend:
+            raise SettingsError(
+                "EVALBOT_FINETUNE_BACKENDS", f"has an entry without a backend ({name!r})"
+            )
+        if name not in providers:
+            raise SettingsError("EVALBOT_FINETUNE_BACKENDS", f"names an unknown provider {name!r}")
+        if name in routes:
+            raise SettingsError("EVALBOT_FINETUNE_BACKENDS", f"names provider {name!r} twice")
+        if backend not in FINETUNE_BACKENDS:
+            raise SettingsError(
+                "EVALBOT_FINETUNE_BACKENDS",
+                f"gives {name!r} a backend other than {' or '.join(FINETUNE_BACKENDS)}",
+            )
+        routes[name] = backend
+    return routes
+
+
 def parse_providers(text: str, environ: Any) -> dict[str, ProviderConfig]:
     """Parse `name=base_url[|KEY_ENV_VAR],...`; raises SettingsError naming the entry."""
     found: dict[str, ProviderConfig] = {}
@@ -245,6 +279,7 @@ def load_settings(*, require_slack: bool = True, env_file: str | None = ".env") 
     except ValidationError as exc:
         raise _first_error(exc) from None
     parse_api_styles(settings.evalbot_api_style, settings.providers())
+    parse_finetune_backends(settings.evalbot_finetune_backends, settings.providers())
     from bot.ray_settings import check_ray_settings
 
     check_ray_settings(settings)
@@ -256,7 +291,7 @@ def load_settings(*, require_slack: bool = True, env_file: str | None = ".env") 
     if settings.evalbot_prices_file is not None:
         if not settings.evalbot_prices_file.is_file():
             raise SettingsError("EVALBOT_PRICES_FILE", "names a file that does not exist")
-        from commands.eval.prices import PriceTable
+        from commands.prices import PriceTable
 
         try:
             PriceTable.load(settings.evalbot_prices_file)

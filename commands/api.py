@@ -24,7 +24,7 @@ async def aliases(services: Services) -> dict[str, Any]:
 async def suite_aliases(services: Services, suite: str) -> Result:
     """One suite's aliases and their history, newest first."""
 
-    def read(*, session: Any) -> Result:
+    def read(session: Any) -> Result:
         current = alias_store.all_aliases(session=session).get(suite)
         changes = alias_store.history(session=session, suite=suite)
         if current is None and not changes:
@@ -55,7 +55,7 @@ async def run(services: Services, run_text: str) -> Result:
     if run_id is None:
         return _not_found(f"run {run_text[:40]!r}")
 
-    def read(*, session: Any) -> Result:
+    def read(session: Any) -> Result:
         found = run_store.get_run(session=session, run_id=run_id)
         if found is None:
             return _not_found(f"run {run_text!r}")

@@ -19,7 +19,7 @@ def _section(text: str) -> dict[str, Any]:
 async def home_blocks(services: Services) -> list[dict[str, Any]]:
     """Everything the Home tab shows, read in one transaction on the database thread."""
 
-    def read(*, session: Any) -> list[dict[str, Any]]:
+    def read(session: Any) -> list[dict[str, Any]]:
         aliases = alias_store.all_aliases(session=session)
         active = run_store.active_runs(session=session)
         tuning = finetune_store.unfinished(session=session)
@@ -34,9 +34,10 @@ async def home_blocks(services: Services) -> list[dict[str, Any]]:
         for name in services.suites.names()[:40]:
             prod = aliases.get(name, {}).get("production")
             last = "never run"
-            for run in run_store.recent_runs(session=session, suite=name, limit=20):
-                if run.status != "finished" or (prod and prod not in run.models):
-                    continue
+            version = services.suites.suites[name].data_version
+            for run in run_store.complete_runs(
+                session, suite=name, data_version=version, model=prod, limit=20
+            ):
                 counts = run_store.tallies(
                     session=session, run_id=run.id or 0, with_latencies=False
                 )

@@ -6,10 +6,10 @@ fake servers in tests/fakes/. Nothing in commands/ imports slack or openai direc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, BinaryIO, Literal, Protocol, runtime_checkable
 
 Message = dict[str, Any]  # an OpenAI chat message: {"role": ..., "content": ...}
 
@@ -114,13 +114,45 @@ class Models(Protocol):
 
 @dataclass(frozen=True)
 class ChartBar:
-    """One model in a comparison chart: pass rate and its 95% interval, as fractions."""
+    """One model in a comparison chart: pass rate and its 95% interval, as fractions.
+
+    `label` is what the chart shows (model@rN when two runs name one model); `model`
+    picks the colour, so it stays the model's own across charts (empty: the label).
+    """
 
     label: str
     pass_rate: float
     ci_low: float
     ci_high: float
     n: int
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class ChartDiff:
+    """A challenger against the baseline on paired samples: the comparison's annotation.
+
+    `label` matches the challenger's ChartBar; differences are percentage points.
+    """
+
+    label: str
+    diff_pp: float
+    ci_low_pp: float
+    ci_high_pp: float
+    p_value: float
+    verdict: str  # better | worse | no significant difference
+    paired: int
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One run of one model in the history chart; rates are fractions."""
+
+    when: datetime
+    pass_rate: float
+    ci_low: float
+    ci_high: float
+    partial: bool = False  # a `limit=N` run: fewer samples than the suite has
 
 
 @dataclass(frozen=True)
@@ -133,37 +165,49 @@ class TagRate:
     n: int = 0
 
 
+# Model -> colour slot (commands.chart_colours): the same model, the same colour, in
+# every chart of a suite. A model missing from it gets a colour from its name alone.
+ColourSlots = Mapping[str, int]
+
+
 class Charts(Protocol):
     """Renders charts to PNG bytes off the event loop (bot/ implements it)."""
 
-    async def comparison(self, title: str, bars: Sequence[ChartBar]) -> bytes: ...
+    async def comparison(
+        self,
+        title: str,
+        bars: Sequence[ChartBar],
+        diffs: Sequence[ChartDiff] = (),
+        colours: ColourSlots | None = None,
+    ) -> bytes:
+        """Pass rate per model (the first is the baseline), each challenger annotated."""
+        ...
 
     async def history(
         self,
         title: str,
-        series: dict[str, list[tuple[datetime, float]]],
+        series: Mapping[str, Sequence[HistoryPoint]],
         promotions: Sequence[tuple[datetime, str]],
+        colours: ColourSlots | None = None,
     ) -> bytes: ...
 
-    async def tag_breakdown(self, title: str, rows: Sequence[TagRate]) -> bytes: ...
+    async def tag_breakdown(
+        self, title: str, rows: Sequence[TagRate], colours: ColourSlots | None = None
+    ) -> bytes: ...
 
     async def loss_curve(
-        self,
-        title: str,
-        train: Sequence[tuple[int, float]],
-        valid: Sequence[tuple[int, float]],
-        reward: Sequence[tuple[int, float]] = (),
+        self, title: str, train: Sequence[tuple[int, float]], valid: Sequence[tuple[int, float]]
     ) -> bytes: ...
 
 
 @dataclass(frozen=True)
 class JobInfo:
-    """A provider's fine-tuning job, as far as evalbot needs it."""
+    """A backend's fine-tuning job, as far as evalbot needs it."""
 
     id: str
     status: str  # validating_files queued running succeeded failed cancelled
     model: str
-    fine_tuned_model: str | None = None
+    fine_tuned_model: str | None = None  # the result's name at the backend, once trained
     trained_tokens: int | None = None
     error: str | None = None
     estimated_finish: int | None = None  # unix seconds
@@ -172,6 +216,9 @@ class JobInfo:
 
 @dataclass(frozen=True)
 class JobEvent:
+    """One line of a job's log. `type` "metrics" carries progress in `data`: `step`,
+    `total_steps`, `train_loss`, `valid_loss` (or `full_valid_loss`), `reward` (RFT/GRPO)."""
+
     id: str
     created_at: int
     level: str
@@ -180,61 +227,147 @@ class JobEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+TrainingMethod = Literal["sft", "dpo", "rft"]
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    """Everything a backend needs to create one job, in evalbot's own terms.
+
+    `request_key` is evalbot's idempotency key: the backend tags the job with it so that
+    `find` can answer "was this already created?" after a doubtful failure or a restart.
+    """
+
+    request_key: str  # at most 64 characters
+    label: str  # "f12": the job as people see it
+    provider: str
+    base_model: str  # without the provider prefix
+    method: TrainingMethod
+    hyperparameters: dict[str, Any]
+    training_file: str  # what `upload` returned
+    validation_file: str | None = None
+    grader: dict[str, Any] | None = None  # rft: the suite's grader (OpenAI grader schema)
+    suffix: str | None = None
+    seed: int | None = None
+    suite: str = ""  # the suite it trains on (Ray names a served adapter after it)
+
+
 @dataclass(frozen=True)
 class CostEstimate:
-    """What a backend expects a job to cost, before it is submitted."""
+    """A backend's own estimate of a job, before it is submitted."""
 
     usd: float | None
     note: str | None = None  # shown beside the estimate, e.g. "≈0.4 GPU-hours"
     gpu_hours: float | None = None
 
 
-class FineTuneBackend(Protocol):
-    """Fine-tuning on a provider: `openai` (OpenAI, Azure OpenAI, gateways) or `ray`
-    (open weights on the team's Ray cluster), chosen per provider."""
-
-    def kind(self, provider: str) -> str:
-        """The backend that fine-tunes `provider`'s models: "openai" or "ray"."""
-        ...
+@runtime_checkable
+class EstimatesCost(Protocol):
+    """A backend that estimates its own jobs (Ray: GPU-hours from tokens and throughput);
+    the others are priced from the price table."""
 
     def estimate(
         self, provider: str, method: str, base_model: str, tokens: int, epochs: int
-    ) -> CostEstimate | None:
-        """The backend's own estimate; None: use the provider's price table."""
+    ) -> CostEstimate | None: ...
+
+
+class FineTuneBackend(Protocol):
+    """Fine-tuning somewhere: `openai` (any OpenAI-compatible fine-tuning API, in
+    bot/finetune_backend.py) or `ray` (open weights on a Ray cluster). bot/ implements it;
+    commands/finetune drives the lifecycle (submit once, poll, cancel, evaluate) the same
+    way for every backend. See docs/finetune-backends.md."""
+
+    name: str  # the name EVALBOT_FINETUNE_BACKENDS uses: "openai", "ray"
+
+    async def upload(self, provider: str, filename: str, data: BinaryIO) -> str:
+        """Store training data (JSONL, read from `data` as a stream); an id for `create`."""
         ...
 
-    async def upload(self, provider: str, filename: str, content: bytes) -> str:
-        """Upload training data (purpose fine-tune); the file id."""
+    async def create(self, request: TrainingRequest) -> JobInfo:
+        """Create the job with ONE attempt, tagged with `request.request_key`.
+
+        No automatic retries: they could create it twice. evalbot calls `find` after a
+        doubtful failure (ProviderError with `retryable`) before trying again.
+        """
         ...
 
-    async def create_job(
-        self,
-        provider: str,
-        *,
-        model: str,
-        training_file: str,
-        validation_file: str | None,
-        method: dict[str, Any],
-        suffix: str | None,
-        seed: int | None,
-        metadata: dict[str, str],
-    ) -> JobInfo:
-        """Create a job with ONE attempt (no automatic retries: they could duplicate it)."""
+    async def find(self, provider: str, request_key: str) -> JobInfo | None:
+        """The job created for `request_key`, if any."""
         ...
 
-    async def find_jobs(self, provider: str, metadata: dict[str, str]) -> list[JobInfo]: ...
+    async def get(self, provider: str, job_id: str) -> JobInfo: ...
 
-    async def get_job(self, provider: str, job_id: str) -> JobInfo: ...
-
-    async def cancel_job(self, provider: str, job_id: str) -> JobInfo: ...
+    async def cancel(self, provider: str, job_id: str) -> JobInfo: ...
 
     async def events(self, provider: str, job_id: str, limit: int = 100) -> list[JobEvent]:
-        """Newest first, as the API lists them."""
+        """Newest first; metrics events carry step, losses and reward (see JobEvent)."""
         ...
 
     async def validate_grader(self, provider: str, grader: dict[str, Any]) -> None:
-        """Raise ProviderError(bad_request) with the provider's reason if it is invalid."""
+        """Raise ProviderError(bad_request) with the reason if the backend cannot use it."""
         ...
+
+    async def make_servable(self, provider: str, job: JobInfo) -> str:
+        """Make a succeeded job's model answer requests; the model name to evaluate it by
+        (without the provider prefix). OpenAI serves it already: its `fine_tuned_model`.
+        Ray: load the LoRA into vLLM, or the model's path for a server that loads by path.
+        Raise ProviderError when it cannot be served."""
+        ...
+
+
+class BackendUnavailable(Exception):
+    """A provider's fine-tunes go to a backend this process does not run; str() says what
+    to set."""
+
+
+class FineTuneBackends:
+    """The backends this process runs, by name, and which one each provider uses.
+
+    Built by the composition root (EVALBOT_FINETUNE_BACKENDS); a provider not named
+    there uses `default` ("openai").
+    """
+
+    def __init__(
+        self,
+        backends: Mapping[str, FineTuneBackend],
+        routes: Mapping[str, str] | None = None,
+        default: str = "openai",
+    ) -> None:
+        self._backends = dict(backends)
+        self._routes = dict(routes or {})
+        self._default = default
+
+    def name_for(self, provider: str) -> str:
+        """The backend name `provider` fine-tunes with."""
+        return self._routes.get(provider, self._default)
+
+    def for_provider(self, provider: str) -> FineTuneBackend:
+        """The backend for a new job on `provider`; BackendUnavailable says what is missing."""
+        return self.named(self.name_for(provider), provider)
+
+    def named(self, name: str, provider: str | None = None) -> FineTuneBackend:
+        """The backend a job was created with (its row keeps the name)."""
+        found = self._backends.get(name)
+        if found is None:
+            whose = f"`{provider}`'s fine-tunes go" if provider else "This job went"
+            setting = "EVALBOT_RAY_ADDRESS" if name == "ray" else "EVALBOT_FINETUNE_BACKENDS"
+            raise BackendUnavailable(
+                f"{whose} to the `{name}` backend, which this deployment does not run: "
+                f"an operator can set {setting}, or map the provider to another backend "
+                "in EVALBOT_FINETUNE_BACKENDS."
+            )
+        return found
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._backends)
+
+    async def aclose(self) -> None:
+        """Close what the backends hold open (the Ray client's HTTP session)."""
+        for backend in self._backends.values():
+            close = getattr(backend, "aclose", None)
+            if close is not None:
+                await close()
 
 
 class Scheduler(Protocol):

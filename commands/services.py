@@ -11,14 +11,14 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from commands.ports import Charts, Chat, FineTuneBackend, Scheduler
+from commands.ports import Charts, Chat, FineTuneBackends, Scheduler
 from commands.throttle import ResilientModels
 from storage.db import Database
 
 if TYPE_CHECKING:
     from commands.eval.catalog import SuiteCatalog
-    from commands.eval.prices import PriceTable
     from commands.eval.runner import RunEngine
+    from commands.prices import PriceTable
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class Services:
     tasks: Tasks = field(default_factory=Tasks)
     engine_: RunEngine | None = None
     scheduler: Scheduler | None = None
-    finetune: FineTuneBackend | None = None
+    finetune: FineTuneBackends | None = None  # fine-tuning backends, by provider
     # This process, as the owner of the leases it holds (storage.leases), and the rows
     # it holds them on.
     instance: str = field(default_factory=new_instance_id)

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from storage.tables import Alias, AliasChange, utcnow
 
 
-def all_aliases(*, session: Session) -> dict[str, dict[str, str]]:
+def all_aliases(session: Session) -> dict[str, dict[str, str]]:
     """{suite: {alias: model}} for every alias set."""
     out: dict[str, dict[str, str]] = {}
     for row in session.exec(select(Alias).order_by(col(Alias.suite), col(Alias.alias))):
@@ -17,14 +17,14 @@ def all_aliases(*, session: Session) -> dict[str, dict[str, str]]:
     return out
 
 
-def get_alias(*, session: Session, suite: str, alias: str = "production") -> str | None:
+def get_alias(session: Session, *, suite: str, alias: str = "production") -> str | None:
     row = session.get(Alias, (suite, alias))
     return row.model if row else None
 
 
 def set_alias(
-    *,
     session: Session,
+    *,
     suite: str,
     alias: str,
     model: str,
@@ -53,7 +53,7 @@ def set_alias(
     return change
 
 
-def history(*, session: Session, suite: str, limit: int = 100) -> list[AliasChange]:
+def history(session: Session, *, suite: str, limit: int = 100) -> list[AliasChange]:
     query = (
         select(AliasChange)
         .where(AliasChange.suite == suite)

@@ -34,8 +34,8 @@ def _rows(table: Leased, row_id: int, statuses: Sequence[str]) -> Any:
 
 
 def claim(
-    *,
     session: Session,
+    *,
     table: Leased,
     row_id: int,
     statuses: Sequence[str],
@@ -58,8 +58,8 @@ def claim(
 
 
 def renew(
-    *,
     session: Session,
+    *,
     table: Leased,
     row_id: int,
     statuses: Sequence[str],
@@ -73,7 +73,7 @@ def renew(
     return _changed(session, query)
 
 
-def release(*, session: Session, table: Leased, row_id: int, owner: str, now: datetime) -> None:
+def release(session: Session, *, table: Leased, row_id: int, owner: str, now: datetime) -> None:
     """Let go of the row: another process may claim it at once."""
     query = (
         update(table)

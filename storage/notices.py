@@ -8,7 +8,7 @@ from sqlmodel import Session
 from storage.tables import Notice
 
 
-def claim(*, session: Session, key: str, channel: str | None = None) -> bool:
+def claim(session: Session, *, key: str, channel: str | None = None) -> bool:
     """True the first time `key` is claimed (by any process sharing the database)."""
     if session.get(Notice, key) is not None:
         return False
@@ -20,5 +20,5 @@ def claim(*, session: Session, key: str, channel: str | None = None) -> bool:
     return True
 
 
-def claimed(*, session: Session, key: str) -> bool:
+def claimed(session: Session, *, key: str) -> bool:
     return session.get(Notice, key) is not None

@@ -28,8 +28,8 @@ VoteResult = Literal[
 
 
 def create_proposal(
-    *,
     session: Session,
+    *,
     suite: str,
     candidate: str,
     current: str | None,
@@ -58,22 +58,18 @@ def create_proposal(
     return proposal
 
 
-def set_message(*, session: Session, proposal_id: int, channel: str, ts: str) -> None:
+def set_message(session: Session, *, proposal_id: int, channel: str, ts: str) -> None:
     proposal = session.get(Proposal, proposal_id)
     if proposal is not None:
         proposal.channel, proposal.message_ts = channel, ts
 
 
-def get_proposal(*, session: Session, proposal_id: int) -> Proposal | None:
-    return session.get(Proposal, proposal_id)
-
-
-def by_message(*, session: Session, channel: str, ts: str) -> Proposal | None:
+def by_message(session: Session, *, channel: str, ts: str) -> Proposal | None:
     query = select(Proposal).where(Proposal.channel == channel, Proposal.message_ts == ts)
     return session.exec(query).first()
 
 
-def open_proposals(*, session: Session, suite: str | None = None) -> list[Proposal]:
+def open_proposals(session: Session, *, suite: str | None = None) -> list[Proposal]:
     query = (
         select(Proposal)
         .where(Proposal.status == "open", Proposal.kind == "promotion")
@@ -84,7 +80,7 @@ def open_proposals(*, session: Session, suite: str | None = None) -> list[Propos
     return list(session.exec(query))
 
 
-def approvers_of(*, session: Session, proposal_id: int) -> list[str]:
+def approvers_of(session: Session, *, proposal_id: int) -> list[str]:
     """Users whose approval currently counts, in the order they gave it."""
     query = (
         select(Approval.user_id)
@@ -109,7 +105,7 @@ def _expired(proposal: Proposal, now: datetime) -> bool:
     return proposal.expires_at is not None and now >= proposal.expires_at
 
 
-def expire_due(*, session: Session) -> list[Proposal]:
+def expire_due(session: Session) -> list[Proposal]:
     """Mark every open proposal whose lifetime is over as expired; returns them."""
     now = utcnow()
     due = session.exec(
@@ -122,17 +118,8 @@ def expire_due(*, session: Session) -> list[Proposal]:
     return list(due)
 
 
-def expire_if_due(*, session: Session, proposal_id: int) -> bool:
-    """Mark an open proposal expired when its lifetime is over; True if it just expired."""
-    proposal = session.get(Proposal, proposal_id, with_for_update=True)
-    if proposal is None or proposal.status != "open" or not _expired(proposal, utcnow()):
-        return False
-    proposal.status, proposal.decided_at = "expired", utcnow()
-    return True
-
-
 def vote(
-    *, session: Session, proposal_id: int, user_id: str, kind: str, added: bool
+    session: Session, *, proposal_id: int, user_id: str, kind: str, added: bool
 ) -> VoteOutcome:
     """Apply one approver's reaction; decides the proposal when it should.
 

@@ -19,8 +19,8 @@ TERMINAL = ("finished", "cancelled", "failed")
 
 
 def create_run(
-    *,
     session: Session,
+    *,
     suite: str,
     data_version: str,
     models: Sequence[str],
@@ -48,25 +48,25 @@ def create_run(
     return run
 
 
-def get_run(*, session: Session, run_id: int) -> EvalRun | None:
+def get_run(session: Session, *, run_id: int) -> EvalRun | None:
     return session.get(EvalRun, run_id)
 
 
-def set_message(*, session: Session, run_id: int, channel: str, ts: str) -> None:
+def set_message(session: Session, *, run_id: int, channel: str, ts: str) -> None:
     """Remember the message that shows the run, so a resumed run updates it."""
     run = session.get(EvalRun, run_id)
     if run is not None:
         run.channel, run.message_ts = channel, ts
 
 
-def mark_running(*, session: Session, run_id: int) -> None:
+def mark_running(session: Session, *, run_id: int) -> None:
     run = session.get(EvalRun, run_id)
     if run is not None and run.status == "queued":
         run.status = "running"
         run.started_at = run.started_at or utcnow()
 
 
-def finish(*, session: Session, run_id: int, status: str, error: str | None = None) -> bool:
+def finish(session: Session, *, run_id: int, status: str, error: str | None = None) -> bool:
     """Move an active run to a terminal status; False if it had already ended."""
     if status not in TERMINAL:
         raise ValueError(status)
@@ -77,7 +77,7 @@ def finish(*, session: Session, run_id: int, status: str, error: str | None = No
     return True
 
 
-def drop_param(*, session: Session, run_id: int, model: str, param: str) -> None:
+def drop_param(session: Session, *, run_id: int, model: str, param: str) -> None:
     """Record that `model` runs without the sampling parameter `param` it refused."""
     run = session.get(EvalRun, run_id, with_for_update=True)
     if run is not None:
@@ -86,20 +86,20 @@ def drop_param(*, session: Session, run_id: int, model: str, param: str) -> None
         run.adjustments = dropped
 
 
-def mark_announced(*, session: Session, run_id: int) -> None:
+def mark_announced(session: Session, *, run_id: int) -> None:
     run = session.get(EvalRun, run_id)
     if run is not None:
         run.announced = True
 
 
-def active_runs(*, session: Session, channel: str | None = None) -> list[EvalRun]:
+def active_runs(session: Session, *, channel: str | None = None) -> list[EvalRun]:
     query = select(EvalRun).where(col(EvalRun.status).in_(ACTIVE)).order_by(col(EvalRun.id))
     if channel is not None:
         query = query.where(EvalRun.channel == channel)
     return list(session.exec(query))
 
 
-def orphaned_runs(*, session: Session, now: datetime, grace: timedelta) -> list[EvalRun]:
+def orphaned_runs(session: Session, *, now: datetime, grace: timedelta) -> list[EvalRun]:
     """Runs no live process is looking after: to resume (or to announce).
 
     A run is held from its start until its summary is posted. It is orphaned when its
@@ -124,7 +124,7 @@ def orphaned_runs(*, session: Session, now: datetime, grace: timedelta) -> list[
     return list(session.exec(query))
 
 
-def held_runs(*, session: Session, now: datetime) -> list[EvalRun]:
+def held_runs(session: Session, *, now: datetime) -> list[EvalRun]:
     """Runs whose owner's lease still holds (a restart checks for its own)."""
     query = (
         select(EvalRun)
@@ -135,7 +135,7 @@ def held_runs(*, session: Session, now: datetime) -> list[EvalRun]:
     return list(session.exec(query))
 
 
-def claim(*, session: Session, run_id: int, owner: str, now: datetime, until: datetime) -> bool:
+def claim(session: Session, *, run_id: int, owner: str, now: datetime, until: datetime) -> bool:
     """Take an unannounced run for `owner` unless another owner's lease still holds it."""
     return leases.claim(
         session=session,
@@ -148,19 +148,66 @@ def claim(*, session: Session, run_id: int, owner: str, now: datetime, until: da
     )
 
 
-def release(*, session: Session, run_id: int, owner: str, now: datetime) -> None:
+def release(session: Session, *, run_id: int, owner: str, now: datetime) -> None:
     """Give a run up so that another process may take it at once."""
     leases.release(session=session, table=EvalRun, row_id=run_id, owner=owner, now=now)
 
 
-def recent_runs(*, session: Session, suite: str, limit: int = 50) -> list[EvalRun]:
+def complete_runs(
+    session: Session,
+    *,
+    suite: str,
+    data_version: str,
+    model: str | None = None,
+    limit: int | None = None,
+) -> list[EvalRun]:
+    """Finished runs of `suite` on `data_version` that covered every sample (no
+    `limit=`), newest first; only those that ran `model` when it is given.
+
+    This is what "the suite's last result" means wherever a baseline, a reusable run or
+    a pass rate to show is looked up: a sampled run or one on older data says nothing
+    about the suite as it is now.
+    """
+    query = (
+        select(EvalRun)
+        .where(EvalRun.suite == suite)
+        .where(EvalRun.status == "finished")
+        .where(EvalRun.data_version == data_version)
+        .where(col(EvalRun.sample_limit).is_(None))
+        .order_by(col(EvalRun.id).desc())
+        .execution_options(yield_per=50)
+    )
+    found: list[EvalRun] = []
+    # `models` is a JSON list: membership is checked here rather than in
+    # dialect-specific SQL (json_each on SQLite, jsonb containment on PostgreSQL).
+    result = session.exec(query)
+    try:
+        for run in result:
+            if model is None or model in run.models:
+                found.append(run)
+                if limit is not None and len(found) >= limit:
+                    break
+    finally:
+        result.close()  # stop streaming: the rest is not needed
+    return found
+
+
+def latest_complete_run(
+    session: Session, *, suite: str, data_version: str, model: str | None = None
+) -> EvalRun | None:
+    """The newest of `complete_runs` (of `model` when given), or None."""
+    runs = complete_runs(session, suite=suite, data_version=data_version, model=model, limit=1)
+    return runs[0] if runs else None
+
+
+def recent_runs(session: Session, *, suite: str, limit: int = 50) -> list[EvalRun]:
     query = (
         select(EvalRun).where(EvalRun.suite == suite).order_by(col(EvalRun.id).desc()).limit(limit)
     )
     return list(session.exec(query))
 
 
-def save_results(*, session: Session, results: Iterable[SampleResult]) -> int:
+def save_results(session: Session, *, results: Iterable[SampleResult]) -> int:
     """Insert sample results, skipping any (run, model, item) already stored."""
     batch = list(results)
     if not batch:
@@ -223,7 +270,7 @@ def new_result_row(run_id: int, model: str, item_index: int) -> ResultRow:
     }
 
 
-def save_result_rows(*, session: Session, rows: Sequence[ResultRow]) -> int:
+def save_result_rows(session: Session, *, rows: Sequence[ResultRow]) -> int:
     """Insert result rows in one executemany, skipping any (run, model, item) already
     stored (or repeated in `rows`); returns how many were inserted.
 
@@ -256,7 +303,7 @@ def save_result_rows(*, session: Session, rows: Sequence[ResultRow]) -> int:
     return len(fresh)
 
 
-def done_items(*, session: Session, run_id: int) -> set[tuple[str, int]]:
+def done_items(session: Session, *, run_id: int) -> set[tuple[str, int]]:
     """(model, item_index) pairs already graded or errored in a run."""
     rows = session.exec(
         select(SampleResult.model, SampleResult.item_index).where(SampleResult.run_id == run_id)
@@ -265,7 +312,7 @@ def done_items(*, session: Session, run_id: int) -> set[tuple[str, int]]:
 
 
 def results(
-    *, session: Session, run_id: int, model: str | None = None, status: str | None = None
+    session: Session, *, run_id: int, model: str | None = None, status: str | None = None
 ) -> list[SampleResult]:
     query = select(SampleResult).where(SampleResult.run_id == run_id)
     if model is not None:
@@ -301,7 +348,7 @@ class ModelTally:
         return self.passed / self.graded if self.graded else None
 
 
-def cost_per_sample(*, session: Session, suite: str, model: str) -> float | None:
+def cost_per_sample(session: Session, *, suite: str, model: str) -> float | None:
     """The mean cost of one answered sample of `model` on `suite` so far, if any."""
     query = (
         sa_select(func.avg(col(SampleResult.cost_usd)), func.count())
@@ -314,7 +361,7 @@ def cost_per_sample(*, session: Session, suite: str, model: str) -> float | None
     return float(mean) if count else None
 
 
-def tallies(*, session: Session, run_id: int, with_latencies: bool = True) -> dict[str, ModelTally]:
+def tallies(session: Session, *, run_id: int, with_latencies: bool = True) -> dict[str, ModelTally]:
     """Per-model counts, tokens and cost of a run, computed in the database."""
     query = (
         sa_select(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -79,7 +79,11 @@ class SampleResult(SQLModel, table=True):
 
 
 class FineTuneJob(SQLModel, table=True):
-    """A fine-tuning request and the provider job it became."""
+    """A fine-tuning request and the backend job it became.
+
+    The training data itself is not here: it lives in FineTuneData, written once with the
+    request and read only while it is uploaded, so loading a job (every poll) stays small.
+    """
 
     __tablename__ = "finetune_jobs"
 
@@ -88,15 +92,35 @@ class FineTuneJob(SQLModel, table=True):
     suite: str
     method: str  # sft dpo rft
     provider: str = "default"
+    backend: str = "openai"  # the FineTuneBackend that runs it (EVALBOT_FINETUNE_BACKENDS)
     base_model: str
-    options: dict[str, Any] = _json(dict)
+    # The method's settings: n_epochs, batch_size, learning_rate_multiplier, beta, ...
+    hyperparameters: dict[str, Any] = _json(dict)
+    grader: dict[str, Any] | None = _json(None)  # rft: the suite's grader when requested
+    suffix: str | None = None
+    seed: int | None = None
+    # What the data is: where it came from and its size, as shown in the job's message.
+    data_source: str | None = None  # e.g. "suite train.jsonl", "run r12 (passing outputs)"
+    examples: int = 0
+    estimated_tokens: int = 0
+    duplicates: int = 0
+    cost_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     status: str = Field(default="pending", index=True)
     provider_job_id: str | None = Field(default=None, index=True)
-    fine_tuned_model: str | None = None
+    fine_tuned_model: str | None = None  # the result's name at the backend
+    serving_name: str | None = None  # the model name it is served and evaluated by
     training_file_id: str | None = None
     validation_file_id: str | None = None
     estimated_cost_usd: float | None = None
     trained_tokens: int | None = None
+    # Progress, from the backend's latest metrics.
+    step: int | None = None
+    total_steps: int | None = None
+    train_loss: float | None = None
+    valid_loss: float | None = None
+    reward: float | None = None
+    eta_s: int | None = None
+    seen_events: list[str] = _json(list)  # event ids already posted in the thread
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     channel: str | None = None
     message_ts: str | None = None
@@ -107,6 +131,23 @@ class FineTuneJob(SQLModel, table=True):
     lease_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class FineTuneData(SQLModel, table=True):
+    """A request's training (or validation) JSONL in chunks of at most CHUNK_BYTES.
+
+    Kept apart from the job row so it is read only when uploaded, a chunk at a time, and
+    deleted once the backend has the files.
+    """
+
+    __tablename__ = "finetune_data"
+    __table_args__ = (UniqueConstraint("job_id", "part", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="finetune_jobs.id", index=True)
+    part: str  # train valid
+    seq: int
+    chunk: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class Watch(SQLModel, table=True):

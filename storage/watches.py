@@ -12,8 +12,8 @@ from storage.tables import SeenModel, Watch, utcnow
 
 
 def create_watch(
-    *,
     session: Session,
+    *,
     channel: str,
     user_id: str | None,
     glob: str,
@@ -34,18 +34,18 @@ def create_watch(
     return watch
 
 
-def get_watch(*, session: Session, watch_id: int) -> Watch | None:
+def get_watch(session: Session, *, watch_id: int) -> Watch | None:
     return session.get(Watch, watch_id)
 
 
-def list_watches(*, session: Session, channel: str | None = None) -> list[Watch]:
+def list_watches(session: Session, *, channel: str | None = None) -> list[Watch]:
     query = select(Watch).order_by(col(Watch.id))
     if channel is not None:
         query = query.where(Watch.channel == channel)
     return list(session.exec(query))
 
 
-def delete_watch(*, session: Session, watch_id: int) -> bool:
+def delete_watch(session: Session, *, watch_id: int) -> bool:
     watch = session.get(Watch, watch_id)
     if watch is None:
         return False
@@ -53,14 +53,14 @@ def delete_watch(*, session: Session, watch_id: int) -> bool:
     return True
 
 
-def set_paused(*, session: Session, watch_id: int, paused: bool) -> Watch | None:
+def set_paused(session: Session, *, watch_id: int, paused: bool) -> Watch | None:
     watch = session.get(Watch, watch_id)
     if watch is not None:
         watch.paused = paused
     return watch
 
 
-def mark_checked(*, session: Session, watch_id: int, when: datetime | None = None) -> None:
+def mark_checked(session: Session, *, watch_id: int, when: datetime | None = None) -> None:
     """Record a poll; the first one sets the baseline of what already existed."""
     watch = session.get(Watch, watch_id)
     if watch is not None:
@@ -70,20 +70,20 @@ def mark_checked(*, session: Session, watch_id: int, when: datetime | None = Non
             watch.initialized, watch.baseline_at = True, now
 
 
-def first_seen(*, session: Session, provider: str) -> dict[str, datetime]:
+def first_seen(session: Session, *, provider: str) -> dict[str, datetime]:
     """{model id: when it was first seen} for a provider."""
     rows = session.exec(select(SeenModel).where(SeenModel.provider == provider))
     return {r.model_id: r.first_seen_at for r in rows}
 
 
-def seen_ids(*, session: Session, provider: str) -> dict[str, str | None]:
+def seen_ids(session: Session, *, provider: str) -> dict[str, str | None]:
     """{model id: shutdown date} of every model the provider was seen to list."""
     rows = session.exec(select(SeenModel).where(SeenModel.provider == provider))
     return {r.model_id: r.shutdown_date for r in rows}
 
 
 def record_seen(
-    *, session: Session, provider: str, models: Iterable[tuple[str, str | None]]
+    session: Session, *, provider: str, models: Iterable[tuple[str, str | None]]
 ) -> list[str]:
     """Record listed models; returns the ids this call saw first (a race loser sees none)."""
     known = seen_ids(session=session, provider=provider)

@@ -32,7 +32,7 @@ async def load_run(services: Services, run_id: int) -> Any:
     run = await services.db.run(store.get_run, run_id=run_id)
     if run is None:
 
-        def recent(*, session: Any) -> list[Any]:
+        def recent(session: Any) -> list[Any]:
             return store.active_runs(session=session)[:5]
 
         active = await services.db.run(recent)
@@ -51,19 +51,19 @@ def suites_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
         raise UsageError("`/eval suites` takes no arguments.")
 
     async def work() -> None:
-        def read(*, session: Any) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+        def read(session: Any) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
             last: dict[str, str] = {}
             for name in services.suites.names():
-                for run in store.recent_runs(session=session, suite=name, limit=5):
-                    if run.status == "finished":
-                        counts = store.tallies(
-                            session=session, run_id=run.id or 0, with_latencies=False
-                        )
-                        best = ", ".join(
-                            f"{m} {pct(counts[m].pass_rate)}" for m in run.models if m in counts
-                        )
-                        last[name] = f"r{run.id}: {best}"
-                        break
+                version = services.suites.suites[name].data_version
+                run = store.latest_complete_run(session, suite=name, data_version=version)
+                if run is not None:
+                    counts = store.tallies(
+                        session=session, run_id=run.id or 0, with_latencies=False
+                    )
+                    best = ", ".join(
+                        f"{m} {pct(counts[m].pass_rate)}" for m in run.models if m in counts
+                    )
+                    last[name] = f"r{run.id}: {best}"
             return alias_store.all_aliases(session=session), last
 
         aliases, last = await services.db.run(read)

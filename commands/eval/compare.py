@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from commands import chart_colours
 from commands.eval.render import clip, money, pct
 from commands.eval.stats import PairedDiff, paired_diff, percentile, wilson_interval
-from commands.ports import ChartBar, Posted, TagRate, Upload
+from commands.ports import ChartBar, ChartDiff, Posted, TagRate, Upload
 from commands.services import Services
 from storage import aliases as alias_store
 from storage import runs as store
@@ -214,8 +215,16 @@ def chart_bars(c: Comparison) -> list[ChartBar]:
         graded = side.graded()
         n, k = len(graded), sum(graded.values())
         lo, hi = wilson_interval(k, n)
-        bars.append(ChartBar(side.label, k / n if n else 0.0, lo, hi, n))
+        bars.append(ChartBar(side.label, k / n if n else 0.0, lo, hi, n, model=side.model))
     return bars
+
+
+def chart_diffs(c: Comparison) -> list[ChartDiff]:
+    """Each challenger's paired difference, for the chart's annotation."""
+    return [
+        ChartDiff(side.label, d.diff_pp, d.ci95_pp[0], d.ci95_pp[1], d.p_value, d.verdict, d.paired)
+        for side, d in c.challengers
+    ]
 
 
 def tag_rates(services: Services, c: Comparison) -> list[TagRate]:
@@ -243,7 +252,11 @@ def tag_rates(services: Services, c: Comparison) -> list[TagRate]:
 async def post_report(services: Services, c: Comparison, where: Posted, title: str) -> None:
     """Report, chart and flipped samples into the thread of `where`."""
     await services.chat.post(where.channel, report_text(c, title), thread_ts=where.ts)
-    png = await services.charts.comparison(f"{c.suite}: pass rate with 95% CI", chart_bars(c))
+    models = [c.baseline.model, *(side.model for side, _ in c.challengers)]
+    colours = await services.db.run(chart_colours.suite_colours, suite=c.suite, also=models)
+    png = await services.charts.comparison(
+        f"{c.suite}: pass rate", chart_bars(c), chart_diffs(c), colours
+    )
     await services.chat.upload(
         where.channel,
         Upload(
@@ -256,7 +269,7 @@ async def post_report(services: Services, c: Comparison, where: Posted, title: s
     )
     tags = tag_rates(services, c)
     if tags:
-        png = await services.charts.tag_breakdown(f"{c.suite}: pass rate per tag", tags)
+        png = await services.charts.tag_breakdown(f"{c.suite}: pass rate per tag", tags, colours)
         await services.chat.upload(
             where.channel,
             Upload(

@@ -12,9 +12,9 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from commands.eval.prices import PriceTable
 from commands.eval.suite import Suite
 from commands.eval.templates import TemplateError
+from commands.prices import PriceTable
 from commands.services import Services
 from storage import runs as store
 

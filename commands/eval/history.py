@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from commands.ports import Upload
+from commands import chart_colours
+from commands.eval.stats import wilson_interval
+from commands.ports import HistoryPoint, Upload
 from commands.registry import UserFacingError
 from commands.services import Services
 from storage import aliases as alias_store
@@ -15,33 +17,43 @@ from storage import runs as store
 async def post_history(services: Services, suite: str, channel: str) -> None:
     """Post the history chart of `suite` with a line of text per model."""
 
+    suite_size = len(loaded.items) if (loaded := services.suites.get(suite)) else None
+
     def read(
-        *, session: Any
-    ) -> tuple[dict[str, list[tuple[datetime, float]]], list[tuple[datetime, str]]]:
-        series: dict[str, list[tuple[datetime, float]]] = {}
+        session: Any,
+    ) -> tuple[dict[str, list[HistoryPoint]], list[tuple[datetime, str]], dict[str, int]]:
+        series: dict[str, list[HistoryPoint]] = {}
         for run in reversed(store.recent_runs(session=session, suite=suite, limit=500)):
             if run.status != "finished":
                 continue
             counts = store.tallies(session=session, run_id=run.id or 0, with_latencies=False)
             when = run.finished_at or run.created_at
+            # A limit=N run saw fewer samples than the suite has: marked apart on the chart.
+            partial = run.sample_limit is not None and (
+                suite_size is None or run.sample_limit < suite_size
+            )
             for model, tally in counts.items():
                 if tally.pass_rate is not None:
-                    series.setdefault(model, []).append((when, tally.pass_rate))
-        promotions = [
-            (c.created_at, f"{c.alias}: {c.model}")
+                    low, high = wilson_interval(tally.passed, tally.graded)
+                    point = HistoryPoint(when, tally.pass_rate, low, high, partial)
+                    series.setdefault(model, []).append(point)
+        promotions = [  # the production alias goes without saying on the chart
+            (c.created_at, c.model if c.alias == "production" else f"{c.alias}: {c.model}")
             for c in alias_store.history(session=session, suite=suite)
         ]
-        return series, promotions
+        return series, promotions, chart_colours.suite_colours(session=session, suite=suite)
 
-    series, promotions = await services.db.run(read)
+    series, promotions, colours = await services.db.run(read)
     if not series:
         raise UserFacingError(f"`{suite}` has no finished runs yet: `/eval run {suite} <model>`.")
     lines = [f"*History of `{suite}`*"]
     for model, points in sorted(series.items()):
-        last = points[-1][1]
+        last = points[-1].pass_rate
         lines.append(f"• `{model}`: {len(points)} runs, last {last * 100:.1f}%")
     posted = await services.chat.post(channel, "\n".join(lines))
-    png = await services.charts.history(f"{suite}: pass rate over time", series, promotions)
+    png = await services.charts.history(
+        f"{suite}: pass rate over time", series, promotions, colours
+    )
     await services.chat.upload(
         channel,
         Upload(

@@ -20,13 +20,13 @@ from typing import Any
 from commands.eval.announce import announce
 from commands.eval.catalog import SuiteCatalog
 from commands.eval.graders.base import GradeError, Sample
-from commands.eval.prices import PriceTable
 from commands.eval.render import RunHeader, progress_text, run_header
 from commands.eval.suite import Suite
 from commands.eval.templates import TemplateError, render
 from commands.leases import Lease, dead_here
 from commands.logctx import log_context
 from commands.ports import ChatError, Posted, ProviderError
+from commands.prices import PriceTable
 from commands.services import Services
 from commands.throttle import ResilientModels
 from storage import runs as store
@@ -148,7 +148,7 @@ class RunEngine:
         db = self.services.db
 
         def load(
-            *, session: Any
+            session: Any,
         ) -> tuple[EvalRun | None, set[tuple[str, int]], dict[str, store.ModelTally]]:
             return (
                 store.get_run(session=session, run_id=run_id),
@@ -236,7 +236,7 @@ class RunEngine:
             return
         run.message_ts = posted.ts
         await self.services.db.run(
-            store.set_message, run_id=run.id, channel=posted.channel, ts=posted.ts
+            store.set_message, run_id=run.id or 0, channel=posted.channel, ts=posted.ts
         )
 
     async def _work(self, live: Live, pending: list[tuple[str, int]]) -> None:

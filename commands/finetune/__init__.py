@@ -12,17 +12,19 @@ import contextlib
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from commands.eval.render import clip, money
-from commands.finetune import data as training
-from commands.finetune import jobs
+from commands.eval.suite import Suite
+from commands.finetune import estimates, jobs, sources
 from commands.finetune.grader_source import inline_sources
 from commands.finetune.render import job_text
+from commands.finetune.validation import DataError, Method
 from commands.grammar import Parsed, bool_option, float_option, int_option
-from commands.ports import ChatError, ProviderError
+from commands.ports import BackendUnavailable, ChatError, EstimatesCost, ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
 from commands.services import Services
 from storage import finetunes as store
@@ -42,7 +44,7 @@ METHOD_TYPES = {"sft": "supervised", "dpo": "dpo", "rft": "reinforcement"}
 
 @dataclass(frozen=True)
 class Request:
-    method: training.Method
+    method: Method
     suite: str
     base: str
     provider: str
@@ -52,9 +54,7 @@ class Request:
     seed: int | None
 
 
-def parse_request(
-    method: training.Method, services: Services, inv: Invocation, parsed: Parsed
-) -> Request:
+def parse_request(method: Method, services: Services, inv: Invocation, parsed: Parsed) -> Request:
     """Everything that can be checked without I/O; UsageError says what is wrong."""
     if len(parsed.words) != 1:
         raise UsageError("Give one suite (and options as key=value).")
@@ -103,7 +103,7 @@ def _backend_options(
     services: Services, provider: str, parsed: Parsed, hyper: dict[str, Any]
 ) -> None:
     """The options only one backend understands, checked against the provider's backend."""
-    kind = services.finetune.kind(provider) if services.finetune is not None else "openai"
+    kind = services.finetune.name_for(provider) if services.finetune is not None else "openai"
     given = [k for k in RAY_KEYS if k in parsed.options]
     if kind != "ray":
         if given:
@@ -139,7 +139,7 @@ def _allowed(services: Services, inv: Invocation) -> str | None:
     return f"Only these people may start fine-tunes here: {who}. Ask one of them."
 
 
-def _handler(method: training.Method) -> Any:
+def _handler(method: Method) -> Any:
     def handler(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
         request = parse_request(method, services, inv, parsed)
         refusal = _allowed(services, inv)
@@ -147,6 +147,10 @@ def _handler(method: training.Method) -> Any:
             return refusal
         if services.finetune is None:
             return "Fine-tuning is not configured in this process."
+        try:
+            services.finetune.for_provider(request.provider)
+        except BackendUnavailable as exc:
+            return str(exc)
 
         async def work() -> None:
             await start(services, inv, request)
@@ -183,7 +187,7 @@ FINETUNE.sub(
 )(_rft)
 
 
-async def build_set(services: Services, inv: Invocation, request: Request) -> training.TrainingSet:
+async def build_set(services: Services, inv: Invocation, request: Request) -> sources.TrainingSet:
     """The training data, validated; UserFacingError with every problem found."""
     suite = services.suites.get(request.suite)
     assert suite is not None
@@ -191,14 +195,14 @@ async def build_set(services: Services, inv: Invocation, request: Request) -> tr
     try:
         if data and data.startswith("run:"):
             results = await _run_results(services, suite.name, data[4:], want_passing=True)
-            return await asyncio.to_thread(training.sft_from_run, suite, results)
+            return await asyncio.to_thread(sources.sft_from_run, suite, results)
         if data and data.startswith("runs:"):
             ids = [p.strip() for p in data[5:].split(",") if p.strip()]
             if len(ids) != 2:
                 raise UserFacingError("`data=runs:` takes two run ids, like `runs:r3,r4`.")
             a = await _run_results(services, suite.name, ids[0])
             b = await _run_results(services, suite.name, ids[1])
-            return await asyncio.to_thread(training.dpo_from_runs, suite, a, b)
+            return await asyncio.to_thread(sources.dpo_from_runs, suite, a, b)
         if data:
             try:
                 content = await services.chat.fetch_file(
@@ -213,11 +217,11 @@ async def build_set(services: Services, inv: Invocation, request: Request) -> tr
                     "into the channel, then run the command again."
                 ) from exc
             # Parsing and validating up to EVALBOT_FINETUNE_MAX_MB is CPU work: off the loop.
-            return await asyncio.to_thread(training.from_file, request.method, data, content, suite)
+            return await asyncio.to_thread(sources.from_file, request.method, data, content, suite)
         if request.method == "rft":
-            return await asyncio.to_thread(training.rft_from_suite, suite)
-        return await asyncio.to_thread(training.from_suite_files, request.method, suite)
-    except training.DataError as exc:
+            return await asyncio.to_thread(sources.rft_from_suite, suite)
+        return await asyncio.to_thread(sources.from_suite_files, request.method, suite)
+    except DataError as exc:
         raise UserFacingError(
             f"The training data has problems; nothing was uploaded.\n{exc}"
         ) from exc
@@ -240,13 +244,21 @@ async def _run_results(
     return await services.db.run(run_store.results, run_id=run_id, model=model)
 
 
-def _serialise(tset: training.TrainingSet) -> tuple[bytes, bytes, str, str]:
-    train = tset.jsonl("train")
-    valid = tset.jsonl("valid") if tset.valid else b""
-    return train, valid, hashlib.sha256(train).hexdigest(), hashlib.sha256(valid).hexdigest()
+def _lines(rows: list[dict[str, Any]] | None) -> Iterator[bytes]:
+    """The rows as JSONL, a line at a time: never the whole file in one bytes object."""
+    for row in rows or ():
+        yield (json.dumps(row, ensure_ascii=False) + "\n").encode()
+
+
+def _digest(rows: list[dict[str, Any]] | None) -> str:
+    digest = hashlib.sha256()
+    for line in _lines(rows):
+        digest.update(line)
+    return digest.hexdigest()
 
 
 def method_spec(request: Request, grader: dict[str, Any] | None) -> dict[str, Any]:
+    """The method as OpenAI's API spells it; part of the request key (kept stable)."""
     kind = METHOD_TYPES[request.method]
     body: dict[str, Any] = {"hyperparameters": dict(request.hyperparameters)}
     if request.method == "rft" and grader is not None:
@@ -254,35 +266,54 @@ def method_spec(request: Request, grader: dict[str, Any] | None) -> dict[str, An
     return {"type": kind, kind: body}
 
 
+def rft_grader(suite: Suite) -> dict[str, Any]:
+    """The grader an RFT job trains with, as the backend takes it (OpenAI grader schema).
+
+    This is the one place that builds it: a conversion of suite graders the fine-tuning
+    API does not take as they are belongs here. The job runs where the suite folder is
+    not, so a python grader's `source_file` goes inline as `source`.
+    """
+    return dict(inline_sources(suite.grader, suite.folder))
+
+
 async def start(services: Services, inv: Invocation, request: Request) -> FineTuneJob | None:
     """Validate, estimate, record once, then submit (or wait for an approval)."""
     suite = services.suites.get(request.suite)
     assert suite is not None
+    try:
+        ft = jobs.backends(services).for_provider(request.provider)
+    except BackendUnavailable as exc:
+        raise UserFacingError(str(exc)) from exc
     tset = await build_set(services, inv, request)
-    if request.method == "rft":
+    grader = rft_grader(suite) if request.method == "rft" else None
+    if grader is not None:
         try:
-            await jobs.backend(services).validate_grader(request.provider, suite.grader)
+            await ft.validate_grader(request.provider, grader)
         except ProviderError as exc:
             raise UserFacingError(
                 f"The provider rejected the suite's grader: {exc.message}"
             ) from exc
     epochs = int(request.hyperparameters.get("n_epochs", 3))
-    estimate = jobs.backend(services).estimate(
-        request.provider, request.method, request.base, tset.tokens, epochs
+    # A backend may estimate its own jobs (Ray: GPU-hours); else the price table does.
+    own = (
+        ft.estimate(request.provider, request.method, request.base, tset.tokens, epochs)
+        if isinstance(ft, EstimatesCost)
+        else None
     )
-    if estimate is not None:
-        cost = estimate.usd
+    if own is not None:
+        cost = own.usd
     else:
-        cost = training.training_cost_usd(request.method, request.base, tset.tokens, epochs)
-    train_bytes, valid_bytes, train_hash, valid_hash = await asyncio.to_thread(_serialise, tset)
-    # The job runs where the suite folder is not: a python grader's source_file goes inline.
-    method = method_spec(request, inline_sources(suite.grader, suite.folder))
+        cost = estimates.training_cost_usd(
+            services.prices, request.method, request.base, tset.tokens, epochs
+        )
+    train_hash = await asyncio.to_thread(_digest, tset.train)
+    valid_hash = await asyncio.to_thread(_digest, tset.valid)
     key = hashlib.sha256(
         json.dumps(
             {
                 "provider": request.provider,
                 "base": request.base,
-                "method": method,
+                "method": method_spec(request, suite.grader),
                 "suffix": request.suffix,
                 "seed": request.seed,
                 "train": train_hash,
@@ -294,32 +325,38 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
     # RFT is billed per training hour, which cannot be estimated up front: it always waits
     # for an approver, like any job whose estimate is over the limit.
     over = cost is None or cost > services.policy.finetune_approval_usd
-    options = {
-        "method": method,
-        "suffix": request.suffix,
-        "seed": request.seed,
-        "source": tset.source,
-        "examples": len(tset.train),
-        "tokens": tset.tokens,
-        "duplicates": tset.duplicates,
-        "train_jsonl": train_bytes.decode(),
-        "valid_jsonl": valid_bytes.decode() or None,
-        "cost_note": None if cost is not None else training.rft_cost_note(request.base),
-        "gpu_hours": estimate.gpu_hours if estimate is not None else None,
-    }
     job, new = await services.db.run(
         store.record_request,
         request_key=key,
+        train=_lines(tset.train),
+        valid=_lines(tset.valid),
         suite=suite.name,
         method=request.method,
         provider=request.provider,
+        backend=ft.name,
         base_model=request.base,
-        options=options,
+        hyperparameters=dict(request.hyperparameters),
+        grader=grader,
+        suffix=request.suffix,
+        seed=request.seed,
+        data_source=tset.source,
+        examples=len(tset.train),
+        estimated_tokens=tset.tokens,
+        duplicates=tset.duplicates,
+        cost_note=(
+            own.note
+            if own is not None
+            else None
+            if cost is not None
+            else estimates.rft_cost_note(services.prices, request.base)
+        ),
         status="awaiting_approval" if over else "pending",
         estimated_cost_usd=cost,
         channel=inv.channel_id,
         user_id=inv.user_id,
     )
+    # The rows are in the database now: let them go before the (long) submit and follow.
+    del tset
     if not new:
         await inv.respond(
             f"This exact fine-tune was already requested as `f{job.id}` "
@@ -328,10 +365,10 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
         return job
     posted = await services.chat.post(inv.channel_id, job_text(job))
     job = await jobs._update(services, job.id or 0, message_ts=posted.ts)
-    if tset.duplicates:
+    if job.duplicates:
         await services.chat.post(
             inv.channel_id,
-            f":warning: {tset.duplicates} training rows repeat an earlier row exactly.",
+            f":warning: {job.duplicates} training rows repeat an earlier row exactly.",
             thread_ts=posted.ts,
         )
     if over:
@@ -362,7 +399,7 @@ async def ask_approval(services: Services, job: FineTuneJob, proposer: str) -> N
                 await services.chat.react(Posted(job.channel, job.message_ts), emoji)
 
 
-def _open_gate(*, session: Any, job: FineTuneJob, proposer: str) -> Proposal:
+def _open_gate(session: Any, *, job: FineTuneJob, proposer: str) -> Proposal:
     proposal = proposal_store.create_proposal(
         session=session,
         suite=job.suite,
@@ -390,6 +427,7 @@ async def on_gate_decided(services: Services, proposal: Proposal) -> None:
         await jobs.submit(services, job_id)
     else:
         job = await services.db.run(store.update, job_id=job_id, status="rejected")
+        await services.db.run(store.drop_data, job_id=job_id)  # it will never be uploaded
         if job is not None:
             await jobs.show(services, job)
 

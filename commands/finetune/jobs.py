@@ -1,10 +1,11 @@
 """A fine-tuning job's life: submit once, follow live, evaluate the result.
 
 Submission is idempotent: the request is in the database (with its key) before any
-provider call; the job is created with one attempt and tagged with the key in its
-metadata; after any doubtful failure (timeout, dropped connection, 5xx) the provider is
-asked for a job with that metadata before trying again. A restarted leader does the same
-for every request left half-way, so no request ever becomes two jobs.
+backend call; the job is created with one attempt and tagged with the key; after any
+doubtful failure (timeout, dropped connection, 5xx) the backend is asked for the job of
+that key before trying again. A restarted leader does the same for every request left
+half-way, so no request ever becomes two jobs. The lifecycle is the same for every
+backend (commands.ports.FineTuneBackend); the job row names the one it runs on.
 """
 
 from __future__ import annotations
@@ -12,14 +13,27 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
+import tempfile
 from datetime import timedelta
 from typing import Any
 
 from commands import jobs as scheduled
+from commands.finetune import progress as tracking
 from commands.finetune.render import job_text
 from commands.leases import Lease, dead_here
-from commands.ports import ChatError, JobEvent, JobInfo, Posted, ProviderError, Upload
+from commands.ports import (
+    BackendUnavailable,
+    ChatError,
+    FineTuneBackend,
+    FineTuneBackends,
+    JobEvent,
+    JobInfo,
+    Posted,
+    ProviderError,
+    TrainingMethod,
+    TrainingRequest,
+    Upload,
+)
 from commands.registry import UserFacingError
 from commands.services import Services
 from storage import finetunes as store
@@ -31,12 +45,23 @@ log = logging.getLogger(__name__)
 
 PROVIDER_STATES = ("validating_files", "queued", "running")
 CREATE_ATTEMPTS = 4
+SEEN_EVENTS_KEPT = 500
+_METHODS: dict[str, TrainingMethod] = {"sft": "sft", "dpo": "dpo", "rft": "rft"}
 
 
-def backend(services: Services) -> Any:
+def backends(services: Services) -> FineTuneBackends:
+    """The registry of fine-tuning backends; UserFacingError when there is none."""
     if services.finetune is None:
         raise UserFacingError("Fine-tuning is not configured in this process.")
     return services.finetune
+
+
+def backend_of(services: Services, job: FineTuneJob) -> FineTuneBackend:
+    """The backend `job` was created with; UserFacingError when this process lacks it."""
+    try:
+        return backends(services).named(job.backend, job.provider)
+    except BackendUnavailable as exc:
+        raise UserFacingError(str(exc)) from exc
 
 
 async def show(services: Services, job: FineTuneJob, extra: str = "") -> None:
@@ -78,7 +103,7 @@ def _other_providers(services: Services, provider: str) -> str:
 
 
 async def submit(services: Services, job_id: int) -> FineTuneJob:
-    """Upload the data and create the provider job exactly once; then follow it.
+    """Upload the data and create the backend job exactly once; then follow it.
 
     One process at a time submits a job (a lease on its row): the command that asked
     for it and a leader resuming half-done requests never both create it.
@@ -96,74 +121,90 @@ async def submit(services: Services, job_id: int) -> FineTuneJob:
         await asyncio.shield(lease.release())
 
 
+def _key(job: FineTuneJob) -> str:
+    return job.request_key[:64]
+
+
+async def _upload(services: Services, job: FineTuneJob, part: str) -> str | None:
+    """Stream the stored `part` to the backend through a temporary file; None if empty.
+
+    The data goes database -> disk -> backend a chunk at a time, so a large training
+    file is never whole in this process's memory.
+    """
+    job_id = job.id or 0
+    with tempfile.TemporaryFile() as spool:
+        size = await services.db.run(store.copy_data, job_id=job_id, part=part, into=spool)
+        if not size:
+            return None
+        spool.seek(0)
+        return await backend_of(services, job).upload(
+            job.provider, f"f{job_id}-{part}.jsonl", spool
+        )
+
+
 async def _submit(services: Services, job: FineTuneJob) -> FineTuneJob:
     job_id = job.id or 0
     fresh = await services.db.run(store.get_job, job_id=job_id)
     job = fresh or job
     if job.status != "pending":  # submitted by whoever held the lease before
         return job
-    ft = backend(services)
-    options = job.options or {}
-    metadata = {
-        "evalbot_request": job.request_key[:64],
-        "evalbot_job": f"f{job_id}",
-        "evalbot_suite": job.suite[:64],
-    }
-    found = await _find(services, job, metadata)
+    found = await _find(services, job)
     if found is None:
         if not job.training_file_id:
-            data = options.get("train_jsonl", "")
-            file_id = await ft.upload(job.provider, f"f{job_id}-train.jsonl", data.encode())
+            file_id = await _upload(services, job, "train")
             job = await _update(services, job_id, training_file_id=file_id)
-        if options.get("valid_jsonl") and not job.validation_file_id:
-            file_id = await ft.upload(
-                job.provider, f"f{job_id}-valid.jsonl", str(options["valid_jsonl"]).encode()
-            )
-            job = await _update(services, job_id, validation_file_id=file_id)
-        found = await _create(services, job, metadata)
+        if not job.validation_file_id:
+            file_id = await _upload(services, job, "valid")
+            if file_id:
+                job = await _update(services, job_id, validation_file_id=file_id)
+        found = await _create(services, job)
         if found is None:
             ended = await services.db.run(store.get_job, job_id=job_id)
             assert ended is not None
             return ended
     job = await _update(services, job_id, provider_job_id=found.id, status=found.status)
-    await services.db.run(store.set_option, job_id=job_id, key="train_jsonl", value=None)
-    await services.db.run(store.set_option, job_id=job_id, key="valid_jsonl", value=None)
+    await services.db.run(store.drop_data, job_id=job_id)  # the backend has the files now
     await show(services, job)
     await follow(services, job)
     return job
 
 
-async def _find(services: Services, job: FineTuneJob, metadata: dict[str, str]) -> JobInfo | None:
+async def _find(services: Services, job: FineTuneJob) -> JobInfo | None:
     try:
-        matches = await backend(services).find_jobs(job.provider, metadata)
+        return await backend_of(services, job).find(job.provider, _key(job))
     except ProviderError as exc:
-        log.warning("looking up f%s by metadata failed: %s", job.id, exc.message)
+        log.warning("looking up f%s by its request key failed: %s", job.id, exc.message)
         return None
-    return next(
-        (m for m in matches if m.metadata.get("evalbot_request") == metadata["evalbot_request"]),
-        None,
+
+
+def training_request(services: Services, job: FineTuneJob) -> TrainingRequest:
+    """The job's row as a backend's create() takes it."""
+    return TrainingRequest(
+        request_key=_key(job),
+        label=f"f{job.id}",
+        provider=job.provider,
+        base_model=services.models.split(job.base_model)[1],
+        method=_METHODS[job.method],
+        hyperparameters=dict(job.hyperparameters or {}),
+        training_file=job.training_file_id or "",
+        validation_file=job.validation_file_id,
+        grader=job.grader,
+        suffix=job.suffix,
+        seed=job.seed,
+        suite=job.suite,
     )
 
 
-async def _create(services: Services, job: FineTuneJob, metadata: dict[str, str]) -> JobInfo | None:
-    ft = backend(services)
-    options = job.options or {}
-    base = services.models.split(job.base_model)[1]
+async def _create(services: Services, job: FineTuneJob) -> JobInfo | None:
+    ft = backend_of(services, job)
+    request = training_request(services, job)
     for attempt in range(1, CREATE_ATTEMPTS + 1):
         try:
-            return await ft.create_job(  # type: ignore[no-any-return]
-                job.provider,
-                model=base,
-                training_file=job.training_file_id or "",
-                validation_file=job.validation_file_id,
-                method=options.get("method", {}),
-                suffix=options.get("suffix"),
-                seed=options.get("seed"),
-                metadata=metadata,
-            )
+            return await ft.create(request)
         except ProviderError as exc:
             if not exc.retryable:
                 refused = await _update(services, job.id or 0, status="refused", error=exc.message)
+                await services.db.run(store.drop_data, job_id=job.id or 0)
                 await show(services, refused)
                 await _thread(
                     services,
@@ -176,7 +217,7 @@ async def _create(services: Services, job: FineTuneJob, metadata: dict[str, str]
                 "creating f%s: %s (attempt %d); checking before retrying", job.id, exc.kind, attempt
             )
             await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
-            found = await _find(services, job, metadata)
+            found = await _find(services, job)
             if found is not None:
                 return found
     failed = await _update(
@@ -185,6 +226,7 @@ async def _create(services: Services, job: FineTuneJob, metadata: dict[str, str]
         status="failed",
         error="the provider kept failing while the job was being created",
     )
+    await services.db.run(store.drop_data, job_id=job.id or 0)
     await show(services, failed)
     return None
 
@@ -202,36 +244,38 @@ async def follow(services: Services, job: FineTuneJob) -> None:
 
 
 async def poll(services: Services, job_id: int) -> FineTuneJob | None:
-    """One look at the provider job: message, thread events, and the end of the job."""
+    """One look at the backend job: message, thread events, and the end of the job."""
     job = await services.db.run(store.get_job, job_id=job_id)
     if job is None or not job.provider_job_id or job.status in store.TERMINAL:
         if services.scheduler is not None:
             await services.scheduler.cancel(scheduled.finetune_job_id(job_id))
         return job
-    ft = backend(services)
-    info = await ft.get_job(job.provider, job.provider_job_id)
+    ft = backend_of(services, job)
+    info = await ft.get(job.provider, job.provider_job_id)
     events = await ft.events(job.provider, job.provider_job_id)
-    seen = set((job.options or {}).get("seen_events", []))
-    metrics = [e for e in reversed(events) if e.type == "metrics" and e.data]
-    progress = _progress(metrics, info)
-    fresh = [
-        e for e in reversed(events) if e.id not in seen and e.type == "message" and _noteworthy(e)
-    ]
+    seen = set(job.seen_events or [])
+    metrics = tracking.metrics_of(events)
+    fresh = [e for e in reversed(events) if e.id not in seen and tracking.noteworthy(e)]
     for event in fresh:
         await _thread(services, job, f"`{event.level}` {event.message}")
-    await services.db.run(
-        store.set_option,
-        job_id=job_id,
-        key="seen_events",
-        value=sorted(seen | {e.id for e in events})[-500:],
-    )
-    await services.db.run(store.set_option, job_id=job_id, key="progress", value=progress)
-    fields: dict[str, Any] = {"status": info.status, "trained_tokens": info.trained_tokens}
+    fields: dict[str, Any] = {
+        "status": info.status,
+        "trained_tokens": info.trained_tokens,
+        "seen_events": sorted(seen | {e.id for e in events})[-SEEN_EVENTS_KEPT:],
+        **tracking.progress(metrics, info).columns(),
+    }
     if info.fine_tuned_model:
         fields["fine_tuned_model"] = info.fine_tuned_model
     if info.error:
         fields["error"] = info.error
-    if info.status not in ("succeeded", "failed", "cancelled"):
+    if info.status == "succeeded" and info.fine_tuned_model and not job.serving_name:
+        try:
+            fields["serving_name"] = await ft.make_servable(job.provider, info)
+        except ProviderError as exc:
+            # Trained but not servable yet: try again at the next poll.
+            log.warning("f%s trained but could not be served: %s", job_id, exc.message)
+            fields["status"] = "serving"
+    if fields["status"] not in ("succeeded", "failed", "cancelled"):
         job = await _update(services, job_id, **fields)
         await show(services, job)
         return job
@@ -247,71 +291,12 @@ async def poll(services: Services, job_id: int) -> FineTuneJob | None:
     return ended
 
 
-def _noteworthy(event: JobEvent) -> bool:
-    if event.level in ("warn", "warning", "error"):
-        return True
-    text = event.message.lower()
-    return any(
-        w in text
-        for w in (
-            "validated",
-            "started",
-            "completed",
-            "failed",
-            "cancel",
-            "new fine-tuned model",
-            "checkpoint",
-        )
-    )
-
-
-def _progress(metrics: list[JobEvent], info: JobInfo) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if metrics:
-        last = metrics[-1].data
-        out["step"] = last.get("step")
-        out["total_steps"] = last.get("total_steps")
-        out["train_loss"] = last.get("train_loss")
-        out["valid_loss"] = last.get("valid_loss", last.get("full_valid_loss"))
-        out["reward"] = last.get("reward")  # rft on Ray: the grader's mean score
-        first_t, last_t = metrics[0].created_at, metrics[-1].created_at
-        step0, step1 = metrics[0].data.get("step"), last.get("step")
-        total = last.get("total_steps")
-        if (
-            isinstance(step1, int)
-            and isinstance(step0, int)
-            and isinstance(total, int)
-            and step1 > step0
-            and last_t > first_t
-        ):
-            per_step = (last_t - first_t) / (step1 - step0)
-            out["eta_s"] = int(per_step * (total - step1))
-    if info.estimated_finish:
-        out["eta_s"] = max(0, int(info.estimated_finish - time.time()))
-    out["curve"] = [
-        [
-            e.data.get("step"),
-            e.data.get("train_loss"),
-            e.data.get("valid_loss", e.data.get("full_valid_loss")),
-            e.data.get("reward"),
-        ]
-        for e in metrics
-        if e.data.get("step") is not None
-    ]
-    return out
-
-
 async def finish(services: Services, job: FineTuneJob, metrics: list[JobEvent]) -> None:
     """The end of a job: loss chart, the provider's reason, or an eval against the base."""
-    curve = ((job.options or {}).get("progress") or {}).get("curve") or []
-    # Points are [step, train, valid] or, since rewards are charted, [step, train, valid, reward].
-    points = [(p + [None])[:4] for p in curve if isinstance(p, list) and len(p) >= 3]
-    train = [(int(s), float(t)) for s, t, _, _ in points if s is not None and t is not None]
-    valid = [(int(s), float(v)) for s, _, v, _ in points if s is not None and v is not None]
-    reward = [(int(s), float(r)) for s, _, _, r in points if s is not None and r is not None]
-    if (train or reward) and job.channel and job.message_ts:
+    train, valid = tracking.loss_curve(metrics)
+    if train and job.channel and job.message_ts:
         png = await services.charts.loss_curve(
-            f"f{job.id}: {job.method} {job.base_model}", train, valid, reward
+            f"f{job.id}: {job.method} {job.base_model}", train, valid
         )
         try:
             await services.chat.upload(
@@ -327,14 +312,14 @@ async def finish(services: Services, job: FineTuneJob, metrics: list[JobEvent]) 
     if job.status == "cancelled":
         await _thread(services, job, ":no_entry_sign: The job was cancelled.")
         return
-    if job.fine_tuned_model:
+    if job.serving_name or job.fine_tuned_model:
         await evaluate(services, job)
 
 
 async def evaluate(services: Services, job: FineTuneJob) -> None:
     """Run the suite on the fine-tuned model and its base (reusing a recent base run)."""
     suite = services.suites.get(job.suite)
-    model = job.fine_tuned_model or ""
+    model = job.serving_name or job.fine_tuned_model or ""
     if job.provider != "default":
         model = f"{job.provider}:{model}"
     if suite is None:
@@ -342,17 +327,11 @@ async def evaluate(services: Services, job: FineTuneJob) -> None:
         return
     total = len(suite.items)
 
-    def plan(*, session: Any) -> Any:
-        base_run = None
-        for run in run_store.recent_runs(session=session, suite=suite.name, limit=30):
-            if (
-                run.status == "finished"
-                and job.base_model in run.models
-                and run.data_version == suite.data_version
-                and run.sample_limit is None
-            ):
-                base_run = run.id
-                break
+    def plan(session: Any) -> Any:
+        latest = run_store.latest_complete_run(
+            session, suite=suite.name, data_version=suite.data_version, model=job.base_model
+        )
+        base_run = latest.id if latest is not None else None
         models = [model] if base_run else [job.base_model, model]
         ref = {
             "kind": "finetune",
@@ -391,10 +370,11 @@ async def cancel(services: Services, job: FineTuneJob) -> FineTuneJob:
     if job.status in store.TERMINAL:
         raise UserFacingError(f"`f{job.id}` has already {job.status}.")
     if job.provider_job_id:
-        info = await backend(services).cancel_job(job.provider, job.provider_job_id)
+        info = await backend_of(services, job).cancel(job.provider, job.provider_job_id)
         job = await _update(services, job.id or 0, status=info.status)
     else:
         job = await _update(services, job.id or 0, status="cancelled")
+        await services.db.run(store.drop_data, job_id=job.id or 0)
     await show(services, job)
     if job.status == "cancelled":
         if services.scheduler is not None:

@@ -13,6 +13,7 @@ STATUS_WORDS = {
     "validating_files": ":mag: the provider is validating the files",
     "queued": ":hourglass_flowing_sand: queued at the provider",
     "running": ":gear: training",
+    "serving": ":rocket: trained; being made servable",
     "succeeded": ":white_check_mark: succeeded",
     "failed": ":x: failed",
     "cancelled": ":no_entry_sign: cancelled",
@@ -32,38 +33,37 @@ def _eta(seconds: Any) -> str:
 
 def job_text(job: FineTuneJob) -> str:
     """Status, step/total, latest losses, time left, and what the job is."""
-    options = job.options or {}
-    p = options.get("progress") or {}
     estimate = (
         money(job.estimated_cost_usd)
         if job.estimated_cost_usd is not None
-        else options.get("cost_note", "n/a")
+        else (job.cost_note or "n/a")
     )
-    if isinstance(options.get("gpu_hours"), int | float):
-        estimate += f" (≈{float(options['gpu_hours']):,.2f} GPU-hours)"
+    if job.estimated_cost_usd is not None and job.cost_note:
+        estimate += f" ({job.cost_note})"  # what the price stands for: Ray's GPU-hours
     lines = [
         f"*Fine-tune f{job.id}* · {job.method.upper()} `{job.suite}` on `{job.base_model}`"
         + (f" · started by <@{job.user_id}>" if job.user_id else ""),
-        f"data: {options.get('source', 'suite')} · {options.get('examples', '?')} examples, "
-        f"≈{options.get('tokens', 0):,} tokens · estimate {estimate}",
+        f"data: {job.data_source or 'suite'} · {job.examples} examples, "
+        f"≈{job.estimated_tokens:,} tokens · estimate {estimate}",
         f"status: {STATUS_WORDS.get(job.status, job.status)}",
     ]
-    step, total = p.get("step"), p.get("total_steps")
-    if isinstance(step, int) and isinstance(total, int) and total > 0:
-        losses = []
-        if p.get("train_loss") is not None:
-            losses.append(f"train loss {float(p['train_loss']):.3f}")
-        if p.get("valid_loss") is not None:
-            losses.append(f"valid loss {float(p['valid_loss']):.3f}")
-        if p.get("reward") is not None:
-            losses.append(f"reward {float(p['reward']):.3f}")
+    step, total = job.step, job.total_steps
+    if step is not None and total is not None and total > 0:
+        metrics = []
+        if job.train_loss is not None:
+            metrics.append(f"train loss {job.train_loss:.3f}")
+        if job.valid_loss is not None:
+            metrics.append(f"valid loss {job.valid_loss:.3f}")
+        if job.reward is not None:
+            metrics.append(f"reward {job.reward:.3f}")
         lines.append(
             f"{progress_bar(step, total)} step {step}/{total}"
-            + (" · " + " · ".join(losses) if losses else "")
-            + _eta(p.get("eta_s"))
+            + (" · " + " · ".join(metrics) if metrics else "")
+            + _eta(job.eta_s)
         )
     if job.provider_job_id:
-        lines.append(f"provider job `{job.provider_job_id}`")
+        backend = "provider" if job.backend == "openai" else f"`{job.backend}`"
+        lines.append(f"{backend} job `{job.provider_job_id}`")
     if job.fine_tuned_model:
         lines.append(f"model: `{job.fine_tuned_model}`")
     if job.error and job.status in ("failed", "refused"):

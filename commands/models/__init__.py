@@ -32,7 +32,7 @@ def models_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
             await inv.respond("\n".join(lines))
             return
 
-        def read(*, session: Any) -> list[Any]:
+        def read(session: Any) -> list[Any]:
             return alias_store.history(session=session, suite=suite, limit=20)
 
         changes = await services.db.run(read)

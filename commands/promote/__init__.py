@@ -87,7 +87,7 @@ async def propose(
     needed = spec.approvals if spec is not None else 1
     lifetime = timedelta(days=services.policy.proposal_days)
 
-    def create(*, session: Any) -> Proposal:
+    def create(session: Any) -> Proposal:
         current = alias_store.get_alias(session=session, suite=suite, alias=alias)
         if current == model:
             raise UserFacingError(f"`{model}` is already the {alias} model of `{suite}`.")

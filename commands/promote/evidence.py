@@ -38,7 +38,7 @@ def _pairs(session: Session, run_id: int, base: str, challenger: str) -> list[tu
 
 
 def gather_evidence(
-    *, session: Session, suite: str, candidate: str, current: str | None
+    session: Session, *, suite: str, candidate: str, current: str | None
 ) -> dict[str, Any]:
     """Latest finished runs of the candidate (and current model); a paired diff when one
     run has both. Empty lists mean no evidence: the proposal says so."""

@@ -39,7 +39,7 @@ async def poll(services: Services, watch_id: int) -> list[str]:
         return []
     listed = await services.models.list_models(watch.provider)
 
-    def record(*, session: Any) -> tuple[dict[str, datetime], Watch | None]:
+    def record(session: Any) -> tuple[dict[str, datetime], Watch | None]:
         store.record_seen(
             session=session,
             provider=watch.provider,
@@ -77,9 +77,7 @@ async def poll(services: Services, watch_id: int) -> list[str]:
 def _best_recent(session: Any, suite: str, data_version: str) -> tuple[str | None, int | None]:
     """The model with the best pass rate among recent full runs on this data version."""
     best: tuple[float, str, int] | None = None
-    for run in run_store.recent_runs(session=session, suite=suite, limit=30):
-        if run.status != "finished" or run.data_version != data_version:
-            continue
+    for run in run_store.complete_runs(session, suite=suite, data_version=data_version, limit=30):
         for model, t in run_store.tallies(
             session=session, run_id=run.id or 0, with_latencies=False
         ).items():
@@ -92,16 +90,10 @@ def _reusable_run(
     session: Any, suite: str, model: str, data_version: str, total: int
 ) -> int | None:
     """A finished run of `model` on the same data and every sample: no need to pay again."""
-    for run in run_store.recent_runs(session=session, suite=suite, limit=30):
-        if (
-            run.status == "finished"
-            and model in run.models
-            and run.data_version == data_version
-            and run.total >= total
-            and run.sample_limit is None
-        ):
-            return run.id
-    return None
+    run = run_store.latest_complete_run(
+        session, suite=suite, data_version=data_version, model=model
+    )
+    return run.id if run is not None and run.total >= total else None
 
 
 async def start_release_run(services: Services, watch: Watch, model: str, suite_name: str) -> None:
@@ -112,7 +104,7 @@ async def start_release_run(services: Services, watch: Watch, model: str, suite_
         return
     total = len(suite.items)
 
-    def plan(*, session: Any) -> Any:
+    def plan(session: Any) -> Any:
         baseline = alias_store.get_alias(session=session, suite=suite_name)
         basis = "production"
         base_run = None
@@ -147,7 +139,7 @@ async def start_release_run(services: Services, watch: Watch, model: str, suite_
     await services.engine.start(run.id or 0)
 
 
-def _plan_drift(*, session: Any, watch: Watch, suite: Suite) -> EvalRun | None:
+def _plan_drift(session: Any, *, watch: Watch, suite: Suite) -> EvalRun | None:
     production = alias_store.get_alias(session=session, suite=suite.name)
     if production is None:
         return None
@@ -258,16 +250,16 @@ async def retirement_text(
             + ". How the candidates compare:"
         )
 
-        def candidates(*, session: Any) -> list[str]:
+        def candidates(session: Any) -> list[str]:
             out = []
             for suite in suites:
                 spec = services.suites.get(suite)
                 if spec is None:
                     continue
                 rates: dict[str, tuple[float, int, int, int]] = {}
-                for run in run_store.recent_runs(session=session, suite=suite, limit=30):
-                    if run.status != "finished" or run.data_version != spec.data_version:
-                        continue
+                for run in run_store.complete_runs(
+                    session, suite=suite, data_version=spec.data_version, limit=30
+                ):
                     for m, t in run_store.tallies(
                         session=session, run_id=run.id or 0, with_latencies=False
                     ).items():

@@ -69,6 +69,18 @@ class BotProcess:
             time.sleep(0.05)
         raise AssertionError(f"bot not healthy within {timeout}s:\n{self.log()}")
 
+    def wait_idle(self, timeout: float = 20.0) -> None:
+        """Wait until the bot has no work in flight (`idle` of GET /healthz): what a test
+        does before asserting that nothing more happened, instead of a fixed sleep."""
+        deadline = time.monotonic() + timeout
+        body: Any = None
+        while time.monotonic() < deadline:
+            status, body = self.get("/healthz")
+            if status == 200 and body.get("idle") is True:
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"bot still busy after {timeout}s ({body}):\n{self.log()[-3000:]}")
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
+from PIL import Image
+
+from bot.chart_theme import PALETTE
 from tests.e2e.harness import start_bot
 from tests.e2e.test_eval_runs import teach, wait_status, write_suite
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
+
+
+def _size_and_mode(png: bytes) -> tuple[int, str]:
+    image = Image.open(io.BytesIO(png))
+    return image.width, image.mode
+
+
+def _pixels_of(png: bytes, colour: str) -> int:
+    """Opaque pixels of exactly `colour` (#RRGGBB): a bar's fill or a marker's core."""
+    wanted = (*(int(colour[i : i + 2], 16) for i in (1, 3, 5)), 255)
+    image = Image.open(io.BytesIO(png)).convert("RGBA")
+    return sum(count for count, rgba in image.getcolors(1 << 24) or [] if rgba == wanted)
 
 
 def test_compare_two_runs_history_and_a_refused_pairing(tmp_path: Path) -> None:
@@ -35,9 +51,16 @@ def test_compare_two_runs_history_and_a_refused_pairing(tmp_path: Path) -> None:
             assert "baseline `m-good` (85.0%)" in report
             assert "`m-bad`: -85.0 pp" in report and "17 regressed" in report
             assert "p50 latency" in report and "p95 latency" in report
-            assert any(
-                u.filename == "comparison.png" and u.thread_ts == head.ts for u in slack.uploads
+            comparison = next(
+                u
+                for u in slack.uploads
+                if u.filename == "comparison.png" and u.thread_ts == head.ts
             )
+            # Made for Slack's preview: 2x, transparent; m-good ran first on the suite, so it
+            # has the palette's first colour, m-bad the second, here and in the history.
+            assert _size_and_mode(comparison.bytes) == (1280, "RGBA")
+            assert _pixels_of(comparison.bytes, PALETTE[0]) > 200
+            assert _pixels_of(comparison.bytes, PALETTE[1]) == 0  # m-bad passed nothing
             status, body = bot.get("/api/compare/r1/r2")
             assert status == 200 and body["baseline"] == "m-good"
             assert body["challengers"]["m-bad"]["regressed"] == 17
@@ -55,6 +78,9 @@ def test_compare_two_runs_history_and_a_refused_pairing(tmp_path: Path) -> None:
                 lambda: next((u for u in slack.uploads if u.filename == "history.png"), None)
             )
             assert chart.thread_ts == hist.ts and chart.bytes.startswith(b"\x89PNG")
+            assert _size_and_mode(chart.bytes) == (1280, "RGBA")
+            assert _pixels_of(chart.bytes, PALETTE[0]) > 20  # m-good's marker, same colour
+            assert _pixels_of(chart.bytes, PALETTE[1]) > 20  # m-bad's
         finally:
             bot.stop()
 

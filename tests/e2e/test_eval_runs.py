@@ -226,13 +226,14 @@ def test_cancel_stops_requests_promptly(world: tuple[Path, FakeSlack, FakeOpenAI
         bot.slash(slack, "run parity m-good")
         db = tmp / "evalbot.db"
         slack.wait_for(lambda: len(stored_results(db)) >= 2 or None, timeout=30)
+        assert bot.get("/healthz") == (200, {"ok": True, "idle": False})  # a run in flight
         status, ack, _, _ = bot.slash(slack, "cancel r1")
         assert "Cancelling `r1`" in ack["text"]
         started = time.monotonic()
         wait_status(bot, "r1", {"cancelled"}, timeout=5)
         assert time.monotonic() - started < 3
         count = len(openai.requests_to("/chat"))
-        time.sleep(1.0)
+        bot.wait_idle()
         assert len(openai.requests_to("/chat")) == count  # nothing more is sent
         assert count < N
         msg = slack.wait_for(
@@ -374,7 +375,7 @@ def test_a_channel_the_bot_cannot_post_in_is_reported_and_nothing_runs(
         )
         assert "`r1` was not started" in note.body["text"]
         assert wait_status(bot, "r1", {"failed"})["models"]["m-good"]["graded"] == 0
-        time.sleep(0.5)
+        bot.wait_idle()
         assert openai.requests_to("/chat") == []
     finally:
         bot.stop()
@@ -406,7 +407,7 @@ def test_announcing_again_after_a_restart_posts_nothing_twice(
                 ]
             time.sleep(0.05)
         assert announced, "the restarted bot never took up the unannounced run"
-        time.sleep(0.5)
+        again.wait_idle()
         after = (len(slack.thread("C1", msg.ts)), len(slack.uploads), len(top_messages(slack)))
         assert after == before
         assert "17/20 passed" in slack.message("C1", msg.ts).text
@@ -438,7 +439,7 @@ def test_a_run_above_the_cost_cap_is_refused_and_says_what_fits(
         assert "would cost about $0.3" in text and "Nothing was started" in text
         fits = int(re.search(r"`limit=(\d+)`", text).group(1))  # type: ignore[union-attr]
         assert 1 <= fits < N
-        time.sleep(0.5)
+        bot.wait_idle()
         assert openai.requests_to("/chat") == []
         assert bot.get("/api/runs/r1")[0] == 404
         bot.slash(slack, f"run parity m-good limit={fits}")  # what the refusal proposed

@@ -177,7 +177,7 @@ def test_costly_job_waits_for_an_approval(world: tuple[Path, FakeSlack, FakeOpen
             timeout=20,
         )
         assert "waiting for an approval" in msg.text
-        time.sleep(0.5)
+        bot.wait_idle()
         assert openai.job_ids() == []
         home = slack.app_home_opened_event(APPROVER)
         bot.post_signed(json.dumps(home).encode(), content_type="application/json")
@@ -251,6 +251,32 @@ def test_only_finetune_users_may_start_or_cancel(world: tuple[Path, FakeSlack, F
         bot.slash(slack, "cancel f1", command="/finetune", user="U0TRAINER")
         reply(slack, "`f1` is cancelled")
         assert openai.job(provider_id)["status"] == "cancelled"
+    finally:
+        bot.stop()
+
+
+def test_a_provider_routed_to_a_backend_not_running_here_is_refused(
+    world: tuple[Path, FakeSlack, FakeOpenAI],
+) -> None:
+    _, slack, openai = world
+    bot = launch(
+        world,
+        EVALBOT_PROVIDERS=f"local={openai.base_url}",
+        EVALBOT_FINETUNE_BACKENDS="local=ray",
+    )
+    try:
+        _, ack, took, _ = bot.slash(
+            slack, f"sft {SUITE} base=local:gpt-4.1-mini", command="/finetune"
+        )
+        assert took < 3.0
+        assert "`local`" in ack["text"] and "`ray` backend" in ack["text"]
+        assert "EVALBOT_RAY_ADDRESS" in ack["text"]
+        # The default provider still fine-tunes with openai.
+        bot.slash(slack, f"sft {SUITE} base=gpt-4.1-mini", command="/finetune")
+        (provider_id,) = wait_jobs(openai)
+        assert openai.job(provider_id)["model"] == "gpt-4.1-mini"
+        assert openai.count("/v1/files") == 2  # train and valid of the one job
+        assert not any("*Fine-tune f2*" in m.text for m in slack.messages("C1"))
     finally:
         bot.stop()
 

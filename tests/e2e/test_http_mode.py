@@ -96,7 +96,7 @@ def test_unsigned_forged_and_stale_requests_get_401(world: tuple[BotProcess, Fak
     body = urllib.parse.urlencode(payload).encode()
     form = "application/x-www-form-urlencoded"
     assert bot.post_signed(body, content_type=form, sign=True)[0] == 200
-    time.sleep(0.3)
+    bot.wait_idle()
     calls_before, responses_before = len(slack.calls), len(slack.responses)
     assert bot.post_signed(body, content_type=form, sign=False)[0] == 401
     assert bot.post_signed(body, content_type=form, secret="not-the-secret")[0] == 401
@@ -107,14 +107,15 @@ def test_unsigned_forged_and_stale_requests_get_401(world: tuple[BotProcess, Fak
     headers = sign_request(SIGNING_SECRET, body)
     tampered = body.replace(b"help", b"run+x")
     assert bot.post_signed(tampered, content_type=form, headers=headers, sign=False)[0] == 401
-    time.sleep(0.3)
+    bot.wait_idle()
     # the refused requests started nothing
     assert (len(slack.calls), len(slack.responses)) == (calls_before, responses_before)
 
 
 def test_healthz_and_api(world: tuple[BotProcess, FakeSlack]) -> None:
     bot, _ = world
-    assert bot.get("/healthz") == (200, {"ok": True})
+    bot.wait_idle()
+    assert bot.get("/healthz") == (200, {"ok": True, "idle": True})
     assert bot.get("/api/aliases") == (200, {})
     status, body = bot.get("/api/runs/r999")
     assert status == 404 and "not found" in body["error"]
@@ -136,7 +137,7 @@ def test_url_verification_and_event_dedupe(world: tuple[BotProcess, FakeSlack]) 
         status, _, took = bot.post_signed(body, content_type="application/json", headers=headers)
         assert status == 200 and took < 3.0
     views = slack.wait_for(lambda: slack.calls_to("views.publish") or None)
-    time.sleep(0.5)  # give a wrongly repeated handler the chance to show itself
+    bot.wait_idle()  # a wrongly repeated handler would have shown itself by now
     assert len(slack.calls_to("views.publish")) == 1
     assert views[0].params["user_id"] == "U7"
 

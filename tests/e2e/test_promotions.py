@@ -234,7 +234,7 @@ def test_concurrent_reactions_promote_exactly_once(
         status, body = bot.get("/api/aliases/parity2")
         assert status == 200 and len(body["history"]) == 1
         thread = slack.wait_for(lambda: slack.thread("C1", msg.ts) or None)
-        time.sleep(0.3)
+        bot.wait_idle()
         assert len(slack.thread("C1", msg.ts)) == 1 and "Approved by" in thread[0].text
         assert "closed" in bot.log()  # the third vote found the proposal decided
     finally:

@@ -116,7 +116,7 @@ def test_a_release_between_polls_runs_the_suite_once_against_production(
         assert any(u.thread_ts == alert.ts for u in slack.uploads)  # the chart
 
         bot.slash(slack, "check", command="/watch")  # a second check: nothing new
-        time.sleep(1.0)
+        bot.wait_idle()
         assert bot.get("/api/runs/r2")[0] == 404
         assert sum("Release alert" in m.text for m in slack.messages("C1")) == 1
     finally:
@@ -184,7 +184,7 @@ def test_retirement_is_announced_once(world: tuple[Path, FakeSlack, FakeOpenAI])
         assert "`m-bad` 0.0%" in notice.text
         bot.slash(slack, "check", command="/watch")
         replies_with(slack, "Checked")
-        time.sleep(0.5)
+        bot.wait_idle()
         assert sum("shuts down" in m.text for m in slack.messages("C1")) == 1
     finally:
         bot.stop()
@@ -202,7 +202,7 @@ def test_drift_alerts_only_on_a_significant_drop(world: tuple[Path, FakeSlack, F
         assert "production models (drift)" in added.text and "every 1d" in added.text
         bot.slash(slack, "check", command="/watch")  # unchanged model: a run, no alert
         wait_status(bot, "r2", {"finished"})
-        time.sleep(1.0)
+        bot.wait_idle()
         assert not any("Drift" in m.text for m in slack.messages("C1"))
         for i in range(N):  # the provider's model changed behind the same name
             openai.answer("m-good", question(i), "no")
@@ -244,7 +244,8 @@ def test_two_processes_on_one_postgres_alert_once(
         slack.wait_for(
             lambda: sum("Checked" in json.dumps(r.body) for r in slack.responses) >= 2 or None
         )
-        time.sleep(1.0)
+        first.wait_idle()
+        second.wait_idle()
         assert first.get("/api/runs/r2")[0] == 404
         assert sum("Release alert" in m.text for m in slack.messages("C1")) == 1
         leader = leaders[0]

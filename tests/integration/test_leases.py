@@ -1,6 +1,6 @@
 """Runs and fine-tune submissions are worked on by one process at a time: leases.
 
-Two `RunEngine`s built by `bot.app.build_services` stand for two bot processes sharing
+Two `RunEngine`s built by `bot.wiring.build_services` stand for two bot processes sharing
 one database (SQLite and PostgreSQL); they talk to the fake OpenAI and fake Slack over
 real HTTP. A run is never executed twice at once, a crashed process's runs are taken
 over once its lease lapses, and a run cancelled from another process stops.
@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -23,10 +24,10 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_services
 from bot.chart_port import ProcessCharts
 from bot.gateway import OpenAIGateway
 from bot.settings import load_settings
+from bot.wiring import build_services
 from commands.eval.runner import RunEngine
 from commands.finetune.jobs import poll, poll_by_provider_id, resume_pending, submit
 from commands.leases import dead_here
@@ -125,6 +126,14 @@ def asked(openai: FakeOpenAI) -> Counter[str]:
     return Counter(r.json["messages"][-1]["content"] for r in openai.requests_to("/chat") if r.json)
 
 
+async def first_request(openai: FakeOpenAI, timeout: float = 20) -> None:
+    """Wait until the run has sent its first request to the provider."""
+    deadline = time.monotonic() + timeout
+    while not openai.requests_to("/chat"):
+        assert time.monotonic() < deadline, "the run never sent a request"
+        await asyncio.sleep(0.02)
+
+
 async def wait_for_announced(db: Database, run_id: int) -> EvalRun:
     """The run ended and its summary was posted: the lease is given up after that."""
     deadline = time.monotonic() + 20
@@ -157,8 +166,7 @@ async def test_a_run_held_by_a_live_process_is_left_alone(
     openai.latency = 0.15  # 12 samples, 2 at a time: about a second
     run_id = new_run(database, two[0])
     running = asyncio.create_task(a.engine.execute(run_id))
-    while not openai.requests_to("/chat"):
-        await asyncio.sleep(0.02)
+    await first_request(openai)
     assert await b.engine.execute(run_id) is None
     assert await b.engine.resume_all() == []
     final = await running
@@ -183,8 +191,12 @@ async def test_a_crashed_process_run_is_taken_over_when_its_lease_lapses(
     )
     assert claimed
     assert await b.engine.resume_all() == []  # the lease still holds
-    await asyncio.sleep(LEASE_S + 0.2)
-    assert await b.engine.resume_all() == [run_id]
+    deadline = time.monotonic() + LEASE_S + 10
+    while not (resumed := await b.engine.resume_all()):
+        assert time.monotonic() < deadline, "the run was never taken over"
+        await asyncio.sleep(0.05)
+    assert resumed == [run_id]
+    assert utcnow() >= now + timedelta(seconds=LEASE_S)  # not before the lease lapsed
     final = await wait_for_announced(database, run_id)
     assert final.status == "finished" and final.owner is None
 
@@ -197,8 +209,7 @@ async def test_a_run_cancelled_from_another_process_stops_where_it_runs(
     openai.latency = 1.0  # 12 samples, 2 at a time: six seconds if nothing stops it
     run_id = new_run(database, two[0])
     running = asyncio.create_task(a.engine.execute(run_id))
-    while not openai.requests_to("/chat"):
-        await asyncio.sleep(0.02)
+    await first_request(openai)
     # What `/eval cancel` does in a process that is not executing the run.
     assert await database.run(store.finish, run_id=run_id, status="cancelled")
     started = time.monotonic()
@@ -216,8 +227,7 @@ async def test_a_clean_shutdown_hands_its_runs_over_at_once(
     openai.latency = 0.3
     run_id = new_run(database, two[0])
     await a.engine.start(run_id)
-    while not openai.requests_to("/chat"):
-        await asyncio.sleep(0.02)
+    await first_request(openai)
     await a.services.tasks.cancel_all()  # what Bot.stop does on SIGTERM
     released = await database.run(store.get_run, run_id=run_id)
     assert released.status == "running" and released.owner is None
@@ -228,8 +238,8 @@ async def test_a_clean_shutdown_hands_its_runs_over_at_once(
     assert len(asked(openai)) == N
 
 
-def new_finetune(db: Database) -> int:
-    train = "\n".join(
+TRAIN_JSONL = (
+    "\n".join(
         json.dumps(
             {
                 "messages": [
@@ -240,6 +250,11 @@ def new_finetune(db: Database) -> int:
         )
         for i in range(N)
     )
+    + "\n"
+)
+
+
+def new_finetune(db: Database) -> int:
     job, new = db.call(
         ft_store.record_request,
         request_key="k1",
@@ -247,7 +262,7 @@ def new_finetune(db: Database) -> int:
         method="sft",
         provider="default",
         base_model="m1",
-        options={"train_jsonl": train + "\n", "method": {"type": "supervised"}},
+        train=[TRAIN_JSONL.encode()],
         status="pending",
     )
     assert new and job.id is not None
@@ -274,6 +289,13 @@ async def test_a_fine_tune_submitted_three_times_at_once_becomes_one_job(
     job = await database.run(ft_store.get_job, job_id=job_id)
     assert job is not None and job.provider_job_id == openai.job_ids()[0]
     assert job.owner is None  # released
+    # What reached the provider is the stored data, byte for byte, streamed from its
+    # chunks; once the job exists the data is no longer kept.
+    url = f"{openai.base_url.rstrip('/')}/files/{job.training_file_id}/content"
+    ask = urllib.request.Request(url, headers={"Authorization": f"Bearer {openai.api_key}"})
+    uploaded = await asyncio.to_thread(lambda: urllib.request.urlopen(ask, timeout=10).read())
+    assert uploaded == TRAIN_JSONL.encode()
+    assert await database.run(ft_store.data_size, job_id=job_id, part="train") == 0
 
 
 async def test_a_webhook_and_the_polls_seeing_the_end_together_evaluate_once(
@@ -347,7 +369,7 @@ async def test_a_fine_tune_whose_submitter_died_before_claiming_it_is_submitted(
     job_id = new_finetune(database)
     assert await resume_pending(b.services) == []  # fresh: its command is about to submit
 
-    def age(*, session: Any) -> None:
+    def age(session: Any) -> None:
         job = session.get(FineTuneJob, job_id)
         job.updated_at = utcnow() - timedelta(seconds=LEASE_S + 1)
 

@@ -4,6 +4,7 @@ its end through Ray's REST API, and found again by its id (cancel: the e2e tests
 from __future__ import annotations
 
 import asyncio
+import io
 import sys
 import time
 from pathlib import Path
@@ -16,8 +17,8 @@ from bot.ray_jobs import RayJobsClient
 from bot.serving import Serving
 from bot.settings import ProviderConfig
 from commands.eval.suite import load_suite
-from commands.finetune import data as training
-from commands.ports import JobInfo, ProviderError
+from commands.finetune import sources
+from commands.ports import JobInfo, ProviderError, TrainingRequest
 from tests.e2e.harness import REPO
 from tests.training.servers import RayHead
 
@@ -41,27 +42,33 @@ def backend(address: str, store: Path) -> RayFineTuning:
 async def until(ft: RayFineTuning, job_id: str, states: set[str], timeout: float) -> JobInfo:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        info = await ft.get_job("local", job_id)
+        info = await ft.get("local", job_id)
         if info.status in states:
             return info
         await asyncio.sleep(0.5)
     raise AssertionError(f"{job_id} not in {states}: {info}\n{await ft.client.logs(job_id)}")
 
 
-async def submit(ft: RayFineTuning, tiny: Path, key: str, hyper: dict[str, Any]) -> JobInfo:
-    tset = training.from_suite_files("sft", load_suite(SUITE))
-    train = await ft.upload("local", "f1-train.jsonl", tset.jsonl("train"))
-    valid = await ft.upload("local", "f1-valid.jsonl", tset.jsonl("valid"))
-    return await ft.create_job(
-        "local",
-        model=str(tiny),
+def request(tiny: Path, key: str, hyper: dict[str, Any], train: str, valid: str | None) -> Any:
+    return TrainingRequest(
+        request_key=key,
+        label="f1",
+        provider="local",
+        base_model=str(tiny),
+        method="sft",
+        hyperparameters=hyper,
         training_file=train,
         validation_file=valid,
-        method={"type": "supervised", "supervised": {"hyperparameters": hyper}},
-        suffix=None,
         seed=1,
-        metadata={"evalbot_request": key, "evalbot_job": "f1", "evalbot_suite": "ticket-routing"},
+        suite="ticket-routing",
     )
+
+
+async def submit(ft: RayFineTuning, tiny: Path, key: str, hyper: dict[str, Any]) -> JobInfo:
+    tset = sources.from_suite_files("sft", load_suite(SUITE))
+    train = await ft.upload("local", "f1-train.jsonl", io.BytesIO(tset.jsonl("train")))
+    valid = await ft.upload("local", "f1-valid.jsonl", io.BytesIO(tset.jsonl("valid")))
+    return await ft.create(request(tiny, key, hyper, train, valid))
 
 
 async def test_a_job_runs_once_on_ray_and_ends_servable_by_path(
@@ -72,18 +79,17 @@ async def test_a_job_runs_once_on_ray_and_ends_servable_by_path(
         key = "a" * 40
         hyper = {"n_epochs": 2, "batch_size": 8, "learning_rate": 5e-3, "lora_r": 4}
         first = await submit(ft, tiny_model, key, hyper)
-        assert first.id == submission_id({"evalbot_request": key, "evalbot_job": "f1"})
+        assert first.id == submission_id(key)
         # The same request again (a retry, a restart): the same Ray job, not a second one.
         again = await submit(ft, tiny_model, key, hyper)
         assert again.id == first.id
-        assert [
-            j.id for j in await ft.find_jobs("local", {"evalbot_request": key, "evalbot_job": "f1"})
-        ] == [first.id]
+        found = await ft.find("local", key)
+        assert found is not None and found.id == first.id
 
         done = await until(ft, first.id, {"succeeded", "failed"}, timeout=240)
         assert done.status == "succeeded", await ft.client.logs(first.id)
         merged = tmp_path / "store" / first.id / "merged"
-        assert done.fine_tuned_model == str(merged)
+        assert await ft.make_servable("local", done) == str(merged)
         assert (merged / "config.json").is_file()
         assert (tmp_path / "store" / first.id / "adapter" / "adapter_config.json").is_file()
 
@@ -109,17 +115,9 @@ async def test_a_job_that_fails_on_ray_says_why_and_stale_data_is_refused(
         assert done.error is not None and done.error.startswith("training failed:"), done.error
         assert str(missing) in done.error
         # Data a dead process uploaded long ago, now gone from the cluster: refused, clearly.
+        gone = "gcs://_ray_pkg_00000000000000000000000000000000.zip"
         with pytest.raises(ProviderError) as raised:
-            await ft.create_job(
-                "local",
-                model=str(tiny_model),
-                training_file="gcs://_ray_pkg_00000000000000000000000000000000.zip",
-                validation_file=None,
-                method={"type": "supervised", "supervised": {"hyperparameters": {}}},
-                suffix=None,
-                seed=None,
-                metadata={"evalbot_request": "d" * 40, "evalbot_job": "f9"},
-            )
+            await ft.create(request(tiny_model, "d" * 40, {}, gone, None))
         assert not raised.value.retryable and "run the same /finetune" in raised.value.message
     finally:
         await ft.aclose()

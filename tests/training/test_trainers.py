@@ -19,7 +19,7 @@ from bot.training.spec import (
     parse_progress,
 )
 from commands.eval.suite import load_suite
-from commands.finetune import data as training
+from commands.finetune import sources
 from tests.e2e.harness import REPO
 
 SUITE = REPO / "examples" / "ticket-routing"
@@ -27,7 +27,7 @@ SUITE = REPO / "examples" / "ticket-routing"
 pytestmark = pytest.mark.timeout(600)
 
 
-def workdir(tmp_path: Path, tset: training.TrainingSet) -> Path:
+def workdir(tmp_path: Path, tset: sources.TrainingSet) -> Path:
     """The job's working directory as the bot sends it: the validated JSONL files."""
     folder = tmp_path / "work"
     folder.mkdir()
@@ -53,7 +53,7 @@ def test_sft_lora_writes_the_adapter_and_a_merged_model_that_generates(
     tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     suite = load_suite(SUITE)
-    tset = training.from_suite_files("sft", suite)
+    tset = sources.from_suite_files("sft", suite)
     folder = workdir(tmp_path, tset)
     out = tmp_path / "store" / "evalbot-f1-abc"
     spec = TrainingSpec(
@@ -100,7 +100,7 @@ def test_full_fine_tuning_writes_only_a_full_model(
     tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     suite = load_suite(SUITE)
-    folder = workdir(tmp_path, training.from_suite_files("sft", suite))
+    folder = workdir(tmp_path, sources.from_suite_files("sft", suite))
     out = tmp_path / "store" / "full"
     spec = TrainingSpec(
         job="full",
@@ -144,7 +144,7 @@ def test_dpo_learns_the_preferences(
 ) -> None:
     suite = load_suite(SUITE)
     content = "\n".join(json.dumps(r) for r in dpo_rows()).encode()
-    tset = training.from_file("dpo", "prefs.jsonl", content, suite)
+    tset = sources.from_file("dpo", "prefs.jsonl", content, suite)
     folder = workdir(tmp_path, tset)
     out = tmp_path / "store" / "dpo"
     spec = TrainingSpec(
@@ -166,7 +166,7 @@ def test_grpo_rewards_answers_with_the_suites_grader(
     tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     suite = load_suite(SUITE)
-    tset = training.rft_from_suite(suite)
+    tset = sources.rft_from_suite(suite)
     folder = workdir(tmp_path, tset)
     out = tmp_path / "store" / "rft"
     spec = TrainingSpec(

@@ -10,22 +10,22 @@ from typing import Any
 import pytest
 
 from commands.eval.suite import Suite, load_suite
-from commands.finetune.data import (
-    RFT_HOURLY_USD,
-    DataError,
-    DataIssue,
+from commands.finetune.estimates import (
+    estimate_tokens,
+    rft_cost_note,
+    rft_cost_usd,
+    training_cost_usd,
+)
+from commands.finetune.sources import (
     TrainingSet,
     dpo_from_runs,
-    estimate_tokens,
     from_file,
     from_suite_files,
-    parse_jsonl,
-    rft_cost_note,
     rft_from_suite,
     sft_from_run,
-    training_cost_usd,
-    validate,
 )
+from commands.finetune.validation import DataError, DataIssue, parse_jsonl, validate
+from commands.prices import PriceTable
 from storage.tables import SampleResult
 
 REPO = Path(__file__).resolve().parents[2]
@@ -562,16 +562,32 @@ def test_token_estimate_is_monotonic() -> None:
     ],
 )
 def test_training_cost_for_snapshots(model: str, per_million: float) -> None:
-    assert training_cost_usd("sft", model, 2_000_000, 3) == pytest.approx(6 * per_million)
-    assert training_cost_usd("dpo", model, 500_000, 1) == pytest.approx(per_million / 2)
+    prices = PriceTable()
+    assert training_cost_usd(prices, "sft", model, 2_000_000, 3) == pytest.approx(6 * per_million)
+    assert training_cost_usd(prices, "dpo", model, 500_000, 1) == pytest.approx(per_million / 2)
 
 
 def test_training_cost_unknown_and_rft() -> None:
-    assert training_cost_usd("sft", "llama-3-8b", 1_000_000, 1) is None
-    assert training_cost_usd("rft", "o4-mini", 1_000_000, 1) is None
-    assert RFT_HOURLY_USD["o4-mini"] == 100.0
-    assert "$100.00 an hour" in rft_cost_note("o4-mini-2025-04-16")
-    assert "per hour" in rft_cost_note("mystery")
+    prices = PriceTable()
+    assert training_cost_usd(prices, "sft", "llama-3-8b", 1_000_000, 1) is None
+    assert training_cost_usd(prices, "rft", "o4-mini", 1_000_000, 1) is None
+    assert rft_cost_usd(prices, "o4-mini", 1.5) == pytest.approx(150.0)
+    assert rft_cost_usd(prices, "mystery", 1.5) is None
+    assert "$100.00 an hour" in rft_cost_note(prices, "o4-mini-2025-04-16")
+    assert "per hour" in rft_cost_note(prices, "mystery")
+
+
+def test_the_prices_file_reaches_training_estimates(tmp_path: Path) -> None:
+    """One table for inference and training: EVALBOT_PRICES_FILE overrides both."""
+    path = tmp_path / "prices.yaml"
+    path.write_text(
+        "gpt-4.1-mini: {input: 1, output: 2, training: 10}\n"
+        "o4-mini: {input: 1, output: 2, training_hour: 60}\n"
+    )
+    prices = PriceTable.load(path)
+    assert training_cost_usd(prices, "sft", "gpt-4.1-mini", 1_000_000, 2) == pytest.approx(20.0)
+    assert prices.price("gpt-4.1-mini") is not None
+    assert "$60.00 an hour" in rft_cost_note(prices, "o4-mini")
 
 
 def test_training_set_is_frozen() -> None:

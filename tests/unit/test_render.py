@@ -1,4 +1,4 @@
-"""How a run reads (commands/eval/render.py) and what it costs (commands/eval/prices.py)."""
+"""How a run reads (commands/eval/render.py) and what it costs (commands/prices.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from commands.eval.prices import BUILTIN, Price, PriceTable
 from commands.eval.render import (
     BAR_WIDTH,
     RunHeader,
@@ -16,6 +15,7 @@ from commands.eval.render import (
     summary_text,
 )
 from commands.eval.stats import wilson_interval
+from commands.prices import BUILTIN, Price, PriceTable
 from storage.runs import ModelTally
 
 HEADER = RunHeader(run="r12", suite="ticket-routing", data_version="sha256:" + "ab" * 32, total=10)
@@ -165,7 +165,8 @@ def test_an_override_file_replaces_and_adds_prices(tmp_path: Path) -> None:
         "llama-3.1-8b:\n  input: 0.05\n  output: 0.08\n"
     )
     table = PriceTable.load(path)
-    assert table.price("gpt-4.1-mini-2025-04-14") == Price(1.0, 0.5, 2.0)
+    # Inference prices are replaced; the training price the file does not give stays.
+    assert table.price("gpt-4.1-mini-2025-04-14") == Price(1.0, 0.5, 2.0, training=5.0)
     assert table.price("local:llama-3.1-8b") == Price(0.05, 0.05, 0.08)
     assert table.price("gpt-4o") == BUILTIN["gpt-4o"], "the rest of the table stays"
     assert PriceTable().price("gpt-4.1-mini") == BUILTIN["gpt-4.1-mini"], "built-ins untouched"
@@ -175,6 +176,34 @@ def test_an_override_file_in_json(tmp_path: Path) -> None:
     path = tmp_path / "prices.json"
     path.write_text('{"my-model": {"input": 3, "output": 4}}')
     assert PriceTable.load(path).price("my-model") == Price(3.0, 3.0, 4.0)
+
+
+def test_one_file_prices_inference_and_training(tmp_path: Path) -> None:
+    path = tmp_path / "prices.yaml"
+    path.write_text(
+        "gpt-4.1-mini: {input: 0.4, output: 1.6, training: 7.5}\n"
+        "o4-mini: {input: 1.1, output: 4.4, training_hour: 80}\n"
+        "my-model: {input: 1, output: 2, training: 3}\n"
+    )
+    table = PriceTable.load(path)
+    assert table.training_per_million("openai:ft:gpt-4.1-mini:acme::x") == 7.5
+    assert table.training_hourly("o4-mini-2025-04-16") == 80.0
+    assert table.training_per_million("my-model") == 3.0
+    assert table.training_per_million("gpt-5") is None, "no training price: not guessed"
+    assert PriceTable().training_per_million("gpt-4.1-mini") == 5.0
+    assert PriceTable().training_hourly("o4-mini") == 100.0
+
+
+def test_gateway_names_are_priced_as_their_family() -> None:
+    assert PriceTable().price("gateway:openai/gpt-4o-2024-08-06") == BUILTIN["gpt-4o"]
+    assert PriceTable().price("meta-llama/llama-3.1-8b") is None
+
+
+def test_an_unknown_price_name_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "prices.yaml"
+    path.write_text("gpt-4.1-mini: {input: 1, output: 2, trainig: 3}\n")
+    with pytest.raises(ValueError, match="trainig"):
+        PriceTable.load(path)
 
 
 def test_no_override_file_is_the_builtin_table() -> None:

@@ -248,3 +248,36 @@ def test_the_run_cost_cap_must_be_a_positive_amount(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("EVALBOT_MAX_RUN_USD", "-1")
     with pytest.raises(SettingsError, match="EVALBOT_MAX_RUN_USD"):
         load_settings(env_file=None)
+
+
+def test_finetune_backends_follow_the_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.settings import parse_finetune_backends
+
+    env(monkeypatch, EVALBOT_PROVIDERS="local=http://127.0.0.1:8000/v1")
+    providers = load_settings(require_slack=False, env_file=None).providers()
+    assert parse_finetune_backends("", providers) == {}, "openai for every provider"
+    assert parse_finetune_backends("local=ray, default=openai", providers) == {
+        "local": "ray",
+        "default": "openai",
+    }
+    for text, says in [
+        ("azure=openai", "unknown provider 'azure'"),
+        ("local=trl", "openai or ray"),
+        ("local", "without a backend"),
+        ("local=ray,local=openai", "twice"),
+    ]:
+        with pytest.raises(SettingsError, match=says) as info:
+            parse_finetune_backends(text, providers)
+        assert str(info.value).startswith("EVALBOT_FINETUNE_BACKENDS ")
+
+
+def test_a_malformed_finetune_backends_setting_stops_the_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env(monkeypatch, EVALBOT_FINETUNE_BACKENDS="default=sagemaker")
+    with pytest.raises(SettingsError) as info:
+        load_settings(require_slack=False, env_file=None)
+    assert "EVALBOT_FINETUNE_BACKENDS" in str(info.value) and "openai or ray" in str(info.value)
+    env(monkeypatch, EVALBOT_FINETUNE_BACKENDS="default=ray")
+    loaded = load_settings(require_slack=False, env_file=None)
+    assert loaded.evalbot_finetune_backends == "default=ray"

@@ -1,0 +1,27 @@
+"""`evalbot eval run` imports only what the terminal needs: its start-up is the time to
+the first provider request (docs/benchmarks.md, cli_start)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+NOT_ON_THE_TERMINAL_PATH = ("slack_bolt", "slack_sdk", "matplotlib", "apscheduler", "alembic")
+
+
+def test_the_terminal_path_imports_no_slack_web_server_scheduler_charts_or_alembic() -> None:
+    probe = (
+        "import json, sys\n"
+        "import bot.cli, bot.wiring, storage.db, storage.runs\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(out.stdout))
+    assert "bot.wiring" in loaded and "commands.eval.runner" in loaded  # the probe worked
+    assert not {m for m in loaded if m.split(".")[0] in NOT_ON_THE_TERMINAL_PATH}
+    assert not loaded & {"aiohttp.web", "bot.app", "bot.http", "bot.charts", "bot.scheduler"}

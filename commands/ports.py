@@ -196,7 +196,11 @@ class Charts(Protocol):
     ) -> bytes: ...
 
     async def loss_curve(
-        self, title: str, train: Sequence[tuple[int, float]], valid: Sequence[tuple[int, float]]
+        self,
+        title: str,
+        train: Sequence[tuple[int, float]],
+        valid: Sequence[tuple[int, float]],
+        reward: Sequence[tuple[int, float]] = (),
     ) -> bytes: ...
 
 

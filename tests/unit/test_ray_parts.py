@@ -118,3 +118,15 @@ def test_submission_ids_and_adapter_names_are_stable() -> None:
     key = "0123456789abcdef" * 3
     assert submission_id(key) == "evalbot-" + key[:32] == submission_id(key[:40])
     assert lora_name("Ticket Routing!", "f12") == "ft-ticket-routing-f12"
+
+
+def test_rewards_reported_by_ray_jobs_make_the_charts_reward_series() -> None:
+    from commands.finetune.progress import reward_curve
+    from commands.ports import JobEvent
+
+    events = [
+        JobEvent("step-1", 1, "info", "step 1", "metrics", {"step": 1, "train_loss": 0.1}),
+        JobEvent("step-2", 2, "info", "step 2", "metrics", {"step": 2, "reward": 0.25}),
+        JobEvent("step-3", 3, "info", "step 3", "metrics", {"step": 3, "reward": "bad"}),
+    ]
+    assert reward_curve(events) == [(2, 0.25)]

@@ -107,7 +107,10 @@ class _Worker:
         shutil.rmtree(self.scratch, ignore_errors=True)
         if self.process.returncode is not None or self.loop is not asyncio.get_running_loop():
             return  # already reaped, or its event loop is gone (a new loop in tests)
-        await self.process.wait()
+        # wait() also waits for the pipes to close, which a process outside the group
+        # could hold open for as long as it likes: the sample does not wait on it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.process.wait(), 2.0)
 
 
 class PythonGrader:

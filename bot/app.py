@@ -119,9 +119,12 @@ class Bot:
             else None
         )
         web_app = http.build_web_app(
-            self.services, self.bolt if settings.mode == "http" else None, hooks
+            self.services,
+            self.bolt if settings.mode == "http" else None,
+            hooks,
+            api_token=settings.evalbot_api_token,
         )
-        self.site = await http.start_site(web_app, settings.port)
+        self.site = await http.start_site(web_app, settings.port, settings.host)
         if settings.mode == "socket":
             socket_client = make_web_client(settings.slack_bot_token or "", settings.slack_api_url)
             self.socket = AsyncSocketModeHandler(

@@ -8,6 +8,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
+from bot.http_auth import require_token
 from bot.webhooks import Webhooks
 from commands import api
 from commands.services import Services
@@ -19,11 +20,16 @@ MAX_BODY = 1024 * 1024
 
 
 def build_web_app(
-    services: Services, bolt: AsyncApp | None, webhooks: Webhooks | None = None
+    services: Services,
+    bolt: AsyncApp | None,
+    webhooks: Webhooks | None = None,
+    api_token: str | None = None,
 ) -> web.Application:
     """Routes for both modes; /slack/events only when `bolt` handles HTTP mode;
-    /webhooks/openai when OPENAI_WEBHOOK_SECRET is set."""
-    app = web.Application(client_max_size=MAX_BODY)
+    /webhooks/openai when OPENAI_WEBHOOK_SECRET is set; /api/* and /metrics behind
+    `api_token` (EVALBOT_API_TOKEN) when it is set."""
+    middlewares = [require_token(api_token)] if api_token else []
+    app = web.Application(client_max_size=MAX_BODY, middlewares=middlewares)
 
     async def healthz(_: web.Request) -> web.Response:
         if await services.db.aping():
@@ -61,6 +67,9 @@ def build_web_app(
             event = webhooks.verify(body, dict(request.headers))
             if event is None:
                 return web.json_response({"error": "invalid signature"}, status=401)
+            if not await webhooks.first_delivery(request.headers.get("webhook-id", "")):
+                # A replay of a delivery already acted on: 200 so a genuine retry stops.
+                return web.json_response({"ok": True, "duplicate": True})
             await webhooks.handle(event)
             return web.json_response({"ok": True})
 
@@ -82,7 +91,7 @@ def _json_or_404(result: api.Result) -> web.Response:
     return web.json_response(body, status=status)
 
 
-async def start_site(app: web.Application, port: int, host: str = "0.0.0.0") -> web.AppRunner:
+async def start_site(app: web.Application, port: int, host: str = "127.0.0.1") -> web.AppRunner:
     """Serve `app` on host:port; returns the runner to clean up at shutdown."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -96,8 +96,9 @@ class Bot:
             hooks,
             self.metrics,
             idle=lambda: self.activity.idle,
+            api_token=settings.evalbot_api_token,
         )
-        self.site = await http.start_site(web_app, settings.port)
+        self.site = await http.start_site(web_app, settings.port, settings.host)
         if settings.mode == "socket":
             socket_client = make_web_client(settings.slack_bot_token or "", settings.slack_api_url)
             self.socket = AsyncSocketModeHandler(

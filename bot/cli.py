@@ -64,15 +64,8 @@ def _say(*parts: Any, file: Any = None, end: str = "\n") -> None:
     print(*parts, file=file or sys.stdout, end=end, flush=True)  # noqa: T201
 
 
-def _secrets(settings: Settings) -> list[str | None]:
-    keys = [p.api_key for p in settings.providers().values()]
-    return [
-        settings.slack_bot_token,
-        settings.slack_app_token,
-        settings.openai_webhook_secret,
-        settings.slack_signing_secret,
-        *keys,
-    ]
+def _secrets(settings: Settings) -> list[str]:
+    return settings.secrets()
 
 
 def check_suites(root: Path) -> int:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO, Literal, Protocol
 
+from commands.redact import redact
+
 Message = dict[str, Any]  # an OpenAI chat message: {"role": ..., "content": ...}
 
 
@@ -60,6 +62,9 @@ class ProviderError(Exception):
         retry_after_s: float | None = None,
         param: str | None = None,
     ) -> None:
+        # Provider messages reach Slack and the logs, and may quote a key: every
+        # ProviderError is born redacted, whoever raises it.
+        message = redact(message)
         super().__init__(message)
         self.kind: ErrorKind = kind
         self.message = message
@@ -213,6 +218,11 @@ class JobInfo:
     estimated_finish: int | None = None  # unix seconds
     metadata: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # A provider's failure text is posted in the job's thread: mask what it quotes.
+        if self.error:
+            object.__setattr__(self, "error", redact(self.error))
+
 
 @dataclass(frozen=True)
 class JobEvent:
@@ -225,6 +235,9 @@ class JobEvent:
     message: str
     type: str = "message"  # message | metrics
     data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", redact(self.message))  # posted in the thread
 
 
 TrainingMethod = Literal["sft", "dpo", "rft"]

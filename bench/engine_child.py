@@ -111,6 +111,7 @@ async def run_once(
     """Create a run and execute it to the end; returns timings and counts."""
     from bot.app import build_services
     from bot.settings import load_settings
+    from commands.ports import IdleScheduler
     from storage import runs as store
     from storage.db import Database
 
@@ -118,7 +119,7 @@ async def run_once(
     settings = load_settings(require_slack=False, env_file=None)
     db = await asyncio.to_thread(Database.connect, settings.sqlalchemy_url)
     chat = SilentChat()
-    services, gateway = build_services(settings, db, chat=chat)
+    services, gateway = build_services(settings, db, chat=chat, scheduler=IdleScheduler())
     await gateway.warm()  # as `evalbot eval run` and the bot do before any run
     try:
         suite = services.suites.get(suite_name)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import partial
 from typing import Any, cast
 
 from aiohttp import web
@@ -25,13 +26,13 @@ from bot.scheduler import JobScheduler
 from bot.settings import Settings, parse_api_styles
 from bot.slack_chat import SlackChat, make_web_client
 from bot.webhooks import Webhooks
-from commands import jobs
 from commands.eval.catalog import SuiteCatalog
 from commands.eval.prices import PriceTable
 from commands.eval.runner import RunEngine
 from commands.lifecycle import on_start
-from commands.ports import Chat
-from commands.services import Policy, Services
+from commands.outcomes import RunOutcomes
+from commands.ports import Chat, Scheduler
+from commands.services import Policy, Ports, Services, Tasks, new_instance_id
 from commands.table import build_table
 from commands.throttle import ResilientModels, RetryPolicy
 from storage.db import Database
@@ -40,9 +41,18 @@ log = logging.getLogger(__name__)
 
 
 def build_services(
-    settings: Settings, db: Database, chat: Chat | None = None
+    settings: Settings,
+    db: Database,
+    *,
+    scheduler: Scheduler,
+    chat: Chat | None = None,
+    instance: str | None = None,
 ) -> tuple[Services, OpenAIGateway]:
-    """Everything the use cases need, built from settings."""
+    """Everything the use cases need, built from settings, complete when returned.
+
+    The ports come first, then the engine from the ports (its one callback is
+    commands.outcomes), then the frozen Services of both: nothing is filled in later.
+    """
     gateway = OpenAIGateway(
         settings.providers(),
         concurrency=settings.evalbot_concurrency,
@@ -66,7 +76,8 @@ def build_services(
         run_lease_s=settings.evalbot_run_lease_seconds,
         max_run_usd=settings.evalbot_max_run_usd,
     )
-    services = Services(
+    outcomes = RunOutcomes()
+    ports = Ports(
         chat=chat,
         models=ResilientModels(gateway, concurrency=settings.evalbot_concurrency, policy=retry),
         db=db,
@@ -74,9 +85,21 @@ def build_services(
         prices=PriceTable.load(settings.evalbot_prices_file),
         charts=ProcessCharts(),
         policy=policy,
+        tasks=Tasks(),
+        scheduler=scheduler,
+        finetune=OpenAIFineTuning(gateway),
+        outcomes=outcomes,
+        instance=instance or new_instance_id(),  # tests name two "hosts"
+        held=set(),
     )
-    services.finetune = OpenAIFineTuning(gateway)
-    services.engine_ = RunEngine(services, services.suites, services.prices, services.models)
+    engine = RunEngine(
+        ports,
+        ports.suites,
+        ports.prices,
+        ports.models,
+        on_finished=partial(outcomes.run_finished, ports),
+    )
+    services = Services(**{f.name: getattr(ports, f.name) for f in fields(Ports)}, engine=engine)
     return services, gateway
 
 
@@ -89,14 +112,15 @@ class Bot:
     services: Services
     gateway: OpenAIGateway
     bolt: AsyncApp
+    scheduler: JobScheduler
     socket: AsyncSocketModeHandler | None = None
     site: web.AppRunner | None = None
-    scheduler: JobScheduler | None = None
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Bot:
-        services, gateway = build_services(settings, db)
+        scheduler = JobScheduler(db)
+        services, gateway = build_services(settings, db, scheduler=scheduler)
         chat = services.chat
         assert isinstance(chat, SlackChat)
         http_mode = settings.mode == "http"
@@ -108,7 +132,7 @@ class Bot:
             raise_error_for_unhandled_request=False,
         )
         listeners.register(bolt, build_table(), services)
-        return cls(settings, db, services, gateway, bolt)
+        return cls(settings, db, services, gateway, bolt, scheduler)
 
     async def start(self) -> None:
         """Serve HTTP, connect Socket Mode when configured, resume unfinished work."""
@@ -131,22 +155,14 @@ class Bot:
             log.info("connected to Slack in Socket Mode")
         else:
             log.info("serving Slack requests at POST /slack/events (HTTP mode)")
-        jobs.bind(self.services)
         await self.gateway.warm()
-
-        async def lead() -> None:
-            await on_start(self.services)
-
-        self.scheduler = JobScheduler(self.db, on_leader=lead)
-        self.services.scheduler = self.scheduler
-        await self.scheduler.start()
+        await self.scheduler.start(self.services, on_leader=partial(on_start, self.services))
 
     async def stop(self) -> None:
         """Close connections; background work is cancelled and resumes on next start."""
         if self.socket is not None:
             await self.socket.close_async()  # type: ignore[no-untyped-call]
-        if self.scheduler is not None:
-            await self.scheduler.stop()
+        await self.scheduler.stop()
         await self.services.tasks.cancel_all()
         if self.site is not None:
             await self.site.cleanup()

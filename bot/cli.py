@@ -11,7 +11,7 @@ from typing import Any
 
 from bot import logs
 from bot.settings import Settings, SettingsError, load_settings
-from commands.ports import ChatError, Posted, Upload
+from commands.ports import ChatError, IdleScheduler, Posted, Upload
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -157,7 +157,7 @@ async def terminal_eval(settings: Settings, args: argparse.Namespace) -> int:
     from storage.db import Database
 
     db = await asyncio.to_thread(Database.connect, settings.sqlalchemy_url)
-    services, gateway = build_services(settings, db, chat=TerminalChat())
+    services, gateway = build_services(settings, db, chat=TerminalChat(), scheduler=IdleScheduler())
     await gateway.warm()
     try:
         suite = services.suites.get(args.suite)

@@ -240,6 +240,30 @@ class Scheduler(Protocol):
     async def resume(self, job_id: str) -> None: ...
 
 
+class IdleScheduler:
+    """A Scheduler that schedules nothing: for processes that run no jobs (the CLI)."""
+
+    async def every(
+        self,
+        job_id: str,
+        func: str,
+        seconds: int,
+        args: tuple[Any, ...] = (),
+        *,
+        first_in_s: int | None = None,
+    ) -> None:
+        return None
+
+    async def cancel(self, job_id: str) -> None:
+        return None
+
+    async def pause(self, job_id: str) -> None:
+        return None
+
+    async def resume(self, job_id: str) -> None:
+        return None
+
+
 class ChatError(Exception):
     """Slack refused a call; `code` is Slack's error string (not_in_channel, ...)."""
 

@@ -8,10 +8,10 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
-from commands.ports import Charts, Chat, FineTuneBackend, Scheduler
+from commands.ports import Charts, Chat, FineTuneBackend, Posted, Scheduler
 from commands.throttle import ResilientModels
 from storage.db import Database
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from commands.eval.catalog import SuiteCatalog
     from commands.eval.prices import PriceTable
     from commands.eval.runner import RunEngine
+    from storage.tables import EvalRun, FineTuneJob, Proposal
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +96,34 @@ def new_instance_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-@dataclass
-class Services:
-    """The composition root hands one of these to every handler."""
+class Outcomes(Protocol):
+    """What follows when something ends; implemented once, by commands.outcomes.
+
+    Command families call these instead of importing each other: the engine when a run
+    ends, the fine-tune poller when a job ends, the vote counter when a gate is decided.
+    """
+
+    async def run_finished(self, ports: Ports, run: EvalRun) -> Posted | None:
+        """Announce a terminal run and do what its origin asks for (once)."""
+        ...
+
+    async def gate_decided(self, ports: Ports, proposal: Proposal) -> None:
+        """A fine-tune's approval gate was approved, rejected or expired."""
+        ...
+
+    async def finetune_finished(self, services: Services, job: FineTuneJob) -> None:
+        """A fine-tuning job reached a terminal state."""
+        ...
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Everything a use case may be handed except the run engine: complete when built.
+
+    The composition root (bot/app.py) fills every field; nothing is set afterwards, so no
+    use case checks for a missing part. A process without a scheduler (the CLI) passes
+    one that does nothing (`IdleScheduler`).
+    """
 
     chat: Chat
     models: ResilientModels
@@ -105,19 +131,21 @@ class Services:
     suites: SuiteCatalog
     prices: PriceTable
     charts: Charts
-    policy: Policy = field(default_factory=Policy)
-    tasks: Tasks = field(default_factory=Tasks)
-    engine_: RunEngine | None = None
-    scheduler: Scheduler | None = None
-    finetune: FineTuneBackend | None = None
+    policy: Policy
+    tasks: Tasks
+    scheduler: Scheduler
+    finetune: FineTuneBackend
+    # What follows a finished run or a decided gate (commands.outcomes): families reach
+    # it through this port, so none of them imports another.
+    outcomes: Outcomes
     # This process, as the owner of the leases it holds (storage.leases), and the rows
     # it holds them on.
-    instance: str = field(default_factory=new_instance_id)
-    held: set[tuple[str, int]] = field(default_factory=set)
+    instance: str
+    held: set[tuple[str, int]]
 
-    @property
-    def engine(self) -> RunEngine:
-        """The run engine (built after the services it uses)."""
-        if self.engine_ is None:
-            raise RuntimeError("the run engine is not wired")
-        return self.engine_
+
+@dataclass(frozen=True)
+class Services(Ports):
+    """The ports plus the run engine, which is built from the ports."""
+
+    engine: RunEngine

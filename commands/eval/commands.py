@@ -273,7 +273,7 @@ def cancel_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
             # Not executing in this process (e.g. queued before a restart): end it here.
             await services.db.run(store.finish, run_id=run_id, status="cancelled")
             ended = await load_run(services, run_id)
-            await announce.announce(services, ended)
+            await services.outcomes.run_finished(services, ended)
         await inv.respond(f"Cancelling `r{run_id}`.")
 
     return Started(f"Cancelling `r{run_id}`…", work, "eval-cancel")

@@ -14,8 +14,7 @@ from typing import Any
 from commands.eval.render import clip, money, pct
 from commands.eval.stats import PairedDiff, paired_diff, percentile, wilson_interval
 from commands.ports import ChartBar, Posted, TagRate, Upload
-from commands.services import Services
-from storage import aliases as alias_store
+from commands.services import Ports
 from storage import runs as store
 from storage.ids import parse_id
 from storage.tables import EvalRun, SampleResult
@@ -82,7 +81,7 @@ def compare_sides(suite: str, baseline: Side, challengers: Sequence[Side]) -> Co
     return Comparison(suite, baseline, out)
 
 
-async def _sides(services: Services, run: EvalRun, taken: set[str]) -> list[Side]:
+async def _sides(services: Ports, run: EvalRun, taken: set[str]) -> list[Side]:
     rows = await services.db.run(store.results, run_id=run.id or 0)
     by_model: dict[str, dict[int, SampleResult]] = {m: {} for m in run.models}
     for r in rows:
@@ -95,7 +94,7 @@ async def _sides(services: Services, run: EvalRun, taken: set[str]) -> list[Side
     return sides
 
 
-async def for_run(services: Services, run: EvalRun) -> Comparison:
+async def for_run(services: Ports, run: EvalRun) -> Comparison:
     """The first model of a multi-model run against each of the others."""
     sides = await _sides(services, run, set())
     return compare_sides(run.suite, sides[0], sides[1:])
@@ -106,7 +105,7 @@ class CompareRefused(Exception):
 
 
 async def for_two_runs(
-    services: Services, a: EvalRun, b: EvalRun, *, baseline: str | None = None
+    services: Ports, a: EvalRun, b: EvalRun, *, baseline: str | None = None
 ) -> Comparison:
     """Run a's first model (or `baseline`) against every model of run b, same data."""
     if a.suite != b.suite:
@@ -127,14 +126,14 @@ async def for_two_runs(
     return compare_sides(a.suite, side_a, sides_b)
 
 
-async def _load(services: Services, text: str) -> EvalRun | None:
+async def _load(services: Ports, text: str) -> EvalRun | None:
     run_id = parse_id("run", text)
     if run_id is None:
         return None
     return await services.db.run(store.get_run, run_id=run_id)
 
 
-async def run_comparison_json(services: Services, run_text: str) -> Result:
+async def run_comparison_json(services: Ports, run_text: str) -> Result:
     run = await _load(services, run_text)
     if run is None:
         return 404, {"error": f"run {run_text[:40]!r} not found"}
@@ -143,7 +142,7 @@ async def run_comparison_json(services: Services, run_text: str) -> Result:
     return 200, (await for_run(services, run)).as_json()
 
 
-async def two_runs_json(services: Services, a_text: str, b_text: str) -> Result:
+async def two_runs_json(services: Ports, a_text: str, b_text: str) -> Result:
     a, b = await _load(services, a_text), await _load(services, b_text)
     if a is None or b is None:
         missing = a_text if a is None else b_text
@@ -218,7 +217,7 @@ def chart_bars(c: Comparison) -> list[ChartBar]:
     return bars
 
 
-def tag_rates(services: Services, c: Comparison) -> list[TagRate]:
+def tag_rates(services: Ports, c: Comparison) -> list[TagRate]:
     """Pass rate per tag and model, when the suite's items carry `tags`."""
     suite = services.suites.get(c.suite)
     if suite is None or not suite.tags:
@@ -240,7 +239,7 @@ def tag_rates(services: Services, c: Comparison) -> list[TagRate]:
     return rows
 
 
-async def post_report(services: Services, c: Comparison, where: Posted, title: str) -> None:
+async def post_report(services: Ports, c: Comparison, where: Posted, title: str) -> None:
     """Report, chart and flipped samples into the thread of `where`."""
     await services.chat.post(where.channel, report_text(c, title), thread_ts=where.ts)
     png = await services.charts.comparison(f"{c.suite}: pass rate with 95% CI", chart_bars(c))
@@ -267,35 +266,3 @@ async def post_report(services: Services, c: Comparison, where: Posted, title: s
     flips = flips_text(c)
     if flips:
         await services.chat.post(where.channel, flips, thread_ts=where.ts)
-
-
-async def post_run_comparison(services: Services, run: EvalRun, where: Posted) -> None:
-    """The comparison a multi-model run ends with; when the baseline is the suite's
-    production model and a challenger is significantly better, a promotion proposal."""
-    comparison = await for_run(services, run)
-    await post_report(services, comparison, where, f"Comparison r{run.id}")
-    await propose_if_better(services, comparison, where)
-
-
-async def propose_if_better(
-    services: Services, c: Comparison, where: Posted, *, over_production: bool = True
-) -> None:
-    """Propose the best significantly better challenger: over the production model, or
-    (`over_production=False`, a fine-tune against its base) over the baseline."""
-    from commands.promote import approvers_for, propose
-
-    production = await services.db.run(alias_store.get_alias, suite=c.suite)
-    if over_production and (production is None or c.baseline.model != production):
-        return
-    better = [(d.diff_pp, side) for side, d in c.challengers if d.verdict == "better"]
-    if not better or not approvers_for(services, c.suite):
-        return
-    _, best = max(better, key=lambda pair: pair[0])
-    await propose(
-        services,
-        suite=c.suite,
-        model=best.model,
-        proposer=None,
-        channel=where.channel,
-        thread_ts=where.ts,
-    )

@@ -6,11 +6,11 @@ summary serves Slack and the terminal.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from commands.eval.stats import percentile, wilson_interval
+from commands.origins import Drift, Release, origin_of
 from storage.runs import ModelTally
 from storage.tables import EvalRun
 
@@ -59,16 +59,11 @@ class RunHeader:
 def run_header(run: EvalRun) -> RunHeader:
     """The header of a stored run, with a banner for runs a watch started."""
     banner = None
-    if run.origin in ("watch", "drift"):
-        try:
-            ref = json.loads(run.origin_ref or "{}")
-        except ValueError:
-            ref = {}
-        watch = f"watch w{ref.get('watch')}" if isinstance(ref, dict) else "a watch"
-        if run.origin == "watch" and isinstance(ref, dict):
-            banner = f":rocket: *Release alert* — new model `{ref.get('new')}` ({watch})"
-        else:
-            banner = f":mag: Drift check ({watch})"
+    origin = origin_of(run)
+    if isinstance(origin, Release):
+        banner = f":rocket: *Release alert* — new model `{origin.new}` (watch w{origin.watch})"
+    elif isinstance(origin, Drift):
+        banner = f":mag: Drift check (watch w{origin.watch})"
     return RunHeader(f"r{run.id}", run.suite, run.data_version, run.total, run.user_id, banner)
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from commands.eval.announce import announce
 from commands.eval.catalog import SuiteCatalog
 from commands.eval.graders.base import GradeError, Sample
 from commands.eval.prices import PriceTable
@@ -27,7 +27,7 @@ from commands.eval.templates import TemplateError, render
 from commands.leases import Lease, dead_here
 from commands.logctx import log_context
 from commands.ports import ChatError, Posted, ProviderError
-from commands.services import Services
+from commands.services import Ports
 from commands.throttle import ResilientModels
 from storage import runs as store
 from storage.tables import EvalRun, utcnow
@@ -75,16 +75,23 @@ def build_messages(suite: Suite, item: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"role": m["role"], "content": render(m["content"], context)} for m in suite.input]
 
 
+# What the engine calls once a run it executed has ended and is to be announced: the
+# composition root passes commands.outcomes' entry point, so the engine knows nothing of
+# summaries, comparisons, releases or proposals.
+RunFinished = Callable[[EvalRun], Awaitable[object]]
+
+
 class RunEngine:
     """Executes runs; one per process, shared by Slack commands, watches and the CLI."""
 
     def __init__(
         self,
-        services: Services,
+        services: Ports,
         catalog: SuiteCatalog,
         prices: PriceTable,
         models: ResilientModels,
         *,
+        on_finished: RunFinished,
         flush_every_s: float = 0.5,
         update_every_s: float = 1.0,
     ) -> None:
@@ -92,6 +99,7 @@ class RunEngine:
         self.catalog = catalog
         self.prices = prices
         self.models = models
+        self.on_finished = on_finished
         self.flush_every_s = flush_every_s
         self.update_every_s = update_every_s
         self.live: dict[int, Live] = {}
@@ -139,7 +147,7 @@ class RunEngine:
                 and not final.announced
                 and not lease.lost  # ended elsewhere: announced there
             ):
-                await announce(self.services, final)
+                await self.on_finished(final)
             return final
         finally:
             await asyncio.shield(lease.release())

@@ -10,18 +10,26 @@ for every request left half-way, so no request ever becomes two jobs.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from datetime import timedelta
 from typing import Any
 
-from commands import jobs as scheduled
+from commands import schedule as scheduled
 from commands.finetune.render import job_text
 from commands.leases import Lease, dead_here
-from commands.ports import ChatError, JobEvent, JobInfo, Posted, ProviderError, Upload
+from commands.origins import FineTune, stored
+from commands.ports import (
+    ChatError,
+    FineTuneBackend,
+    JobEvent,
+    JobInfo,
+    Posted,
+    ProviderError,
+    Upload,
+)
 from commands.registry import UserFacingError
-from commands.services import Services
+from commands.services import Ports, Services
 from storage import finetunes as store
 from storage import leases as lease_store
 from storage import runs as run_store
@@ -33,13 +41,11 @@ PROVIDER_STATES = ("validating_files", "queued", "running")
 CREATE_ATTEMPTS = 4
 
 
-def backend(services: Services) -> Any:
-    if services.finetune is None:
-        raise UserFacingError("Fine-tuning is not configured in this process.")
+def backend(services: Ports) -> FineTuneBackend:
     return services.finetune
 
 
-async def show(services: Services, job: FineTuneJob, extra: str = "") -> None:
+async def show(services: Ports, job: FineTuneJob, extra: str = "") -> None:
     """Update the job's one message in place."""
     if not (job.channel and job.message_ts):
         return
@@ -49,7 +55,7 @@ async def show(services: Services, job: FineTuneJob, extra: str = "") -> None:
         log.warning("job message update failed: %s", exc.code)
 
 
-async def _thread(services: Services, job: FineTuneJob, text: str) -> None:
+async def _thread(services: Ports, job: FineTuneJob, text: str) -> None:
     if job.channel and job.message_ts:
         try:
             await services.chat.post(job.channel, text, thread_ts=job.message_ts)
@@ -57,13 +63,13 @@ async def _thread(services: Services, job: FineTuneJob, text: str) -> None:
             log.warning("job thread post failed: %s", exc.code)
 
 
-async def _update(services: Services, job_id: int, **fields: Any) -> FineTuneJob:
+async def _update(services: Ports, job_id: int, **fields: Any) -> FineTuneJob:
     job = await services.db.run(store.update, job_id=job_id, **fields)
     assert job is not None
     return job
 
 
-def _other_providers(services: Services, provider: str) -> str:
+def _other_providers(services: Ports, provider: str) -> str:
     others = [p for p in services.models.providers() if p != provider]
     if not others:
         return (
@@ -77,7 +83,7 @@ def _other_providers(services: Services, provider: str) -> str:
     )
 
 
-async def submit(services: Services, job_id: int) -> FineTuneJob:
+async def submit(services: Ports, job_id: int) -> FineTuneJob:
     """Upload the data and create the provider job exactly once; then follow it.
 
     One process at a time submits a job (a lease on its row): the command that asked
@@ -96,7 +102,7 @@ async def submit(services: Services, job_id: int) -> FineTuneJob:
         await asyncio.shield(lease.release())
 
 
-async def _submit(services: Services, job: FineTuneJob) -> FineTuneJob:
+async def _submit(services: Ports, job: FineTuneJob) -> FineTuneJob:
     job_id = job.id or 0
     fresh = await services.db.run(store.get_job, job_id=job_id)
     job = fresh or job
@@ -129,7 +135,7 @@ async def _submit(services: Services, job: FineTuneJob) -> FineTuneJob:
     return job
 
 
-async def _find(services: Services, job: FineTuneJob, metadata: dict[str, str]) -> JobInfo | None:
+async def _find(services: Ports, job: FineTuneJob, metadata: dict[str, str]) -> JobInfo | None:
     try:
         matches = await backend(services).find_jobs(job.provider, metadata)
     except ProviderError as exc:
@@ -141,13 +147,13 @@ async def _find(services: Services, job: FineTuneJob, metadata: dict[str, str]) 
     )
 
 
-async def _create(services: Services, job: FineTuneJob, metadata: dict[str, str]) -> JobInfo | None:
+async def _create(services: Ports, job: FineTuneJob, metadata: dict[str, str]) -> JobInfo | None:
     ft = backend(services)
     options = job.options or {}
     base = services.models.split(job.base_model)[1]
     for attempt in range(1, CREATE_ATTEMPTS + 1):
         try:
-            return await ft.create_job(  # type: ignore[no-any-return]
+            return await ft.create_job(
                 job.provider,
                 model=base,
                 training_file=job.training_file_id or "",
@@ -185,24 +191,22 @@ async def _create(services: Services, job: FineTuneJob, metadata: dict[str, str]
     return None
 
 
-async def follow(services: Services, job: FineTuneJob) -> None:
+async def follow(services: Ports, job: FineTuneJob) -> None:
     """Poll the job on the scheduler (persisted: survives restarts)."""
-    if services.scheduler is not None:
-        await services.scheduler.every(
-            scheduled.finetune_job_id(job.id or 0),
-            scheduled.POLL_FINETUNE,
-            services.policy.poll_seconds,
-            (job.id or 0,),
-            first_in_s=1,
-        )
+    await services.scheduler.every(
+        scheduled.finetune_job_id(job.id or 0),
+        scheduled.POLL_FINETUNE,
+        services.policy.poll_seconds,
+        (job.id or 0,),
+        first_in_s=1,
+    )
 
 
 async def poll(services: Services, job_id: int) -> FineTuneJob | None:
     """One look at the provider job: message, thread events, and the end of the job."""
     job = await services.db.run(store.get_job, job_id=job_id)
     if job is None or not job.provider_job_id or job.status in store.TERMINAL:
-        if services.scheduler is not None:
-            await services.scheduler.cancel(scheduled.finetune_job_id(job_id))
+        await services.scheduler.cancel(scheduled.finetune_job_id(job_id))
         return job
     ft = backend(services)
     info = await ft.get_job(job.provider, job.provider_job_id)
@@ -237,8 +241,7 @@ async def poll(services: Services, job_id: int) -> FineTuneJob | None:
     if not ended_here:
         return ended
     await show(services, ended)
-    if services.scheduler is not None:
-        await services.scheduler.cancel(scheduled.finetune_job_id(job_id))
+    await services.scheduler.cancel(scheduled.finetune_job_id(job_id))
     await finish(services, ended, metrics)
     return ended
 
@@ -318,8 +321,7 @@ async def finish(services: Services, job: FineTuneJob, metrics: list[JobEvent]) 
     if job.status == "cancelled":
         await _thread(services, job, ":no_entry_sign: The job was cancelled.")
         return
-    if job.fine_tuned_model:
-        await evaluate(services, job)
+    await services.outcomes.finetune_finished(services, job)
 
 
 async def evaluate(services: Services, job: FineTuneJob) -> None:
@@ -345,15 +347,16 @@ async def evaluate(services: Services, job: FineTuneJob) -> None:
                 base_run = run.id
                 break
         models = [model] if base_run else [job.base_model, model]
-        ref = {
-            "kind": "finetune",
-            "job": job.id,
-            "new": model,
-            "baseline": job.base_model,
-            "base_run": base_run,
-            "thread": job.message_ts,
-            "channel": job.channel,
-        }
+        origin, origin_ref = stored(
+            FineTune(
+                job=job.id,
+                new=model,
+                baseline=job.base_model,
+                base_run=base_run,
+                channel=job.channel,
+                thread=job.message_ts,
+            )
+        )
         return run_store.create_run(
             session=session,
             suite=suite.name,
@@ -362,8 +365,8 @@ async def evaluate(services: Services, job: FineTuneJob) -> None:
             total=total,
             channel=job.channel,
             user_id=job.user_id,
-            origin="finetune",
-            origin_ref=json.dumps(ref),
+            origin=origin,
+            origin_ref=origin_ref,
         )
 
     run = await services.db.run(plan)
@@ -377,7 +380,7 @@ async def evaluate(services: Services, job: FineTuneJob) -> None:
     await services.engine.start(run.id or 0)
 
 
-async def cancel(services: Services, job: FineTuneJob) -> FineTuneJob:
+async def cancel(services: Ports, job: FineTuneJob) -> FineTuneJob:
     """Cancel at the provider (or locally, before it was submitted)."""
     if job.status in store.TERMINAL:
         raise UserFacingError(f"`f{job.id}` has already {job.status}.")
@@ -388,13 +391,12 @@ async def cancel(services: Services, job: FineTuneJob) -> FineTuneJob:
         job = await _update(services, job.id or 0, status="cancelled")
     await show(services, job)
     if job.status == "cancelled":
-        if services.scheduler is not None:
-            await services.scheduler.cancel(scheduled.finetune_job_id(job.id or 0))
+        await services.scheduler.cancel(scheduled.finetune_job_id(job.id or 0))
         await _thread(services, job, ":no_entry_sign: Cancelled.")
     return job
 
 
-async def _free_if_dead(services: Services, job: FineTuneJob) -> FineTuneJob:
+async def _free_if_dead(services: Ports, job: FineTuneJob) -> FineTuneJob:
     """Release a pending job held by a stopped process on this host (a restart)."""
     now = utcnow()
     if (

@@ -8,12 +8,12 @@ announce each thing once.
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
 from commands.eval.suite import Suite
+from commands.origins import Drift, Release, stored
 from commands.ports import ChatError, ModelInfo
 from commands.services import Services
 from storage import aliases as alias_store
@@ -122,14 +122,9 @@ async def start_release_run(services: Services, watch: Watch, model: str, suite_
         elif baseline != model:
             base_run = _reusable_run(session, suite_name, baseline, suite.data_version, total)
         models = [model] if base_run is not None or baseline in (None, model) else [baseline, model]
-        ref = {
-            "watch": watch.id,
-            "kind": "release",
-            "new": model,
-            "baseline": baseline,
-            "basis": basis,
-            "base_run": base_run,
-        }
+        origin, origin_ref = stored(
+            Release(watch=watch.id, new=model, baseline=baseline, basis=basis, base_run=base_run)
+        )
         return run_store.create_run(
             session=session,
             suite=suite_name,
@@ -138,8 +133,8 @@ async def start_release_run(services: Services, watch: Watch, model: str, suite_
             total=total,
             channel=watch.channel,
             user_id=None,
-            origin="watch",
-            origin_ref=json.dumps(ref),
+            origin=origin,
+            origin_ref=origin_ref,
         )
 
     run = await services.db.run(plan)
@@ -152,13 +147,9 @@ def _plan_drift(*, session: Any, watch: Watch, suite: Suite) -> EvalRun | None:
     if production is None:
         return None
     previous = _reusable_run(session, suite.name, production, suite.data_version, len(suite.items))
-    ref = {
-        "watch": watch.id,
-        "kind": "drift",
-        "model": production,
-        "previous_run": previous,
-        "channel": watch.channel,
-    }
+    origin, origin_ref = stored(
+        Drift(watch=watch.id, model=production, previous_run=previous, channel=watch.channel)
+    )
     # No channel: a drift run posts nothing unless it finds a drop.
     return run_store.create_run(
         session=session,
@@ -167,8 +158,8 @@ def _plan_drift(*, session: Any, watch: Watch, suite: Suite) -> EvalRun | None:
         models=[production],
         total=len(suite.items),
         channel=None,
-        origin="drift",
-        origin_ref=json.dumps(ref),
+        origin=origin,
+        origin_ref=origin_ref,
     )
 
 

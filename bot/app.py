@@ -22,6 +22,8 @@ from bot import http, listeners
 from bot.chart_port import ProcessCharts
 from bot.finetune_backend import OpenAIFineTuning
 from bot.gateway import OpenAIGateway
+from bot.presenters.mrkdwn import SLACK
+from bot.presenters.slack import StyledPresenter
 from bot.scheduler import JobScheduler
 from bot.settings import Settings, parse_api_styles
 from bot.slack_chat import SlackChat, make_web_client
@@ -31,7 +33,7 @@ from commands.eval.prices import PriceTable
 from commands.eval.runner import RunEngine
 from commands.lifecycle import on_start
 from commands.outcomes import RunOutcomes
-from commands.ports import Chat, Scheduler
+from commands.ports import Chat, Presenter, Scheduler
 from commands.services import Policy, Ports, Services, Tasks, new_instance_id
 from commands.table import build_table
 from commands.throttle import ResilientModels, RetryPolicy
@@ -46,6 +48,7 @@ def build_services(
     *,
     scheduler: Scheduler,
     chat: Chat | None = None,
+    presenter: Presenter | None = None,
     instance: str | None = None,
 ) -> tuple[Services, OpenAIGateway]:
     """Everything the use cases need, built from settings, complete when returned.
@@ -79,6 +82,7 @@ def build_services(
     outcomes = RunOutcomes()
     ports = Ports(
         chat=chat,
+        presenter=presenter or StyledPresenter(SLACK),
         models=ResilientModels(gateway, concurrency=settings.evalbot_concurrency, policy=retry),
         db=db,
         suites=SuiteCatalog.load(settings.suites_dir),

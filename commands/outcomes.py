@@ -25,6 +25,7 @@ from commands.finetune.jobs import evaluate
 from commands.origins import Drift, FineTune, Origin, Release, Slack, origin_of
 from commands.ports import ChatError, Posted
 from commands.promote import propose
+from commands.reports import Code, Title
 from commands.services import Ports, Services
 from commands.verdicts import proposal_candidate
 from storage import aliases as alias_store
@@ -63,7 +64,9 @@ class RunOutcomes:
             case Slack():
                 if where is not None and len(run.models) > 1:
                     comparison = await compare.for_run(ports, run)
-                    await compare.post_report(ports, comparison, where, f"Comparison r{run.id}")
+                    await compare.post_report(
+                        ports, comparison, where, ("Comparison r" + str(run.id),)
+                    )
                     await propose_if_better(ports, comparison, where, over_production=True)
             case _:  # Cli: the terminal prints its own summary; nothing follows
                 return
@@ -106,7 +109,9 @@ async def release_report(
 ) -> None:
     """The new model against production (or the best recent model), chart and proposal."""
     finetune = isinstance(origin, FineTune)
-    title = f"Fine-tuned `{origin.new}`" if finetune else f"Release alert: `{origin.new}`"
+    title: Title = (
+        ("Fine-tuned ", Code(origin.new)) if finetune else ("Release alert: ", Code(origin.new))
+    )
     if isinstance(origin, FineTune) and origin.channel and origin.thread:
         where = Posted(origin.channel, origin.thread)  # the job's thread
     comparison = None
@@ -124,11 +129,15 @@ async def release_report(
             "no production model or earlier run to compare with: the new model's "
             "results stand alone above."
         )
-        await post_note(ports, where, f"*{title}* on `{run.suite}` — {note}")
+        line = ports.presenter.line(("*", *title, "* on ", Code(run.suite), f" — {note}"))
+        await post_note(ports, where, line)
         return
     basis = "base model" if finetune else getattr(origin, "basis", "production")
     await compare.post_report(
-        ports, comparison, where, f"{title} vs `{comparison.baseline.model}` ({basis})"
+        ports,
+        comparison,
+        where,
+        (*title, " vs ", Code(comparison.baseline.model), f" ({basis})"),
     )
     await propose_if_better(ports, comparison, where, over_production=not finetune)
 
@@ -152,13 +161,23 @@ async def drift_report(ports: Ports, run: EvalRun, origin: Drift) -> None:
     try:
         posted = await ports.chat.post(
             origin.channel,
-            f":chart_with_downwards_trend: *Drift*: `{origin.model}` on `{run.suite}` "
-            f"dropped {diff.diff_pp:+.1f} pp since r{previous.id} (r{run.id}, p = "
-            f"{diff.p_value:.3g}, {diff.regressed} samples regressed).",
+            ports.presenter.line(
+                (
+                    ":chart_with_downwards_trend: *Drift*: ",
+                    Code(origin.model),
+                    " on ",
+                    Code(run.suite),
+                    f" dropped {diff.diff_pp:+.1f} pp since r{previous.id} (r{run.id}, p = "
+                    f"{diff.p_value:.3g}, {diff.regressed} samples regressed).",
+                )
+            ),
         )
     except ChatError as exc:
         log.warning("drift alert failed: %s", exc.code)
         return
     await compare.post_report(
-        ports, comparison, posted, f"Drift of `{origin.model}`: r{previous.id} vs r{run.id}"
+        ports,
+        comparison,
+        posted,
+        ("Drift of ", Code(origin.model), f": r{previous.id} vs r{run.id}"),
     )

@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from commands.reports import (
+        ComparisonReport,
+        FailureList,
+        RunProgress,
+        RunSummary,
+        Title,
+    )
 
 Message = dict[str, Any]  # an OpenAI chat message: {"role": ..., "content": ...}
 
@@ -305,6 +314,25 @@ class Blocks:
 
     text: str
     blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Presenter(Protocol):
+    """Words a report for the medium at the edge (bot/presenters: Slack; bot/cli.py: a
+    terminal). Reports hold raw third-party text; the presenter escapes it."""
+
+    def run_progress(self, report: RunProgress) -> str: ...
+
+    def run_summary(self, report: RunSummary) -> str: ...
+
+    def failures(self, report: FailureList) -> str: ...
+
+    def comparison(self, report: ComparisonReport) -> str: ...
+
+    def flips(self, report: ComparisonReport) -> str | None: ...
+
+    def line(self, parts: Title) -> str:
+        """One line of our words (which may use the medium's emphasis) and names."""
+        ...
 
 
 class Chat(Protocol):

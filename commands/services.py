@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from commands.ports import Charts, Chat, FineTuneBackend, Posted, Scheduler
+from commands.ports import Charts, Chat, FineTuneBackend, Posted, Presenter, Scheduler
 from commands.throttle import ResilientModels
 from storage.db import Database
 
@@ -126,6 +126,9 @@ class Ports:
     """
 
     chat: Chat
+    # Words reports for the medium (Slack mrkdwn, or a terminal's plain text): use cases
+    # hand it reports and post what it returns, so they never escape or format text.
+    presenter: Presenter
     models: ResilientModels
     db: Database
     suites: SuiteCatalog

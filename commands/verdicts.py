@@ -1,6 +1,6 @@
 """Which comparison result leads to a promotion proposal: a rule without I/O.
 
-The numbers (paired diff, exact McNemar test, verdict) come from commands.eval.stats
+The numbers (paired diff, exact McNemar test, verdict) come from commands.stats
 through commands.eval.compare; this decides what a team sees proposed after a
 multi-model run, a release alert or a fine-tune's evaluation.
 """

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from commands.eval.render import Failure, failures_text, run_header, summary_text
+from commands.eval.render import run_header
 from commands.eval.suite import Suite
 from commands.eval.templates import TemplateError, render
 from commands.ports import ChatError, Posted
+from commands.reports import Failure, FailureList, RunSummary
 from commands.services import Ports
 from storage import notices
 from storage import runs as store
@@ -57,31 +58,20 @@ def costs_of(
     }
 
 
-def summary_for(services: Ports, run: EvalRun, counts: dict[str, store.ModelTally]) -> str:
-    header = run_header(run)
+def summary_for(services: Ports, run: EvalRun, counts: dict[str, store.ModelTally]) -> RunSummary:
+    """The report of a stored run that has ended (or of where it stands)."""
     elapsed = None
     if run.started_at and run.finished_at:
         elapsed = (run.finished_at - run.started_at).total_seconds()
-    notes = []
-    if run.status == "failed":
-        notes.append(f":x: {run.error}")
-    elif run.status == "cancelled":
-        notes.append(":no_entry_sign: cancelled — the counts below are the samples done before.")
-    for model, params in sorted((run.adjustments or {}).items()):
-        shown = ", ".join(f"`{p}`" for p in params)
-        notes.append(
-            f":information_source: `{model}` does not accept {shown}: it ran with the "
-            "provider's default."
-        )
-    note = "\n".join(notes) or None
-    return summary_text(
-        header,
-        run.status,
-        run.models,
-        counts,
-        costs_of(services, run.models, counts),
-        elapsed,
-        note,
+    return RunSummary(
+        header=run_header(run),
+        state=run.status,
+        models=run.models,
+        counts=counts,
+        costs=costs_of(services, run.models, counts),
+        elapsed_s=elapsed,
+        error=run.error if run.status == "failed" else None,
+        adjustments=dict(run.adjustments or {}),
     )
 
 
@@ -93,7 +83,7 @@ async def announce(services: Ports, run: EvalRun) -> Posted | None:
     """
     run_id = run.id or 0
     counts = await services.db.run(store.tallies, run_id=run_id)
-    text = summary_for(services, run, counts)
+    text = services.presenter.run_summary(summary_for(services, run, counts))
     where: Posted | None = None
     if run.channel and run.message_ts:
         where = Posted(run.channel, run.message_ts)
@@ -146,7 +136,7 @@ async def _post_failures(services: Ports, run: EvalRun, where: Posted) -> None:
                 score=r.score,
             )
         )
-    text = failures_text(format_id("run", run_id), shown, len(failed))
+    text = services.presenter.failures(FailureList(format_id("run", run_id), shown, len(failed)))
     try:
         await services.chat.post(where.channel, text, thread_ts=where.ts)
     except ChatError as exc:

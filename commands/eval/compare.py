@@ -8,66 +8,19 @@ samples are left out of the pairing and counted apart.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from commands.eval.render import clip, money, pct
-from commands.eval.stats import PairedDiff, paired_diff, percentile, wilson_interval
 from commands.ports import ChartBar, Posted, TagRate, Upload
+from commands.reports import Comparison, ComparisonReport, Side, Title
 from commands.services import Ports
+from commands.stats import paired_diff, wilson_interval
 from storage import runs as store
 from storage.ids import parse_id
 from storage.tables import EvalRun, SampleResult
 
+__all__ = ["Comparison", "CompareRefused", "Side", "compare_sides", "for_run", "for_two_runs"]
+
 Result = tuple[int, dict[str, Any]]
-MAX_FLIPS = 10
-
-
-@dataclass(frozen=True)
-class Side:
-    """One model's results in one run, keyed by item index."""
-
-    label: str  # the key in the report: the model, or model@rN when names clash
-    model: str
-    run_id: int
-    results: dict[int, SampleResult]
-
-    def graded(self) -> dict[int, bool]:
-        return {i: r.status == "passed" for i, r in self.results.items() if r.status != "errored"}
-
-    @property
-    def cost(self) -> float:
-        return sum(r.cost_usd for r in self.results.values())
-
-    def latency_ms(self, q: float) -> float | None:
-        values = [r.latency_ms for r in self.results.values() if r.status != "errored"]
-        return percentile(values, q) if values else None
-
-
-@dataclass(frozen=True)
-class Comparison:
-    suite: str
-    baseline: Side
-    challengers: list[tuple[Side, PairedDiff]]
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "suite": self.suite,
-            "baseline": self.baseline.label,
-            "challengers": {
-                side.label: {
-                    "diff_pp": round(d.diff_pp, 2),
-                    "ci95_pp": [round(d.ci95_pp[0], 2), round(d.ci95_pp[1], 2)],
-                    "p_value": round(d.p_value, 6),
-                    "improved": d.improved,
-                    "regressed": d.regressed,
-                    "paired": d.paired,
-                    "verdict": d.verdict,
-                    "cost_diff_usd": round(side.cost - self.baseline.cost, 6),
-                }
-                for side, d in self.challengers
-            },
-        }
 
 
 def compare_sides(suite: str, baseline: Side, challengers: Sequence[Side]) -> Comparison:
@@ -153,60 +106,6 @@ async def two_runs_json(services: Ports, a_text: str, b_text: str) -> Result:
         return 409, {"error": str(exc)}
 
 
-def _signed(value: float, unit: str = " pp", digits: int = 1) -> str:
-    return f"{value:+.{digits}f}{unit}"
-
-
-def report_text(c: Comparison, title: str) -> str:
-    """The report in words: diff, interval, p-value, flips, cost and latency."""
-    base = c.baseline
-    graded = base.graded()
-    base_rate = sum(graded.values()) / len(graded) if graded else None
-    lines = [f"*{title}* · `{c.suite}` · baseline `{base.label}` ({pct(base_rate)})"]
-    for side, d in c.challengers:
-        verdict = {"better": "*better*", "worse": "*worse*"}.get(
-            d.verdict, "no significant difference at this sample size"
-        )
-        excludes_zero = d.ci95_pp[0] > 0 or d.ci95_pp[1] < 0
-        if excludes_zero and d.verdict == "no significant difference":
-            # The score interval is an approximation; the exact test decides. Say so
-            # rather than leave an interval that excludes 0 next to "no difference".
-            verdict += " (borderline: the approximate interval excludes 0, the exact test "
-            verdict += "does not; more samples would settle it)"
-        latency = ""
-        for q in (50, 95):
-            lat_b, lat_c = base.latency_ms(q), side.latency_ms(q)
-            if lat_b is not None and lat_c is not None:
-                latency += f" · p{q} latency {_signed((lat_c - lat_b) / 1000, ' s', 2)}"
-        lines.append(
-            f"• `{side.label}`: {_signed(d.diff_pp)} (95% CI {_signed(d.ci95_pp[0])} to "
-            f"{_signed(d.ci95_pp[1])}) · p = {d.p_value:.3g} (exact McNemar, {d.paired} "
-            f"paired) · {d.improved} improved, {d.regressed} regressed → {verdict}"
-            f" · cost {money(side.cost)} vs {money(base.cost)}{latency}"
-        )
-    return "\n".join(lines)
-
-
-def flips_text(c: Comparison) -> str | None:
-    """The samples that changed outcome between baseline and each challenger."""
-    base = c.baseline.graded()
-    lines = []
-    for side, _ in c.challengers:
-        other = side.graded()
-        flips = [(i, other[i]) for i in sorted(base.keys() & other.keys()) if base[i] != other[i]]
-        if not flips:
-            continue
-        lines.append(
-            f"*Flipped samples, `{c.baseline.label}` → `{side.label}`* "
-            f"({min(len(flips), MAX_FLIPS)} of {len(flips)} shown)"
-        )
-        for index, now_passes in flips[:MAX_FLIPS]:
-            arrow = "fail → pass" if now_passes else "pass → fail"
-            got = side.results[index].output or ""
-            lines.append(f"• item #{index}: {arrow} · got: {clip(got, 160) or '(empty)'}")
-    return "\n".join(lines) if lines else None
-
-
 def chart_bars(c: Comparison) -> list[ChartBar]:
     bars = []
     for side in [c.baseline, *(s for s, _ in c.challengers)]:
@@ -239,16 +138,20 @@ def tag_rates(services: Ports, c: Comparison) -> list[TagRate]:
     return rows
 
 
-async def post_report(services: Ports, c: Comparison, where: Posted, title: str) -> None:
+async def post_report(services: Ports, c: Comparison, where: Posted, title: Title) -> None:
     """Report, chart and flipped samples into the thread of `where`."""
-    await services.chat.post(where.channel, report_text(c, title), thread_ts=where.ts)
+    report = ComparisonReport(title, c)
+    await services.chat.post(
+        where.channel, services.presenter.comparison(report), thread_ts=where.ts
+    )
+    plain_title = "".join(p if isinstance(p, str) else p.text for p in title)
     png = await services.charts.comparison(f"{c.suite}: pass rate with 95% CI", chart_bars(c))
     await services.chat.upload(
         where.channel,
         Upload(
             "comparison.png",
             png,
-            title=f"{title} — {c.suite}",
+            title=f"{plain_title} — {c.suite}",
             alt_text="Pass rate per model with 95% confidence intervals",
         ),
         thread_ts=where.ts,
@@ -259,10 +162,13 @@ async def post_report(services: Ports, c: Comparison, where: Posted, title: str)
         await services.chat.upload(
             where.channel,
             Upload(
-                "tags.png", png, title=f"{title} — per tag", alt_text="Pass rate per tag and model"
+                "tags.png",
+                png,
+                title=f"{plain_title} — per tag",
+                alt_text="Pass rate per tag and model",
             ),
             thread_ts=where.ts,
         )
-    flips = flips_text(c)
+    flips = services.presenter.flips(report)
     if flips:
         await services.chat.post(where.channel, flips, thread_ts=where.ts)

@@ -21,12 +21,13 @@ from typing import Any
 from commands.eval.catalog import SuiteCatalog
 from commands.eval.graders.base import GradeError, Sample
 from commands.eval.prices import PriceTable
-from commands.eval.render import RunHeader, progress_text, run_header
+from commands.eval.render import run_header
 from commands.eval.suite import Suite
 from commands.eval.templates import TemplateError, render
 from commands.leases import Lease, dead_here
 from commands.logctx import log_context
 from commands.ports import ChatError, Posted, ProviderError
+from commands.reports import RunHeader, RunProgress
 from commands.services import Ports
 from commands.throttle import ResilientModels
 from storage import runs as store
@@ -236,7 +237,9 @@ class RunEngine:
         run = live.run
         if run.channel is None or run.message_ts is not None:
             return
-        text = progress_text(live.header, run.models, live.stored, 0)
+        text = self.services.presenter.run_progress(
+            RunProgress(live.header, run.models, live.stored, 0)
+        )
         try:
             posted = await self.services.chat.post(run.channel, text)
         except ChatError as exc:
@@ -424,7 +427,10 @@ class RunEngine:
         run = live.run
         if run.channel is None or run.message_ts is None:
             return
-        text = progress_text(live.header, run.models, live.stored, time.monotonic() - live.started)
+        elapsed = time.monotonic() - live.started
+        text = self.services.presenter.run_progress(
+            RunProgress(live.header, run.models, live.stored, elapsed)
+        )
         try:
             await self.services.chat.update(Posted(run.channel, run.message_ts), text)
         except ChatError as exc:

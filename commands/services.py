@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,7 +18,8 @@ from storage.db import Database
 if TYPE_CHECKING:
     from commands.eval.catalog import SuiteCatalog
     from commands.eval.prices import PriceTable
-    from commands.eval.runner import RunEngine
+    from commands.reports import RunHeader
+    from storage.runs import ModelTally
     from storage.tables import EvalRun, FineTuneJob, Proposal
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,39 @@ def new_instance_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+class LiveRun(Protocol):
+    """A run executing in this process, as `/eval status` shows it."""
+
+    @property
+    def header(self) -> RunHeader: ...
+
+    @property
+    def stored(self) -> Mapping[str, ModelTally]: ...
+
+
+class Engine(Protocol):
+    """The run engine (commands.eval.runner.RunEngine), as the other use cases see it."""
+
+    @property
+    def live(self) -> Mapping[int, LiveRun]: ...
+
+    def cancel(self, run_id: int) -> bool:
+        """Ask a run executing here to stop; True if it was running here."""
+        ...
+
+    async def start(self, run_id: int) -> None:
+        """Execute and announce a stored run in the background."""
+        ...
+
+    async def resume_all(self) -> list[int]:
+        """Take over runs nobody executes any more; returns their ids."""
+        ...
+
+    async def execute_and_announce(self, run_id: int) -> EvalRun | None:
+        """Execute a run to its end here and announce it; the final row."""
+        ...
+
+
 class Outcomes(Protocol):
     """What follows when something ends; implemented once, by commands.outcomes.
 
@@ -151,4 +185,4 @@ class Ports:
 class Services(Ports):
     """The ports plus the run engine, which is built from the ports."""
 
-    engine: RunEngine
+    engine: Engine

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.presenters.mrkdwn import Style
-from commands.eval.render import money, pct
+from commands.formats import money, pct
 from commands.reports import ComparisonReport
 
 MAX_FLIPS = 10

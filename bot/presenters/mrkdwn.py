@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
-from commands.eval.render import clip
+from commands.formats import clip
 from commands.reports import Code, Title
 
 # Slack's own escaping: with these three, `<!channel>`, `<@U...>` and `<url|label>` in a

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from commands.eval.render import clip
+from commands.formats import clip
 from commands.reports import Code, Title
 
 # A model's answer could carry escape sequences that move the cursor or recolour the

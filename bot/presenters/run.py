@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.presenters.mrkdwn import Style
-from commands.eval.render import duration, money, pct, progress_bar, tokens
+from commands.formats import duration, money, pct, progress_bar, tokens
 from commands.reports import FailureList, RunHeader, RunProgress, RunSummary
 from commands.stats import percentile, wilson_interval
 from storage.runs import ModelTally

@@ -17,10 +17,10 @@ from datetime import timedelta
 from typing import Any
 
 from commands.approvals import APPROVE, REJECT, approvers_for, needs_gate
-from commands.eval.render import clip, money
 from commands.finetune import data as training
 from commands.finetune import jobs
 from commands.finetune.render import job_text
+from commands.formats import clip, money
 from commands.grammar import Parsed, float_option, int_option
 from commands.ports import ChatError, Posted, ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg

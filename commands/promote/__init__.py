@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from commands.approvals import APPROVE, REJECT, approvers_for, judge_reaction
-from commands.eval.render import clip
+from commands.formats import clip
 from commands.grammar import Parsed
 from commands.ports import ChatError, Posted
 from commands.promote.evidence import gather_evidence

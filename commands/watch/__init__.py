@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from commands import schedule as jobs
-from commands.eval.render import clip
+from commands.formats import clip
 from commands.grammar import Parsed, duration_option, format_duration, list_option
 from commands.ports import ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg

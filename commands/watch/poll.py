@@ -15,6 +15,7 @@ from typing import Any
 from commands.eval.suite import Suite
 from commands.origins import Drift, Release, stored
 from commands.ports import ChatError, ModelInfo
+from commands.releases import PastRun, choose_baseline, new_releases, reusable_run
 from commands.services import Services
 from storage import aliases as alias_store
 from storage import notices
@@ -56,17 +57,17 @@ async def poll(services: Services, watch_id: int) -> list[str]:
     if watch.glob == DRIFT:
         if watch.initialized:  # the first poll only records
             await check_drift(services, updated)
-    elif watch.initialized and updated.baseline_at is not None:
-        baseline = updated.baseline_at
-        for model in listed:
-            if not fnmatch.fnmatchcase(model.id, watch.glob):
-                continue
-            seen = firsts.get(model.id)
-            if seen is None or seen <= baseline:
-                continue
-            name = qualified(watch.provider, model.id)
+    elif watch.initialized:
+        releases = new_releases(
+            [m.id for m in listed],
+            glob=watch.glob,
+            first_seen=firsts,
+            baseline_at=updated.baseline_at,
+        )
+        for model_id in releases:
+            name = qualified(watch.provider, model_id)
             for suite in watch.suites:
-                key = f"release:{watch.provider}:{model.id}:{suite}"
+                key = f"release:{watch.provider}:{model_id}:{suite}"
                 if await services.db.run(notices.claim, key=key, channel=watch.channel):
                     await start_release_run(services, updated, name, suite)
                     started.append(name)
@@ -74,34 +75,26 @@ async def poll(services: Services, watch_id: int) -> list[str]:
     return started
 
 
-def _best_recent(session: Any, suite: str, data_version: str) -> tuple[str | None, int | None]:
-    """The model with the best pass rate among recent full runs on this data version."""
-    best: tuple[float, str, int] | None = None
+def past_runs(session: Any, suite: str, *, rates: bool) -> list[PastRun]:
+    """The suite's recent runs as the release rules see them (commands.releases)."""
+    out = []
     for run in run_store.recent_runs(session=session, suite=suite, limit=30):
-        if run.status != "finished" or run.data_version != data_version:
-            continue
-        for model, t in run_store.tallies(
-            session=session, run_id=run.id or 0, with_latencies=False
-        ).items():
-            if t.pass_rate is not None and (best is None or t.pass_rate > best[0]):
-                best = (t.pass_rate, model, run.id or 0)
-    return (best[1], best[2]) if best else (None, None)
-
-
-def _reusable_run(
-    session: Any, suite: str, model: str, data_version: str, total: int
-) -> int | None:
-    """A finished run of `model` on the same data and every sample: no need to pay again."""
-    for run in run_store.recent_runs(session=session, suite=suite, limit=30):
-        if (
-            run.status == "finished"
-            and model in run.models
-            and run.data_version == data_version
-            and run.total >= total
-            and run.sample_limit is None
-        ):
-            return run.id
-    return None
+        pass_rates: dict[str, float | None] = {}
+        if rates and run.status == "finished":
+            tallies = run_store.tallies(session=session, run_id=run.id or 0, with_latencies=False)
+            pass_rates = {m: t.pass_rate for m, t in tallies.items()}
+        out.append(
+            PastRun(
+                id=run.id or 0,
+                status=run.status,
+                models=list(run.models),
+                data_version=run.data_version,
+                total=run.total,
+                sample_limit=run.sample_limit,
+                pass_rates=pass_rates,
+            )
+        )
+    return out
 
 
 async def start_release_run(services: Services, watch: Watch, model: str, suite_name: str) -> None:
@@ -113,15 +106,20 @@ async def start_release_run(services: Services, watch: Watch, model: str, suite_
     total = len(suite.items)
 
     def plan(*, session: Any) -> Any:
-        baseline = alias_store.get_alias(session=session, suite=suite_name)
-        basis = "production"
-        base_run = None
-        if baseline is None:
-            baseline, base_run = _best_recent(session, suite_name, suite.data_version)
-            basis = "best recent run"
-        elif baseline != model:
-            base_run = _reusable_run(session, suite_name, baseline, suite.data_version, total)
-        models = [model] if base_run is not None or baseline in (None, model) else [baseline, model]
+        production = alias_store.get_alias(session=session, suite=suite_name)
+        choice = choose_baseline(
+            model,
+            production=production,
+            runs=past_runs(session, suite_name, rates=production is None),
+            data_version=suite.data_version,
+            total=total,
+        )
+        baseline, basis, base_run, models = (
+            choice.model,
+            choice.basis,
+            choice.base_run,
+            choice.models,
+        )
         origin, origin_ref = stored(
             Release(watch=watch.id, new=model, baseline=baseline, basis=basis, base_run=base_run)
         )
@@ -146,7 +144,12 @@ def _plan_drift(*, session: Any, watch: Watch, suite: Suite) -> EvalRun | None:
     production = alias_store.get_alias(session=session, suite=suite.name)
     if production is None:
         return None
-    previous = _reusable_run(session, suite.name, production, suite.data_version, len(suite.items))
+    previous = reusable_run(
+        past_runs(session, suite.name, rates=False),
+        model=production,
+        data_version=suite.data_version,
+        total=len(suite.items),
+    )
     origin, origin_ref = stored(
         Drift(watch=watch.id, model=production, previous_run=previous, channel=watch.channel)
     )

@@ -16,6 +16,16 @@ _ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _TICK = "\u02cb"
 
 
+# Slack has no escape for emphasis: a zero-width space after `*`, `_` or `~` stops it
+# pairing, and the text still reads exactly as written.
+_EMPHASIS = str.maketrans({"*": "*\u200b", "_": "_\u200b", "~": "~\u200b"})
+
+
+def inert(text: str) -> str:
+    """Escaped text whose `*`, `_` and `~` cannot format (for prose that is not code)."""
+    return esc(text).translate(_EMPHASIS)
+
+
 def esc(text: str) -> str:
     """Escape &, < and > so the text is shown as written and nothing in it is live."""
     return text.translate(_ENTITIES)
@@ -42,6 +52,8 @@ class Style(Protocol):
 
     def esc(self, text: str) -> str: ...
 
+    def inert(self, text: str) -> str: ...
+
     def bold(self, ours: str) -> str: ...
 
     def code(self, theirs: str, limit: int | None = None, *, empty: str = "(empty)") -> str: ...
@@ -60,6 +72,9 @@ class Mrkdwn:
 
     def esc(self, text: str) -> str:
         return esc(text)
+
+    def inert(self, text: str) -> str:
+        return inert(text)
 
     def bold(self, ours: str) -> str:
         return f"*{ours}*"

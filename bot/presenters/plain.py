@@ -23,6 +23,9 @@ class Plain:
     def esc(self, text: str) -> str:
         return literal(text)
 
+    def inert(self, text: str) -> str:
+        return literal(text)
+
     def bold(self, ours: str) -> str:
         return ours
 

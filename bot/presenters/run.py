@@ -71,7 +71,9 @@ def summary(s: Style, r: RunSummary) -> str:
         f"data {s.code(r.header.data_version[:19])}",
     ]
     if r.state == "failed":
-        lines.append(f":x: {s.code(r.error or 'no reason given', 500)}")
+        # The reason names the model in code (our words) around the provider's message:
+        # shown escaped with emphasis made inert rather than all as code.
+        lines.append(f":x: {s.inert(r.error or 'no reason given')}")
     elif r.state == "cancelled":
         lines.append(":no_entry_sign: cancelled — the counts below are the samples done before.")
     for model, params in sorted(r.adjustments.items()):

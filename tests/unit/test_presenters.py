@@ -78,6 +78,8 @@ def test_a_provider_message_in_a_failed_run_is_not_live() -> None:
     slack = present_run.summary(SLACK, report)
     assert live_mrkdwn(slack) == []
     assert "&lt;https://evil.example|click&gt;" in slack
+    assert "*bold*" not in slack and "_it_" not in slack, "emphasis cannot pair"
+    assert "*\u200bbold*" in slack  # reads exactly as written
     assert HOSTILE in present_run.summary(PLAIN, report)
 
 

@@ -62,11 +62,7 @@ def build_web_app(
         )
 
     async def prometheus(_: web.Request) -> web.Response:
-        engine = services.engine_
-        queued = 0
-        for live in (engine.live if engine is not None else {}).values():
-            answered = sum(t.passed + t.failed + t.errored for t in live.counts.values())
-            queued += live.run.total * len(live.run.models) - answered
+        queued = sum(live.remaining for live in services.engine.live.values())
         body = await meter.render(
             services.db,
             queued_samples=queued,

@@ -9,9 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, BinaryIO, Literal, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol
 
 from commands.redact import redact
+
+if TYPE_CHECKING:
+    from commands.reports import (
+        ComparisonReport,
+        FailureList,
+        RunProgress,
+        RunSummary,
+        Title,
+    )
 
 Message = dict[str, Any]  # an OpenAI chat message: {"role": ..., "content": ...}
 
@@ -382,6 +391,30 @@ class Scheduler(Protocol):
     async def resume(self, job_id: str) -> None: ...
 
 
+class IdleScheduler:
+    """A Scheduler that schedules nothing: for processes that run no jobs (the CLI)."""
+
+    async def every(
+        self,
+        job_id: str,
+        func: str,
+        seconds: int,
+        args: tuple[Any, ...] = (),
+        *,
+        first_in_s: int | None = None,
+    ) -> None:
+        return None
+
+    async def cancel(self, job_id: str) -> None:
+        return None
+
+    async def pause(self, job_id: str) -> None:
+        return None
+
+    async def resume(self, job_id: str) -> None:
+        return None
+
+
 # Slack's answers that mean the bot is not (or may not act as) a member of the channel.
 MEMBERSHIP_CODES = frozenset(
     {
@@ -463,6 +496,25 @@ class Blocks:
 
     text: str
     blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Presenter(Protocol):
+    """Words a report for the medium at the edge (bot/presenters: Slack; bot/cli.py: a
+    terminal). Reports hold raw third-party text; the presenter escapes it."""
+
+    def run_progress(self, report: RunProgress) -> str: ...
+
+    def run_summary(self, report: RunSummary) -> str: ...
+
+    def failures(self, report: FailureList) -> str: ...
+
+    def comparison(self, report: ComparisonReport) -> str: ...
+
+    def flips(self, report: ComparisonReport) -> str | None: ...
+
+    def line(self, parts: Title) -> str:
+        """One line of our words (which may use the medium's emphasis) and names."""
+        ...
 
 
 class Chat(Protocol):

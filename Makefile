@@ -9,7 +9,7 @@ TRAIN  := $(VENV)/.installed-train
 # pick a ~3 GB CUDA build. Override on a GPU machine (TORCH_SPEC='torch==2.13.0').
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck importlint pytest bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,10 +34,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The architecture's rules (pyproject.toml [tool.importlinter], docs/architecture.md).
+importlint: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache
+
 pytest: $(TRAIN)
 	$(PY) -m pytest
 
-test: lint typecheck pytest
+test: lint typecheck importlint pytest
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -13,17 +13,13 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import aiohttp
 
-from bot.settings import ProviderConfig
+from bot.settings import ProviderConfig, ServingKind
 from commands.ports import ErrorKind, ProviderError
 
 log = logging.getLogger(__name__)
-
-ServingKind = Literal["path", "vllm-lora"]
-SERVING_KINDS: tuple[ServingKind, ...] = ("path", "vllm-lora")
 
 
 @dataclass(frozen=True)

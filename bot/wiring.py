@@ -34,8 +34,8 @@ def ray_backend(settings: Settings) -> FineTuneBackend:
     """Open-weight training on the Ray cluster at EVALBOT_RAY_ADDRESS."""
     from bot.ray_backend import GpuPricing, RayFineTuning
     from bot.ray_jobs import RayJobsClient
-    from bot.ray_settings import parse_serving
     from bot.serving import Serving
+    from bot.settings import parse_serving
 
     providers = settings.providers()
     return RayFineTuning(

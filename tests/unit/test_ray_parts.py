@@ -11,9 +11,8 @@ from hypothesis import strategies as st
 
 from bot.ray_backend import submission_id
 from bot.ray_jobs import package
-from bot.ray_settings import check_ray_settings, parse_serving
 from bot.serving import lora_name
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, check_ray_settings, parse_serving
 from bot.training.spec import (
     Event,
     Hyperparameters,

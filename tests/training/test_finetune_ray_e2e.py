@@ -82,7 +82,7 @@ def job_message(slack: FakeSlack, n: int, needle: str = "", timeout: float = 60)
 
 def ray_job_id(text: str) -> str:
     """The Ray submission id the job's message shows."""
-    found = re.search(r"provider job `(evalbot-f\d+-[0-9a-f]+)`", text)
+    found = re.search(r"`ray` job `(evalbot-[0-9a-f]+)`", text)
     assert found, text
     return found.group(1)
 
@@ -105,7 +105,7 @@ def test_sft_on_ray_is_served_and_evaluated_against_its_base_across_a_restart(
         text = f"sft {SUITE} base={base} epochs=2 batch_size=8 lr=0.005 lora_r=4"
         _, ack, took, _ = bot.slash(slack, text, command="/finetune")
         assert took < 3.0 and "Preparing the SFT data" in ack["text"]
-        msg = job_message(slack, 1, "provider job `evalbot-f1-", timeout=120)
+        msg = job_message(slack, 1, "`ray` job `evalbot-", timeout=120)
         assert "GPU-hours" in msg.text and "24 examples" in msg.text
         # Killed mid-job: the next process finds the same Ray job by its id.
         bot.kill()
@@ -128,7 +128,7 @@ def test_sft_on_ray_is_served_and_evaluated_against_its_base_across_a_restart(
             assert counts["total"] == 8 and counts["errored"] == 0  # real answers from the server
         assert (Path(merged) / "config.json").is_file()
         assert len(ray_jobs(ray_head, ray_job["submission_id"])) == 1
-        assert len([j for j in ray_head.jobs() if "-f1-" in j["submission_id"]]) >= 1
+        assert ray_job["metadata"]["evalbot_job"] == "f1"
 
         thread = slack.wait_for(
             lambda: (

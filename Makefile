@@ -5,8 +5,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TRAIN  := $(VENV)/.installed-train
-# The CPU build of torch, named exactly: the `train` extra's range alone would let pip
-# pick a ~3 GB CUDA build. Override on a GPU machine (TORCH_SPEC='torch==2.13.0').
+# The CPU build of torch, named exactly: this machine's pip finds it on local disk, while
+# the `train` extra's range alone would let pip pick a ~3 GB CUDA build. A GPU machine
+# can name another build (e.g. TORCH_SPEC='torch==2.14.1').
 TORCH_SPEC ?= torch==2.13.0
 
 .PHONY: run test lint typecheck importlint pytest bench clean

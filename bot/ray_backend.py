@@ -264,7 +264,10 @@ class RayFineTuning:
         for e in parse_events(logs):
             digest = hashlib.sha256(f"{e.time}:{e.message}".encode()).hexdigest()[:12]
             out.append(JobEvent(f"ev-{digest}", int(e.time), e.level, e.message))
-        out.sort(key=lambda e: e.created_at, reverse=True)
+        # Oldest first (a stable sort keeps the log's order within a second), then newest
+        # first as the port lists them.
+        out.sort(key=lambda e: e.created_at)
+        out.reverse()
         return out[:limit] if limit else out
 
     async def validate_grader(self, provider: str, grader: dict[str, Any]) -> None:

@@ -129,3 +129,27 @@ def test_rewards_reported_by_ray_jobs_make_the_charts_reward_series() -> None:
         JobEvent("step-3", 3, "info", "step 3", "metrics", {"step": 3, "reward": "bad"}),
     ]
     assert reward_curve(events) == [(2, 0.25)]
+
+
+async def test_events_are_newest_first_even_within_one_second() -> None:
+    from bot.ray_backend import RayFineTuning
+    from bot.serving import Serving
+
+    class Logs:
+        async def logs(self, job_id: str) -> str:
+            lines = [
+                Progress(step=s, total_steps=3, time=100.0, loss=1.0 / s).line() for s in (1, 2, 3)
+            ]
+            return "\n".join([*lines, Event(100.5, "info", "training completed").line()])
+
+    ft = RayFineTuning(
+        Logs(),  # type: ignore[arg-type]
+        store="/m",
+        python="python",
+        serving=Serving({}, {}),
+        providers={},
+    )
+    events = await ft.events("local", "evalbot-x")
+    steps = [e.data["step"] for e in events if e.type == "metrics"]
+    assert steps == [3, 2, 1]
+    assert events[0].message == "training completed"  # the last line of the log

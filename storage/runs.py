@@ -201,6 +201,7 @@ class ResultRow(TypedDict):
     cost_usd: float
     attempts: int
     created_at: datetime
+    criteria: dict[str, Any] | None
 
 
 def new_result_row(run_id: int, model: str, item_index: int) -> ResultRow:
@@ -220,6 +221,7 @@ def new_result_row(run_id: int, model: str, item_index: int) -> ResultRow:
         "cost_usd": 0.0,
         "attempts": 1,
         "created_at": utcnow(),
+        "criteria": None,
     }
 
 

@@ -1,7 +1,7 @@
 """per-criterion verdicts on sample results
 
 Revision ID: 0003_sample_criteria
-Revises: 0002_finetune_columns
+Revises: 0001 (TEMP: 0002_finetune_columns at merge)
 Create Date: 2026-12-01 20:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_sample_criteria"
-down_revision: str | None = "0002_finetune_columns"
+down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

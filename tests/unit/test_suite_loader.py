@@ -188,7 +188,7 @@ def test_both_examples_load_without_error() -> None:
     assert len(summaries.items) >= 30
     assert summaries.grader["type"] == "text_similarity"
     assert all(item["tags"] for item in summaries.items)
-    assert 0 < summaries.pass_threshold < 1
+    assert 0 < summaries.criteria[0].pass_threshold < 1 and summaries.criteria[0].own_threshold
 
 
 # -- every validation error names file, line and field --------------------------------
@@ -316,6 +316,7 @@ def test_unknown_text_similarity_metric(tmp_path: Path) -> None:
           input: "{{ sample.output_text }}"
           reference: "{{ item.label }}"
           evaluation_metric: rouge_6
+          pass_threshold: 0.5
         """
     )
     error = only_error(write_suite(tmp_path, grader=grader))

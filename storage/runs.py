@@ -377,3 +377,40 @@ def run_as_dict(run: EvalRun, counts: dict[str, ModelTally]) -> dict[str, Any]:
         "finished_at": iso(run.finished_at),
         "models": models,
     }
+
+
+@dataclass
+class CriterionTally:
+    """One testing criterion's verdicts for one model in one run."""
+
+    passed: int = 0
+    graded: int = 0
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.graded if self.graded else None
+
+
+def criteria_tallies(*, session: Session, run_id: int) -> dict[str, dict[str, CriterionTally]]:
+    """{model: {criterion: tally}} over the run's graded samples, criteria in suite order.
+
+    Only samples that stored a breakdown count (errored ones, and results from before
+    criteria existed, have none).
+    """
+    table: Any = SampleResult.__table__  # type: ignore[attr-defined]
+    rows = session.execute(
+        sa_select(table.c.model, table.c.criteria)
+        .where(table.c.run_id == run_id, table.c.criteria.is_not(None))
+        .order_by(table.c.item_index)
+    ).all()
+    out: dict[str, dict[str, CriterionTally]] = {}
+    for model, criteria in rows:
+        if not isinstance(criteria, dict):
+            continue
+        per_model = out.setdefault(model, {})
+        for name, verdict in criteria.items():
+            tally = per_model.setdefault(str(name), CriterionTally())
+            tally.graded += 1
+            if isinstance(verdict, dict) and verdict.get("passed") is True:
+                tally.passed += 1
+    return out

@@ -348,8 +348,13 @@ def tallies(*, session: Session, run_id: int, with_latencies: bool = True) -> di
     return out
 
 
-def run_as_dict(run: EvalRun, counts: dict[str, ModelTally]) -> dict[str, Any]:
-    """The run in the JSON shape of GET /api/runs/<id>."""
+def run_as_dict(
+    run: EvalRun,
+    counts: dict[str, ModelTally],
+    criteria: dict[str, dict[str, CriterionTally]] | None = None,
+) -> dict[str, Any]:
+    """The run in the JSON shape of GET /api/runs/<id>; each model's `criteria` holds
+    every testing criterion's own {passed, graded, pass_rate}."""
 
     def iso(value: datetime | None) -> str | None:
         return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
@@ -367,6 +372,14 @@ def run_as_dict(run: EvalRun, counts: dict[str, ModelTally]) -> dict[str, Any]:
             "input_tokens": t.input_tokens,
             "output_tokens": t.output_tokens,
             "cost_usd": round(t.cost_usd, 6),
+            "criteria": {
+                name: {
+                    "passed": c.passed,
+                    "graded": c.graded,
+                    "pass_rate": round(c.pass_rate, 4) if c.pass_rate is not None else None,
+                }
+                for name, c in (criteria or {}).get(model, {}).items()
+            },
         }
     return {
         "id": f"r{run.id}",

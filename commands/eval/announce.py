@@ -57,7 +57,12 @@ def costs_of(
     }
 
 
-def summary_for(services: Services, run: EvalRun, counts: dict[str, store.ModelTally]) -> str:
+def summary_for(
+    services: Services,
+    run: EvalRun,
+    counts: dict[str, store.ModelTally],
+    criteria: dict[str, dict[str, store.CriterionTally]] | None = None,
+) -> str:
     header = run_header(run)
     elapsed = None
     if run.started_at and run.finished_at:
@@ -82,6 +87,7 @@ def summary_for(services: Services, run: EvalRun, counts: dict[str, store.ModelT
         costs_of(services, run.models, counts),
         elapsed,
         note,
+        criteria,
     )
 
 
@@ -89,7 +95,8 @@ async def announce(services: Services, run: EvalRun) -> None:
     """Show a terminal run's summary in its message and its failures in the thread."""
     run_id = run.id or 0
     counts = await services.db.run(store.tallies, run_id=run_id)
-    text = summary_for(services, run, counts)
+    criteria = await services.db.run(store.criteria_tallies, run_id=run_id)
+    text = summary_for(services, run, counts, criteria)
     where: Posted | None = None
     if run.channel and run.message_ts:
         where = Posted(run.channel, run.message_ts)

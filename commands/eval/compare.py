@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from commands.eval.render import clip, money, pct
+from commands.eval.render import clip, money, name_text, pct
 from commands.eval.stats import PairedDiff, paired_diff, percentile, wilson_interval
 from commands.ports import ChartBar, Posted, TagRate, Upload
 from commands.services import Services
@@ -40,6 +40,16 @@ class Side:
     def cost(self) -> float:
         return sum(r.cost_usd for r in self.results.values())
 
+    def criteria_rates(self) -> dict[str, tuple[int, int]]:
+        """{criterion: (passed, graded)} over this side's samples that stored a breakdown."""
+        out: dict[str, tuple[int, int]] = {}
+        for r in self.results.values():
+            for name, verdict in (r.criteria or {}).items():
+                passed, graded = out.get(name, (0, 0))
+                ok = isinstance(verdict, dict) and verdict.get("passed") is True
+                out[name] = (passed + int(ok), graded + 1)
+        return out
+
     def latency_ms(self, q: float) -> float | None:
         values = [r.latency_ms for r in self.results.values() if r.status != "errored"]
         return percentile(values, q) if values else None
@@ -65,10 +75,27 @@ class Comparison:
                     "paired": d.paired,
                     "verdict": d.verdict,
                     "cost_diff_usd": round(side.cost - self.baseline.cost, 6),
+                    "criteria": _criteria_json(side, self.baseline),
                 }
                 for side, d in self.challengers
             },
         }
+
+
+def _criteria_json(side: Side, baseline: Side) -> dict[str, Any]:
+    """Each criterion's pass rate for the challenger and the baseline, and the diff."""
+    mine, base = side.criteria_rates(), baseline.criteria_rates()
+    out: dict[str, Any] = {}
+    for name in [*base, *(n for n in mine if n not in base)]:
+        rates = [p / g if g else None for p, g in (mine.get(name, (0, 0)), base.get(name, (0, 0)))]
+        out[name] = {
+            "pass_rate": round(rates[0], 4) if rates[0] is not None else None,
+            "baseline_pass_rate": round(rates[1], 4) if rates[1] is not None else None,
+            "diff_pp": round((rates[0] - rates[1]) * 100, 2)
+            if rates[0] is not None and rates[1] is not None
+            else None,
+        }
+    return out
 
 
 def compare_sides(suite: str, baseline: Side, challengers: Sequence[Side]) -> Comparison:
@@ -185,6 +212,15 @@ def report_text(c: Comparison, title: str) -> str:
             f"paired) · {d.improved} improved, {d.regressed} regressed → {verdict}"
             f" · cost {money(side.cost)} vs {money(base.cost)}{latency}"
         )
+        per_criterion = _criteria_json(side, base)
+        if len(per_criterion) > 1:
+            lines.append(
+                "    criteria: "
+                + " · ".join(
+                    f"`{name_text(name)}` {pct(v['pass_rate'])} vs {pct(v['baseline_pass_rate'])}"
+                    for name, v in per_criterion.items()
+                )
+            )
     return "\n".join(lines)
 
 

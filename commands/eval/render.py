@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from commands.eval.stats import percentile, wilson_interval
-from storage.runs import ModelTally
+from storage.runs import CriterionTally, ModelTally
 from storage.tables import EvalRun
 
 BAR_WIDTH = 20
@@ -115,6 +115,23 @@ def model_summary(model: str, t: ModelTally, cost: float | None) -> str:
     )
 
 
+def name_text(text: str) -> str:
+    """A suite-given name as inert text inside backticks: no mrkdwn, no mentions."""
+    safe = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return safe.replace("`", "'")
+
+
+def criteria_line(criteria: Mapping[str, CriterionTally]) -> str | None:
+    """Each criterion's own pass rate, when a suite has more than one."""
+    if len(criteria) < 2:
+        return None
+    parts = [
+        f"`{name_text(name)}` {t.passed}/{t.graded} ({pct(t.pass_rate)})"
+        for name, t in criteria.items()
+    ]
+    return "      criteria: " + " · ".join(parts)
+
+
 def summary_text(
     h: RunHeader,
     state: str,
@@ -123,6 +140,7 @@ def summary_text(
     costs: Mapping[str, float | None],
     elapsed_s: float | None,
     note: str | None = None,
+    criteria: Mapping[str, Mapping[str, CriterionTally]] | None = None,
 ) -> str:
     """The final message of a run."""
     took = f" in {duration(elapsed_s)}" if elapsed_s is not None else ""
@@ -131,6 +149,9 @@ def summary_text(
         lines.append(note)
     for model in models:
         lines.append(model_summary(model, counts.get(model, ModelTally()), costs.get(model)))
+        extra = criteria_line((criteria or {}).get(model, {}))
+        if extra:
+            lines.append(extra)
     if len(models) > 1:
         lines.append(ranking(models, counts, costs))
     return "\n".join(lines)

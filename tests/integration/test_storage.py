@@ -215,6 +215,41 @@ def test_run_json_matches_the_contract(database: Database) -> None:
         "input_tokens": 0,
         "output_tokens": 0,
         "cost_usd": 0.0,
+        "criteria": {},
+    }
+
+
+def test_each_criterion_is_counted_beside_the_models_totals(database: Database) -> None:
+    run_id = new_run(database, ["m1", "m2"], total=4)
+    rows = []
+    for model, verdicts in {
+        "m1": [(True, True), (True, False), (False, False), None],
+        "m2": [(True, True), (True, True), (True, True), (True, True)],
+    }.items():
+        for i, verdict in enumerate(verdicts):
+            row = store.new_result_row(run_id, model, i)
+            if verdict is not None:
+                label, fmt = verdict
+                row["status"] = "passed" if label and fmt else "failed"
+                row["criteria"] = {
+                    "label": {"score": float(label), "passed": label},
+                    "format": {"score": float(fmt), "passed": fmt},
+                }
+            rows.append(row)
+    database.call(store.save_result_rows, rows=rows)
+    run = database.call(store.get_run, run_id=run_id)
+    criteria = database.call(store.criteria_tallies, run_id=run_id)
+    body = store.run_as_dict(run, database.call(store.tallies, run_id=run_id), criteria)
+    m1 = body["models"]["m1"]
+    assert (m1["passed"], m1["graded"], m1["errored"]) == (1, 3, 1)
+    assert m1["criteria"] == {
+        "label": {"passed": 2, "graded": 3, "pass_rate": 0.6667},
+        "format": {"passed": 1, "graded": 3, "pass_rate": 0.3333},
+    }
+    assert body["models"]["m2"]["criteria"]["format"] == {
+        "passed": 4,
+        "graded": 4,
+        "pass_rate": 1.0,
     }
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from commands.eval.graders.openai_schema import RftGraderRefused, suite_rft_grader
 from commands.eval.render import clip, money
 from commands.finetune import data as training
 from commands.finetune import jobs
@@ -221,9 +222,14 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
     suite = services.suites.get(request.suite)
     assert suite is not None
     tset = await build_set(services, inv, request)
+    grader: dict[str, Any] | None = None
     if request.method == "rft":
+        try:  # as OpenAI's fine-tuning API takes it; refused before any upload
+            grader = suite_rft_grader(suite.grader, folder=suite.folder, name=suite.name)
+        except RftGraderRefused as exc:
+            raise UserFacingError(f"`{suite.name}` cannot be used for RFT: {exc}") from exc
         try:
-            await jobs.backend(services).validate_grader(request.provider, suite.grader)
+            await jobs.backend(services).validate_grader(request.provider, grader)
         except ProviderError as exc:
             raise UserFacingError(
                 f"The provider rejected the suite's grader: {exc.message}"
@@ -231,7 +237,7 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
     epochs = int(request.hyperparameters.get("n_epochs", 3))
     cost = training.training_cost_usd(request.method, request.base, tset.tokens, epochs)
     train_bytes, valid_bytes, train_hash, valid_hash = await asyncio.to_thread(_serialise, tset)
-    method = method_spec(request, suite.grader)
+    method = method_spec(request, grader)
     key = hashlib.sha256(
         json.dumps(
             {

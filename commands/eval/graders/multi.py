@@ -67,14 +67,14 @@ def _name_problem(name: Any) -> str | None:
     A name must read the same in every Unicode normal form: a decomposed accent or a
     ligature (`ﬁ`) would look right in the YAML and never match in the formula.
     """
-    if not isinstance(name, str) or not _WORD.fullmatch(name):
-        return "a grader name must be a word (letters, digits, _) to use in a formula"
-    if unicodedata.normalize("NFKC", name) != name:
+    if isinstance(name, str) and unicodedata.normalize("NFKC", name) != name:
         plain = unicodedata.normalize("NFKC", name)
         return (
             f"write the name as {plain!r}: ligatures and accents typed as two characters "
             "cannot be matched in the formula"
         )
+    if not isinstance(name, str) or not _WORD.fullmatch(name):
+        return "a grader name must be a word (letters, digits, _) to use in a formula"
     return None
 
 

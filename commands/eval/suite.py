@@ -377,7 +377,7 @@ def load_suite(folder: Path) -> Suite:
     tools = check_tools(doc.get("tools"), "tools", ctx) if "tools" in doc else []
     tool_choice = (
         check_tool_choice(doc.get("tool_choice"), tools, "tool_choice", ctx)
-        if "tool_choice" in doc
+        if "tool_choice" in doc and tools is not None  # bad tools are reported already
         else None
     )
     if messages is not None and any(m.images for m in messages):

@@ -628,3 +628,38 @@ def test_python_symlink_out_of_the_folder_is_refused(tmp_path: Path) -> None:
 def test_python_spec_errors(tmp_path: Path, spec: dict[str, Any], message: str) -> None:
     with pytest.raises(SuiteError, match=message):
         compile_spec({"type": "python", **spec}, tmp_path)
+
+
+async def test_python_grader_sees_output_tools_and_choices(
+    python_grader: Callable[..., Grader],
+) -> None:
+    grader = python_grader(
+        "def grade(sample, item):\n"
+        "    call = sample['output_tools'][0]['function']\n"
+        "    choice = sample['choices'][0]\n"
+        "    ok = call['name'] == 'route' and choice['finish_reason'] == 'tool_calls'\n"
+        "    return 1.0 if ok and choice['message']['tool_calls'][0]['function'] == call else 0.0\n"
+    )
+    call = {"id": "c1", "type": "function", "function": {"name": "route", "arguments": "{}"}}
+    assert (await grader.grade({}, Sample("", output_tools=[call]), NO_MODELS)).score == 1.0
+
+
+async def test_a_raising_grader_counts_as_failed_not_errored(
+    python_grader: Callable[..., Grader],
+) -> None:
+    # The case: 8 right answers and 2 on which the grader raises read 80%, not
+    # 100% of 8 graded.
+    from commands.eval.grading import criterion, grade_sample
+
+    grader = python_grader(
+        "def grade(sample, item):\n"
+        "    if sample['output_text'] == 'boom':\n"
+        "        raise ValueError('cannot parse')\n"
+        "    return 1.0\n"
+    )
+    criteria = [criterion("code", grader, {"type": "python"}, 1.0)]
+    outputs = ["ok"] * 8 + ["boom"] * 2
+    verdicts = [await grade_sample(criteria, {}, Sample(o), NO_MODELS) for o in outputs]
+    assert [v.status for v in verdicts].count("passed") == 8
+    assert [v.status for v in verdicts].count("failed") == 2
+    assert "errored" not in [v.status for v in verdicts]

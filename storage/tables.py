@@ -76,6 +76,9 @@ class SampleResult(SQLModel, table=True):
     cost_usd: float = 0.0
     attempts: int = 1
     created_at: datetime = Field(default_factory=utcnow)
+    # Each testing criterion's verdict: {name: {"score": float, "passed": bool}};
+    # null for an errored sample (and for results stored before criteria existed).
+    criteria: dict[str, Any] | None = _json(None)
 
 
 class FineTuneJob(SQLModel, table=True):

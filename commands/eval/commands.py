@@ -233,7 +233,8 @@ def show_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Start
     async def work() -> None:
         run = await load_run(services, run_id)
         counts = await services.db.run(store.tallies, run_id=run_id)
-        text = services.presenter.run_summary(announce.summary_for(services, run, counts))
+        criteria = await services.db.run(store.criteria_tallies, run_id=run_id)
+        text = services.presenter.run_summary(announce.summary_for(services, run, counts, criteria))
         failed = await services.db.run(store.results, run_id=run_id, status="failed")
         suite = services.suites.get(run.suite)
         if failed and suite is not None:

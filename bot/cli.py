@@ -77,7 +77,7 @@ def _secrets(settings: Settings) -> list[str]:
 
 def check_suites(root: Path) -> int:
     """Validate every suite under `root`; print each error; 1 if any."""
-    from commands.eval.suite import load_suites
+    from commands.suites.suite import load_suites
 
     if not root.is_dir():
         _say(f"{root}: not a folder of suites", file=sys.stderr)

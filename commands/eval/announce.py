@@ -11,11 +11,11 @@ import logging
 from typing import Any
 
 from commands.eval.render import run_header
-from commands.eval.suite import Suite
-from commands.eval.templates import TemplateError, render
 from commands.ports import ChatError, Posted
 from commands.reports import Failure, FailureList, RunSummary
 from commands.services import Ports
+from commands.suites.suite import Suite
+from commands.suites.templates import TemplateError, render
 from storage import notices
 from storage import runs as store
 from storage.ids import format_id

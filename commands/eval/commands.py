@@ -9,12 +9,12 @@ from typing import Any
 
 from commands.eval import announce
 from commands.eval.render import clip, pct, run_header
-from commands.eval.suite import Suite
 from commands.grammar import Parsed, int_option
 from commands.ports import ChatError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
 from commands.reports import Failure, FailureList, RunProgress
 from commands.services import Services
+from commands.suites.suite import Suite
 from storage import aliases as alias_store
 from storage import runs as store
 

@@ -18,19 +18,19 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from commands.eval.catalog import SuiteCatalog
-from commands.eval.graders.base import Sample
-from commands.eval.grading import grade_sample
 from commands.eval.render import run_header
-from commands.eval.suite import Suite
-from commands.eval.templates import TemplateError, render
-from commands.eval.tools import shown_output, tool_params
 from commands.leases import Lease, dead_here
 from commands.logctx import log_context
 from commands.ports import ChatError, Posted, ProviderError
 from commands.prices import PriceTable
 from commands.reports import RunHeader, RunProgress
 from commands.services import Ports
+from commands.suites.catalog import SuiteCatalog
+from commands.suites.graders.base import Sample
+from commands.suites.grading import grade_sample
+from commands.suites.suite import Suite
+from commands.suites.templates import TemplateError, render
+from commands.suites.tools import shown_output, tool_params
 from commands.throttle import ResilientModels
 from storage import runs as store
 from storage.tables import EvalRun, utcnow
@@ -307,7 +307,12 @@ class RunEngine:
             while True:
                 try:
                     completion, attempts = await self.models.complete_counted(
-                        model, messages, {**live.params[model], **tool_params(live.suite)}
+                        model,
+                        messages,
+                        {
+                            **live.params[model],
+                            **tool_params(live.suite.tools, live.suite.tool_choice),
+                        },
                     )
                     break
                 except ProviderError as exc:

@@ -18,8 +18,6 @@ from datetime import timedelta
 from typing import Any
 
 from commands.approvals import APPROVE, REJECT, approvers_for, needs_gate
-from commands.eval.graders.openai_schema import RftGraderRefused, suite_rft_grader
-from commands.eval.suite import Suite
 from commands.finetune import estimates, jobs, sources
 from commands.finetune.render import job_text
 from commands.finetune.validation import DataError, Method
@@ -28,6 +26,8 @@ from commands.grammar import Parsed, float_option, int_option
 from commands.ports import BackendUnavailable, ChatError, Posted, ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
 from commands.services import Ports, Services
+from commands.suites.graders.openai_schema import RftGraderRefused, suite_rft_grader
+from commands.suites.suite import Suite
 from storage import finetunes as store
 from storage import proposals as proposal_store
 from storage import runs as run_store

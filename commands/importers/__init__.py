@@ -15,11 +15,11 @@ from typing import Any
 
 import yaml
 
-from commands.eval.suite import InvalidSuite, load_suite
 from commands.importers.common import Draft, ImportRefused, slug, write_draft
 from commands.importers.evals_registry import from_evals_registry, looks_like_evals_registry
 from commands.importers.openai_eval import from_openai_eval, looks_like_openai_eval
 from commands.importers.promptfoo import from_promptfoo, looks_like_promptfoo
+from commands.suites.suite import InvalidSuite, load_suite
 
 __all__ = ["ImportReport", "import_suite"]
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from commands.eval.graders import Sample, close_grader
-from commands.eval.grading import grade_sample
-from commands.eval.suite import load_suite
+from commands.suites.graders import Sample, close_grader
+from commands.suites.grading import grade_sample
+from commands.suites.suite import load_suite
 from tests.e2e.test_cli import MODEL, eval_env, evalbot
 from tests.fakes.openai_server import FakeOpenAI
 from tests.unit.test_graders import FakeModels

@@ -9,7 +9,7 @@ from typing import Any
 import openai
 import pytest
 
-from commands.eval.graders.openai_schema import (
+from commands.suites.graders.openai_schema import (
     RftGraderRefused,
     suite_rft_grader,
     to_rft_grader,

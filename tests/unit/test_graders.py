@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commands.eval.graders import (
+from commands.ports import Completion, Message, ModelInfo, ProviderError, RateLimitState
+from commands.suites.graders import (
     Grade,
     GradeError,
     Grader,
@@ -22,11 +23,10 @@ from commands.eval.graders import (
     close_grader,
     compile_grader,
 )
-from commands.eval.graders.arithmetic import FormulaError, parse_formula
-from commands.eval.graders.model_graders import parse_score
-from commands.eval.graders.python_grader import PythonGrader
-from commands.eval.graders.similarity import LOCAL_METRICS
-from commands.ports import Completion, Message, ModelInfo, ProviderError, RateLimitState
+from commands.suites.graders.arithmetic import FormulaError, parse_formula
+from commands.suites.graders.model_graders import parse_score
+from commands.suites.graders.python_grader import PythonGrader
+from commands.suites.graders.similarity import LOCAL_METRICS
 
 
 class FakeModels:
@@ -649,7 +649,7 @@ async def test_a_raising_grader_counts_as_failed_not_errored(
 ) -> None:
     # The case: 8 right answers and 2 on which the grader raises read 80%, not
     # 100% of 8 graded.
-    from commands.eval.grading import criterion, grade_sample
+    from commands.suites.grading import criterion, grade_sample
 
     grader = python_grader(
         "def grade(sample, item):\n"

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from commands.eval.graders import Sample, close_grader, compile_grader
-from commands.eval.graders.arithmetic import parse_formula
-from commands.eval.grading import criterion, grade_sample
+from commands.suites.graders import Sample, close_grader, compile_grader
+from commands.suites.graders.arithmetic import parse_formula
+from commands.suites.grading import criterion, grade_sample
 from tests.unit.test_graders import FakeModels
 
 STRING_CHECK: dict[str, Any] = {

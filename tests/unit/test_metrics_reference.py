@@ -1,6 +1,6 @@
 """The text_similarity metrics agree with the libraries OpenAI's grader runtime ships.
 
-Each metric is computed by evalbot (commands/eval/graders/similarity.py) and by the
+Each metric is computed by evalbot (commands/suites/graders/similarity.py) and by the
 library called here directly, as its documentation shows, on a shared corpus of 50+
 pairs (unicode, CJK, punctuation-only, empty); they must agree to 1e-9. Pinned values
 guard against both sides drifting together.
@@ -19,8 +19,8 @@ from nltk.translate.meteor_score import single_meteor_score
 from rapidfuzz import fuzz
 from rouge_score import rouge_scorer
 
-from commands.eval.graders.similarity import LOCAL_METRICS
-from commands.eval.graders.wordnet import load_wordnet
+from commands.suites.graders.similarity import LOCAL_METRICS
+from commands.suites.graders.wordnet import load_wordnet
 
 CORPUS_FILE = Path(__file__).parents[1] / "data" / "metric_corpus.jsonl"
 CORPUS = [json.loads(line) for line in CORPUS_FILE.read_text(encoding="utf-8").splitlines()]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from commands.eval.graders import SuiteError
-from commands.eval.suite import InvalidSuite, Suite, load_suite, load_suites
+from commands.suites.graders import SuiteError
+from commands.suites.suite import InvalidSuite, Suite, load_suite, load_suites
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -110,7 +110,7 @@ def test_loads_a_good_suite(tmp_path: Path) -> None:
 
 
 async def test_the_compiled_grader_grades(tmp_path: Path) -> None:
-    from commands.eval.graders import Sample
+    from commands.suites.graders import Sample
 
     suite = load_suite(write_suite(tmp_path))
     grade = await suite.grader_impl.grade(ITEMS[0], Sample("Billing"), None)  # type: ignore[arg-type]

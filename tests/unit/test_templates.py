@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commands.eval.templates import TemplateError, render, resolve, template_fields
+from commands.suites.templates import TemplateError, render, resolve, template_fields
 
 CONTEXT: dict[str, Any] = {
     "item": {

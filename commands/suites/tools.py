@@ -10,12 +10,9 @@ them into whichever shape the provider speaks.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from commands.eval.graders.spec import SpecContext
-
-if TYPE_CHECKING:
-    from commands.eval.suite import Suite
+from commands.suites.graders.spec import SpecContext
 
 __all__ = ["check_tool_choice", "check_tools", "shown_output", "tool_params"]
 
@@ -95,13 +92,13 @@ def check_tool_choice(
     return None
 
 
-def tool_params(suite: Suite) -> dict[str, Any]:
-    """The request parameters that give the model the suite's tools (none without)."""
-    if not suite.tools:
+def tool_params(tools: list[dict[str, Any]], tool_choice: Any = None) -> dict[str, Any]:
+    """The request parameters that give the model a suite's tools (none without)."""
+    if not tools:
         return {}
-    params: dict[str, Any] = {"tools": suite.tools}
-    if suite.tool_choice is not None:
-        params["tool_choice"] = suite.tool_choice
+    params: dict[str, Any] = {"tools": tools}
+    if tool_choice is not None:
+        params["tool_choice"] = tool_choice
     return params
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from commands.eval.graders.base import Grader, SuiteError
-from commands.eval.templates import FieldPath, TemplateError, format_path, template_fields
+from commands.suites.graders.base import Grader, SuiteError
+from commands.suites.templates import FieldPath, TemplateError, format_path, template_fields
 
 __all__ = ["MessageTemplate", "SpecContext", "did_you_mean"]
 

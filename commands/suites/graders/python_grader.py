@@ -28,9 +28,9 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from commands.eval.graders.base import Grade, GradeError, Sample
-from commands.eval.graders.spec import SpecContext
 from commands.ports import Models
+from commands.suites.graders.base import Grade, GradeError, Sample
+from commands.suites.graders.spec import SpecContext
 
 __all__ = ["PythonGrader", "build_python"]
 

@@ -69,7 +69,7 @@ def meteor(text: str, reference: str) -> float:
     """nltk METEOR (exact, stem, WordNet synonyms)."""
     from nltk.translate.meteor_score import single_meteor_score
 
-    from commands.eval.graders.wordnet import load_wordnet
+    from commands.suites.graders.wordnet import load_wordnet
 
     hyp, ref = _tokens(text), _tokens(reference)
     if not hyp or not ref:

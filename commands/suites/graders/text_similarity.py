@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from commands.eval.graders.base import Grade, GradeError, Sample, render_pair
-from commands.eval.graders.similarity import LOCAL_METRICS
-from commands.eval.graders.spec import SpecContext
 from commands.ports import Models
+from commands.suites.graders.base import Grade, GradeError, Sample, render_pair
+from commands.suites.graders.similarity import LOCAL_METRICS
+from commands.suites.graders.spec import SpecContext
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "METRICS", "TextSimilarityGrader", "build_text_similarity"]
 

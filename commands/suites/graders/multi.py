@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from commands.eval.graders.arithmetic import Formula, FormulaError, parse_formula
-from commands.eval.graders.base import Grade, GradeError, Grader, Sample
-from commands.eval.graders.spec import SpecContext
 from commands.ports import Models
+from commands.suites.graders.arithmetic import Formula, FormulaError, parse_formula
+from commands.suites.graders.base import Grade, GradeError, Grader, Sample
+from commands.suites.graders.spec import SpecContext
 
 __all__ = ["MultiGrader", "build_multi"]
 

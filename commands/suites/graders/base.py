@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from commands.eval.templates import TemplateError, render
 from commands.ports import Models
+from commands.suites.templates import TemplateError, render
 
 __all__ = [
     "Grade",

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from commands.eval.graders.base import (
+from commands.ports import Message, Models
+from commands.suites.graders.base import (
     Grade,
     GradeError,
     Sample,
@@ -23,9 +24,8 @@ from commands.eval.graders.base import (
     shorten,
     template_context,
 )
-from commands.eval.graders.spec import MessageTemplate, SpecContext, did_you_mean
-from commands.eval.templates import TemplateError, render
-from commands.ports import Message, Models
+from commands.suites.graders.spec import MessageTemplate, SpecContext, did_you_mean
+from commands.suites.templates import TemplateError, render
 
 __all__ = [
     "LabelModelGrader",

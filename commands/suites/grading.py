@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from commands.eval.graders import Grade, GradeError, Grader, Sample
 from commands.ports import Models, ProviderError
+from commands.suites.graders import Grade, GradeError, Grader, Sample
 
 __all__ = ["Criterion", "Verdict", "grade_sample"]
 

@@ -19,13 +19,13 @@ from typing import Any
 
 import yaml
 
-from commands.eval.graders import Grader, SpecContext, SuiteError, build_grader
-from commands.eval.graders.base import display_path
-from commands.eval.graders.spec import did_you_mean
-from commands.eval.grading import Criterion, criterion
-from commands.eval.templates import FieldPath, TemplateError, render, resolve
-from commands.eval.tools import check_tool_choice, check_tools
 from commands.ports import Message
+from commands.suites.graders import Grader, SpecContext, SuiteError, build_grader
+from commands.suites.graders.base import display_path
+from commands.suites.graders.spec import did_you_mean
+from commands.suites.grading import Criterion, criterion
+from commands.suites.templates import FieldPath, TemplateError, render, resolve
+from commands.suites.tools import check_tool_choice, check_tools
 
 __all__ = ["InvalidSuite", "Suite", "SuiteError", "load_suite", "load_suites"]
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from commands.eval.compare import Side, compare_sides, report_text
-from commands.eval.render import criteria_line
+from bot.presenters import comparison as present_comparison
+from bot.presenters.mrkdwn import SLACK
+from bot.presenters.run import criteria_line
+from commands.eval.compare import Side, compare_sides
+from commands.reports import ComparisonReport
 from storage.runs import CriterionTally
 from storage.tables import SampleResult
 
@@ -29,9 +32,9 @@ def side(label: str, verdicts: list[tuple[bool, bool] | None]) -> Side:
 
 
 def test_criteria_line_shows_each_criterion_and_escapes_names() -> None:
-    line = criteria_line({"tool": CriterionTally(9, 10), "<!here>": CriterionTally(1, 4)})
+    line = criteria_line(SLACK, {"tool": CriterionTally(9, 10), "<!here>": CriterionTally(1, 4)})
     assert line == "      criteria: `tool` 9/10 (90.0%) · `&lt;!here&gt;` 1/4 (25.0%)"
-    assert criteria_line({"only": CriterionTally(1, 2)}) is None  # one criterion: the total
+    assert criteria_line(SLACK, {"only": CriterionTally(1, 2)}) is None  # one criterion: the total
 
 
 def test_comparison_gives_each_criterions_rates_and_diff() -> None:
@@ -45,4 +48,5 @@ def test_comparison_gives_each_criterions_rates_and_diff() -> None:
         "baseline_pass_rate": 0.5,
         "diff_pp": 16.67,
     }
-    assert "criteria: `tool` 100.0% vs 75.0% · `arguments` 66.7% vs 50.0%" in report_text(c, "t")
+    text = present_comparison.report(SLACK, ComparisonReport(("t",), c))
+    assert "criteria: `tool` 100.0% vs 75.0% · `arguments` 66.7% vs 50.0%" in text

@@ -20,8 +20,8 @@ from bot.gateway import OpenAIGateway
 from bot.settings import ProviderConfig
 from bot.training.rows import ITEM_COLUMN
 from bot.training.spec import GraderProvider
-from commands.eval.graders import GradeError, Grader, Sample, close_grader, compile_grader
 from commands.ports import Models, ProviderError
+from commands.suites.graders import GradeError, Grader, Sample, close_grader, compile_grader
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -18,9 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from commands.approvals import APPROVE, REJECT, approvers_for, needs_gate
-from commands.eval.suite import Suite
 from commands.finetune import estimates, jobs, sources
-from commands.finetune.grader_source import inline_sources
 from commands.finetune.render import job_text
 from commands.finetune.validation import DataError, Method
 from commands.formats import clip, money
@@ -28,6 +26,8 @@ from commands.grammar import Parsed, bool_option, float_option, int_option
 from commands.ports import BackendUnavailable, ChatError, EstimatesCost, Posted, ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
 from commands.services import Ports, Services
+from commands.suites.graders.openai_schema import RftGraderRefused, suite_rft_grader
+from commands.suites.suite import Suite
 from storage import finetunes as store
 from storage import proposals as proposal_store
 from storage import runs as run_store
@@ -268,11 +268,13 @@ def method_spec(request: Request, grader: dict[str, Any] | None) -> dict[str, An
 def rft_grader(suite: Suite) -> dict[str, Any]:
     """The grader an RFT job trains with, as the backend takes it (OpenAI grader schema).
 
-    This is the one place that builds it: a conversion of suite graders the fine-tuning
-    API does not take as they are belongs here. The job runs where the suite folder is
-    not, so a python grader's `source_file` goes inline as `source`.
+    This is the one place that builds it: evalbot-only keys stripped, names filled in,
+    and graders the fine-tuning API does not take refused before any upload.
     """
-    return dict(inline_sources(suite.grader, suite.folder))
+    try:
+        return suite_rft_grader(suite.grader, folder=suite.folder, name=suite.name)
+    except RftGraderRefused as exc:
+        raise UserFacingError(f"`{suite.name}` cannot be used for RFT: {exc}") from exc
 
 
 async def start(services: Services, inv: Invocation, request: Request) -> FineTuneJob | None:

@@ -16,9 +16,9 @@ from bot.ray_backend import GpuPricing, RayFineTuning, submission_id
 from bot.ray_jobs import RayJobsClient
 from bot.serving import Serving
 from bot.settings import ProviderConfig
-from commands.eval.suite import load_suite
 from commands.finetune import sources
 from commands.ports import JobInfo, ProviderError, TrainingRequest
+from commands.suites.suite import load_suite
 from tests.e2e.harness import REPO
 from tests.training.servers import RayHead
 

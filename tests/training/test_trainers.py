@@ -18,8 +18,8 @@ from bot.training.spec import (
     parse_events,
     parse_progress,
 )
-from commands.eval.suite import load_suite
 from commands.finetune import sources
+from commands.suites.suite import load_suite
 from tests.e2e.harness import REPO
 
 SUITE = REPO / "examples" / "ticket-routing"

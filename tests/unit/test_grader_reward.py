@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.training.reward import GraderReward, completion_text
 from bot.training.rows import ITEM_COLUMN, convert
-from commands.finetune.grader_source import inline_sources
+from commands.suites.graders.openai_schema import suite_rft_grader
 
 LABEL = {
     "type": "string_check",
@@ -48,7 +48,7 @@ def test_python_and_multi_graders_score_through_the_grader_runtime(tmp_path: Pat
         "calculate_output": "(exact + label) / 2",
     }
     # The job runs away from the suite folder: the source goes inline, as the bot sends it.
-    inline = inline_sources(spec, tmp_path)
+    inline = suite_rft_grader(spec, folder=tmp_path, name="reward-test")
     assert "source_file" not in inline["graders"]["exact"]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -23,6 +23,7 @@ class Completion:
     cached_input_tokens: int = 0
     output_tokens: int = 0
     latency_s: float = 0.0
+    truncated: bool = False  # cut at the output-token cap, not finished by the model
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ ErrorKind = Literal[
     "bad_request",  # 400: a parameter the model refuses, a bad prompt...
     "auth",  # 401/403
     "not_found",  # 404: unknown model
+    "too_large",  # an answer body over the gateway's byte limit: not read, not retried
     "cancelled",
 ]
 

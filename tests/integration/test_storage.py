@@ -55,7 +55,7 @@ def test_migrations_create_every_durable_table_and_are_idempotent(database: Data
     with database.engine.connect() as conn:
         assert (
             conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            == "0002_finetune_columns"
+            == "0003_sample_truncated"
         )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from commands.eval.graders.base import Grade, GradeError, Sample, render_pair
+from commands.eval.graders.cpu_pool import score_metric
 from commands.eval.graders.similarity import LOCAL_METRICS
 from commands.eval.graders.spec import SpecContext
 from commands.ports import Models
@@ -43,7 +44,7 @@ class TextSimilarityGrader:
         """Render both templates and compute the metric."""
         text, reference = render_pair(self.name, self.input, self.reference, item, sample)
         if self.metric != "cosine":
-            score = LOCAL_METRICS[self.metric](text, reference)
+            score = await score_metric(self.metric, text, reference, grader=self.name)
         elif not text.strip() or not reference.strip():
             # The embeddings endpoint refuses empty input.
             score = 1.0 if text.strip() == reference.strip() else 0.0

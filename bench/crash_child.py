@@ -20,12 +20,13 @@ async def start_or_resume(suite_name: str, model: str, limit: int) -> dict[str, 
     """Execute the database's one run (creating it first if there is none)."""
     from bot.settings import load_settings
     from bot.wiring import build_services
+    from commands.ports import IdleScheduler
     from storage import runs as store
     from storage.db import Database
 
     settings = load_settings(require_slack=False, env_file=None)
     db = await asyncio.to_thread(Database.connect, settings.sqlalchemy_url)
-    services, gateway = build_services(settings, db, chat=SilentChat())
+    services, gateway = build_services(settings, db, chat=SilentChat(), scheduler=IdleScheduler())
     await gateway.warm()
     try:
         existing = await db.run(store.get_run, run_id=1)

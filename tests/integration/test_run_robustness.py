@@ -24,7 +24,7 @@ from bot.settings import load_settings
 from bot.wiring import build_services
 from commands.eval.graders.base import Grade, Sample
 from commands.eval.runner import DEFAULT_MAX_OUTPUT_TOKENS
-from commands.ports import Models
+from commands.ports import IdleScheduler, Models
 from commands.services import Services
 from storage import runs as store
 from storage.db import Database
@@ -78,7 +78,8 @@ async def services(
         "EVALBOT_CONCURRENCY": "2",
     }.items():
         monkeypatch.setenv(name, value)
-    built, gateway = build_services(load_settings(require_slack=False, env_file=None), database)
+    settings = load_settings(require_slack=False, env_file=None)
+    built, gateway = build_services(settings, database, scheduler=IdleScheduler())
     try:
         yield built
     finally:

@@ -42,14 +42,15 @@ async def start_or_resume(suite_name: str, model: str, limit: int) -> dict[str, 
                 total=min(limit, len(suite.items)),
                 sample_limit=limit,
                 channel="bench",
-                origin="cli",
+                origin="slack",  # a terminal's run is never resumed by a bot
             )
             print(json.dumps({"created": run.id}), flush=True)
             await services.engine.execute_and_announce(run.id or 0)
             resumed: list[int] = []
         else:
             resumed = await services.engine.resume_all()
-            await services.tasks.wait_idle()
+            while not (await db.run(store.get_run, run_id=1)).announced:
+                await asyncio.sleep(0.05)
         final = await db.run(store.get_run, run_id=1)
         stored = await db.run(store.done_items, run_id=1)
         return {

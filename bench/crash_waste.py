@@ -97,8 +97,10 @@ def crash_waste(quick: bool = False) -> Result:
         "Crash waste: requests asked twice after kill -9",
         rows,
         limit=(
-            "results are written as soon as concurrency/4 wait (here every one), so a "
-            "crash loses the requests in flight plus a write that had not committed"
+            "results are written as soon as concurrency/4 wait (here every one) and the "
+            "next request does not wait for the write, so a kill can also catch one result "
+            "whose write had not committed: in flight + 1 at worst. Before (written every "
+            "0.5 s): 144 requests at 0.1 s latency"
         ),
         details=details,
     )

@@ -35,6 +35,9 @@ class Completion:
     output_tokens: int = 0
     latency_s: float = 0.0
     truncated: bool = False  # cut at the output-token cap, not finished by the model
+    # The tool calls made, in Chat Completions' shape ({id, type: function, function:
+    # {name, arguments}}) whichever API answered.
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ import pytest
 from bot.chart_port import ProcessCharts
 from bot.settings import load_settings
 from bot.wiring import build_services
-from commands.eval.graders.base import Grade, Sample
 from commands.eval.runner import DEFAULT_MAX_OUTPUT_TOKENS
 from commands.ports import IdleScheduler, Models
 from commands.services import Services
+from commands.suites.graders.base import Grade, Sample
 from storage import runs as store
 from storage.db import Database
 from storage.tables import SampleResult
@@ -121,7 +121,7 @@ async def test_a_deeply_nested_json_answer_is_graded_and_the_run_ends(
     _, openai = fakes
     openai.answer("m1", "Is 0 even?", DEEP)  # the preflight sample: it used to hang the run
     run_id = new_run(services)
-    final = await asyncio.wait_for(services.engine.execute(run_id), timeout=30)
+    final = await asyncio.wait_for(services.engine.execute(run_id), timeout=90)
     assert final is not None and final.status == "finished"
     stored = results(database, run_id)
     assert [r.item_index for r in stored] == list(range(N))
@@ -144,10 +144,11 @@ async def test_a_sample_that_crashes_its_grader_is_errored_and_the_rest_are_grad
 ) -> None:
     suite = services.suites.get("parity")
     assert suite is not None
-    buggy = dataclasses.replace(suite, grader_impl=BuggyGrader())
+    first = dataclasses.replace(suite.criteria[0], grader=BuggyGrader())
+    buggy = dataclasses.replace(suite, grader_impl=BuggyGrader(), criteria=(first,))
     services.suites.suites["parity"] = buggy
     run_id = new_run(services)
-    final = await asyncio.wait_for(services.engine.execute(run_id), timeout=30)
+    final = await asyncio.wait_for(services.engine.execute(run_id), timeout=90)
     assert final is not None and final.status == "finished"
     stored = results(database, run_id)
     assert len(stored) == N
@@ -171,7 +172,7 @@ async def test_results_are_written_when_a_few_are_pending_not_only_on_the_timer(
     # database well before the next answers come back, a second later.
     await until(lambda: len(openai.requests_to("/chat")) >= 5, what="five requests")
     await until(lambda: len(results(database, run_id)) >= 3, timeout=0.8, what="3 stored")
-    final = await asyncio.wait_for(running, timeout=30)
+    final = await asyncio.wait_for(running, timeout=90)
     assert final is not None and final.status == "finished"
 
 
@@ -181,7 +182,7 @@ async def test_an_answer_is_capped_by_default_and_counted_as_cut(
     _, openai = fakes
     openai.answer("m1", "Is 2 even?", "yes " * (DEFAULT_MAX_OUTPUT_TOKENS + 500))
     run_id = new_run(services)
-    final = await asyncio.wait_for(services.engine.execute(run_id), timeout=30)
+    final = await asyncio.wait_for(services.engine.execute(run_id), timeout=90)
     assert final is not None and final.status == "finished"
     sent = [r.json for r in openai.requests_to("/chat") if r.json]
     assert {body.get("max_completion_tokens") for body in sent} == {DEFAULT_MAX_OUTPUT_TOKENS}

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from commands.eval.graders import cpu_pool
-from commands.eval.graders.base import Sample, parse_output_json
-from commands.eval.graders.similarity import meteor
+from commands.suites.graders import cpu_pool
+from commands.suites.graders.base import Sample, parse_output_json
+from commands.suites.graders.similarity import meteor
 
 
 def test_deeply_nested_json_is_not_json_rather_than_a_crash() -> None:

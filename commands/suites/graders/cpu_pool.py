@@ -1,10 +1,12 @@
 """Similarity metrics off the event loop, in a small pool of worker processes.
 
-The metrics are pure Python and some are quadratic (METEOR's alignment: 1.35 s for a
-50,000-word answer against a 500-word reference). On the event loop that stalls every
-slash command's acknowledgement; in a thread it still holds the GIL. So a long pair is
-scored in another process, with a time limit, and a short pair (most graded answers,
-microseconds of work) is scored in place, where a process hop would cost more.
+The metrics (nltk, rouge-score, rapidfuzz) are mostly pure Python and some quadratic
+(METEOR's alignment: 1.35 s for a 50,000-word answer against a 500-word reference). On
+the event loop that stalls every slash command's acknowledgement; in a thread it still
+holds the GIL for as long. So a long pair is scored in another process, with a time
+limit. A short pair (most graded answers, a millisecond of work) is scored in a thread,
+where a process hop would cost more: a thread, not in place, because METEOR's first
+call reads WordNet (seconds).
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ import os
 import threading
 from concurrent.futures.process import BrokenProcessPool
 
-from commands.eval.graders.base import GradeError
-from commands.eval.graders.similarity import LOCAL_METRICS
+from commands.suites.graders.base import GradeError
+from commands.suites.graders.similarity import LOCAL_METRICS
 
 __all__ = ["INLINE_CHARS", "TIME_LIMIT_S", "score_metric", "shutdown"]
 
-# Below this many characters in both texts a metric takes well under a millisecond
-# (METEOR on 2 x 250 words: ~1 ms), cheaper than shipping it to a worker.
+# Below this many characters in both texts a metric takes about a millisecond (METEOR
+# on 2 x 250 words), cheaper than shipping it to a worker.
 INLINE_CHARS = 4_000
 TIME_LIMIT_S = 60.0
 
@@ -66,7 +68,7 @@ async def score_metric(metric: str, text: str, reference: str, *, grader: str) -
     errored, the run goes on).
     """
     if len(text) + len(reference) <= INLINE_CHARS:
-        return LOCAL_METRICS[metric](text, reference)
+        return await asyncio.to_thread(LOCAL_METRICS[metric], text, reference)
     pool = _get_pool()
     future = asyncio.get_running_loop().run_in_executor(pool, _score, metric, text, reference)
     try:

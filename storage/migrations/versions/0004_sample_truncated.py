@@ -1,7 +1,7 @@
 """sample results: whether the answer was cut at the output-token cap
 
-Revision ID: 0003_sample_truncated
-Revises: 0002_finetune_columns
+Revision ID: 0004_sample_truncated
+Revises: 0003_sample_criteria
 Create Date: 2026-12-01
 
 A run now caps every answer (a suite that sets no output-token limit gets a default), so
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_sample_truncated"
-down_revision: str | None = "0002_finetune_columns"
+revision: str = "0004_sample_truncated"
+down_revision: str | None = "0003_sample_criteria"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -31,7 +31,7 @@ def write_suite(root: Path) -> Path:
         '  - role: user\n    content: "Essay {{ item.n }}"\n'
         "grader:\n  type: text_similarity\n  name: close\n"
         '  input: "{{ sample.output_text }}"\n  reference: "{{ item.reference }}"\n'
-        "  evaluation_metric: meteor\npass_threshold: 0.5\n"
+        "  evaluation_metric: meteor\n  pass_threshold: 0.5\n"
         "sampling: {max_completion_tokens: 60000}\n"  # let it ramble past the default cap
     )
     rows = [f'{{"n": {i}, "reference": "{REFERENCE}"}}' for i in range(N)]

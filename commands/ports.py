@@ -34,6 +34,7 @@ class Completion:
     cached_input_tokens: int = 0
     output_tokens: int = 0
     latency_s: float = 0.0
+    truncated: bool = False  # cut at the output-token cap, not finished by the model
     # The tool calls made, in Chat Completions' shape ({id, type: function, function:
     # {name, arguments}}) whichever API answered.
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
@@ -58,6 +59,7 @@ ErrorKind = Literal[
     "bad_request",  # 400: a parameter the model refuses, a bad prompt...
     "auth",  # 401/403
     "not_found",  # 404: unknown model
+    "too_large",  # an answer body over the gateway's byte limit: not read, not retried
     "cancelled",
 ]
 

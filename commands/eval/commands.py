@@ -11,6 +11,7 @@ from commands.eval import announce
 from commands.eval.render import clip, pct, progress_text
 from commands.eval.suite import Suite
 from commands.grammar import Parsed, int_option
+from commands.model_names import resolve, resolve_cached, split_names
 from commands.ports import ChatError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
 from commands.services import Services
@@ -89,13 +90,14 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
     """Run a suite on one or more models; two or more models make a comparison."""
     if not parsed.words:
         raise UsageError("Missing the suite and the model.")
-    name, models = parsed.words[0], list(parsed.words[1:])
+    # `a, b` and `a,b` name two models: a comma is never part of a model's name.
+    name, models = parsed.words[0], split_names(parsed.words[1:])
     suite = services.suites.get(name)
     if suite is None:
         raise UsageError(services.suites.unknown(name))
     if not models:
         raise UsageError(f"Name at least one model to run `{name}` on.")
-    if len(set(models)) != len(models):
+    if len({m.casefold() for m in models}) != len(models):
         raise UsageError("A model is named twice.")
     if len(models) > MAX_MODELS:
         raise UsageError(f"At most {MAX_MODELS} models per run.")
@@ -113,14 +115,25 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
             )
     limit = int_option(parsed, "limit", min=1, max=MAX_LIMIT)
     total = min(limit or len(suite.items), len(suite.items))
+    # Names the cached lists already know are checked before the acknowledgement; the
+    # others are checked with the provider first thing in the background, and a name it
+    # does not serve is refused privately before anything is posted or requested.
+    checked = resolve_cached(services.models.directory, services.models, models)
 
     async def work() -> None:
-        await _check_cost(services, suite, models, total)
+        chosen = checked
+        if chosen is None:
+            resolution = await resolve(services.models.directory, services.models, models)
+            if resolution.problems:
+                raise UserFacingError("\n".join(resolution.problems) + "\nNothing was started.")
+            chosen = resolution.models
+        await _refuse_duplicate(services, suite, chosen, limit)
+        await _check_cost(services, suite, chosen, total)
         run = await services.db.run(
             store.create_run,
             suite=suite.name,
             data_version=suite.data_version,
-            models=models,
+            models=chosen,
             total=total,
             sample_limit=limit,
             channel=inv.channel_id,
@@ -130,7 +143,7 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
         # the person who typed the command, and nothing is sent to the provider.
         try:
             posted = await services.chat.post(
-                inv.channel_id, progress_text(announce_header(run), models, {}, 0)
+                inv.channel_id, progress_text(announce_header(run), chosen, {}, 0)
             )
         except ChatError as exc:
             await services.db.run(
@@ -147,8 +160,40 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
         await services.engine.start(run.id or 0)
 
     n = f"{total} samples" + (f" of {len(suite.items)}" if total < len(suite.items) else "")
-    return Started(
-        f"Starting `{name}` on {', '.join(f'`{m}`' for m in models)} ({n})…", work, "eval-run"
+    names = ", ".join(f"`{clip(m, 60)}`" for m in (checked or models))
+    if checked is None:
+        return Started(
+            f"Checking {names} with the provider, then starting `{name}` ({n})…",
+            work,
+            "eval-run",
+        )
+    return Started(f"Starting `{name}` on {names} ({n})…", work, "eval-run")
+
+
+async def _refuse_duplicate(
+    services: Services, suite: Suite, models: list[str], limit: int | None
+) -> None:
+    """Point at a run in flight that does the same work (suite, models, limit, data)."""
+
+    def same(session: Any) -> Any:
+        for run in store.active_runs(session=session):
+            if (
+                run.suite == suite.name
+                and run.data_version == suite.data_version
+                and sorted(run.models) == sorted(models)
+                and run.sample_limit == limit
+            ):
+                return run
+        return None
+
+    twin = await services.db.run(same)
+    if twin is None:
+        return
+    where = f" in <#{twin.channel}>" if twin.channel else ""
+    who = f", started by <@{twin.user_id}>" if twin.user_id else ""
+    raise UserFacingError(
+        f"The same run is already {twin.status}: `r{twin.id}`{where}{who}. Follow it there,"
+        f" or `/eval status r{twin.id}`. Nothing was started."
     )
 
 
@@ -321,3 +366,24 @@ def history_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | St
         await post_history(services, name, inv.channel_id)
 
     return Started(f"Drawing the history of `{name}`…", work, "eval-history")
+
+
+RUNS_SHOWN = 15
+
+
+@EVAL.sub("runs", "[<suite>]")
+def runs_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
+    """Recent runs, finished or not: id, suite, models, status, pass rates, when, who."""
+    if parsed.options or len(parsed.words) > 1:
+        raise UsageError("`/eval runs` takes at most a suite name.")
+    name = parsed.words[0] if parsed.words else None
+    if name is not None and services.suites.get(name) is None:
+        raise UsageError(services.suites.unknown(name))
+
+    async def work() -> None:
+        from commands.eval.run_list import listed_runs, runs_text
+
+        listed = await services.db.run(listed_runs, suite=name, limit=RUNS_SHOWN)
+        await inv.respond(runs_text(listed, suite=name))
+
+    return Started("Listing the runs…", work, "eval-runs")

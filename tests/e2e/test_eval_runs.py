@@ -321,11 +321,13 @@ def test_unknown_model_and_unknown_run_say_what_exists(
     bot = launch(tmp, slack, openai)
     try:
         bot.slash(slack, "run parity no-such-model")
-        wait_status(bot, "r1", {"failed"})
-        msg = slack.wait_for(
-            lambda: next((m for m in top_messages(slack) if "failed" in m.text), None)
+        refused = slack.wait_for(
+            lambda: next((r for r in slack.responses if "no-such-model" in r.body["text"]), None)
         )
-        assert "is not a model this provider serves" in msg.text
+        # Checked against the provider's list first: refused privately, nothing started.
+        assert "is not a model the default provider serves" in refused.body["text"]
+        assert refused.body["response_type"] == "ephemeral"
+        assert bot.get("/api/runs/r1")[0] == 404 and not top_messages(slack)
         bot.slash(slack, "show r42")
         reply = slack.wait_for(
             lambda: next((r for r in slack.responses if "r42" in json.dumps(r.body)), None)

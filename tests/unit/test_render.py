@@ -134,10 +134,10 @@ def test_progress_text_shows_done_total_and_rate_so_far() -> None:
         ("gpt-4.1-mini", "gpt-4.1-mini"),
         ("gpt-4.1-mini-2025-04-14", "gpt-4.1-mini"),
         ("gpt-4o-2024-08-06", "gpt-4o"),
-        ("ft:gpt-4.1-mini:acme::abc123", "gpt-4.1-mini"),
-        ("ft:gpt-4.1-mini-2025-04-14:acme:routing:abc123", "gpt-4.1-mini"),
+        ("ft:gpt-4.1-mini:acme::abc123", "ft:gpt-4.1-mini"),
+        ("ft:gpt-4.1-mini-2025-04-14:acme:routing:abc123", "ft:gpt-4.1-mini"),
         ("openai:gpt-4.1-nano", "gpt-4.1-nano"),
-        ("azure:ft:gpt-4o-mini:acme::x1", "gpt-4o-mini"),
+        ("azure:ft:gpt-4o-mini:acme::x1", "ft:gpt-4o-mini"),
     ],
 )
 def test_price_lookup(model: str, family: str) -> None:
@@ -145,7 +145,14 @@ def test_price_lookup(model: str, family: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "model", ["llama-3.1-8b", "local:qwen2.5", "gpt-4.1-mini-preview", "ft:mystery:acme::x"]
+    "model",
+    [
+        "llama-3.1-8b",
+        "local:qwen2.5",
+        "gpt-4.1-mini-preview",
+        "ft:mystery:acme::x",
+        "ft:gpt-5:a::x",
+    ],
 )
 def test_unknown_models_have_no_price(model: str) -> None:
     assert PriceTable().price(model) is None
@@ -231,3 +238,14 @@ def test_a_malformed_override_file_is_a_clear_error(
     message = str(err.value)
     assert str(path) in message, "the error names the file"
     assert says in message
+
+
+def test_fine_tuned_inference_is_priced_as_fine_tuned_and_training_as_the_base() -> None:
+    table = PriceTable()
+    # ft:gpt-4.1-mini costs twice its base to call: $0.80 in, $3.20 out per million.
+    assert table.cost("ft:gpt-4.1-mini:acme::abc", 1_000_000, 0, 1_000_000) == pytest.approx(4.0)
+    assert table.cost("gpt-4.1-mini", 1_000_000, 0, 1_000_000) == pytest.approx(2.0)
+    # Training a fine-tuned model further is priced as training its base.
+    assert table.training_per_million("ft:gpt-4.1-mini:acme::abc") == 5.0
+    # A base without a fine-tuned entry: unknown, never the base's price.
+    assert table.price("ft:gpt-5-mini:acme::abc") is None

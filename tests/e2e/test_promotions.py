@@ -278,15 +278,23 @@ def test_app_home_shows_production_last_pass_rate_proposals_and_runs(
         msg = propose(bot, slack, "parity m-good")
         react(bot, slack, msg, APP2)
         slack.wait_for(lambda: "*Approved*" in slack.message("C1", msg.ts).text or None)
-        propose(bot, slack, "parity2 m-bad")
+        proposal = propose(bot, slack, "parity2 m-bad")
+        bot.slash(slack, "add m-* suites=parity2 every=5m", command="/watch")
         openai.latency = 0.5
         bot.slash(slack, "run parity2 m-bad")
+        wait_status(bot, "r2", {"running"})
         event = slack.app_home_opened_event(APP3)
         bot.post_signed(json.dumps(event).encode(), content_type="application/json")
         view = slack.wait_for(lambda: slack.published_views.get(APP3))
         text = json.dumps(view)
-        assert "production `m-good` \\u00b7 last 17/20 passed (85.0%) in r1" in text
-        assert "open proposal p2: `m-bad`" in text
-        assert "running r2 on m-bad" in text
+        assert "production `m-good` \\u00b7 last full run r1: `m-good` 17/20 passed (85.0%)" in text
+        # parity2 has no production model: said in the one word used everywhere.
+        assert "*parity2* \\u2014 no production model" in text
+        link = f"<https://slack.com/archives/C1/p{proposal.ts.replace('.', '')}|p2>"
+        assert (
+            f"open proposal {link}: no production model \\u2192 `m-bad`, 2 approvals needed" in text
+        )
+        assert "running <https://slack.com/archives/C1/p" in text and "|r2> on `m-bad`" in text
+        assert "watch w1: `m-*` on `default` every 5m" in text
     finally:
         bot.stop()

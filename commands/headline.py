@@ -2,7 +2,7 @@
 
 "gpt-5.1-mini 100% vs production gpt-5-mini 91.7%: +8.3 pp, p=0.25, not significant at
 this size -> no proposal (about 120 samples would show a 5-point gap)". A rule without
-I/O: it takes the numbers of a paired comparison and returns a typed `Headline` that the
+I/O: it takes the numbers of a paired comparison and returns a `Verdict` report that the
 presenters word; the details (intervals, flips, costs) stay in the thread.
 
 Which pair leads a run of several models: the best model against the suite's production
@@ -18,12 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from commands.reports import Comparison, Side, Title, Verdict
+
 # The gap a team usually cares about, and the power and level of the sample-size hint.
 GAP = 0.05
 _Z_ALPHA = 1.959964  # two-sided 5%
 _Z_BETA = 0.841621  # 80% power
 
-Reference = Literal["production", "next best", "base", "baseline", "first run"]
+Reference = Literal["production", "next best", "base", "baseline"]
 
 
 @dataclass(frozen=True)
@@ -43,18 +45,6 @@ class PairedNumbers:
     verdict: str  # better, worse, no significant difference
     paired: int
     discordant: int  # samples that flipped, either way
-
-
-@dataclass(frozen=True)
-class Headline:
-    """What the lead line says; `follow` is what happens next, in our words."""
-
-    challenger: Contender
-    reference: Contender
-    reference_kind: Reference
-    numbers: PairedNumbers
-    follow: str  # "proposal p3", "no proposal", "already production"...
-    samples_for_gap: int | None  # shown when the difference is not significant
 
 
 def samples_for_gap(paired: int, discordant: int, gap: float = GAP) -> int | None:
@@ -97,12 +87,12 @@ def next_step(
     reference_kind: Reference,
     has_approvers: bool,
 ) -> str:
-    """What follows the comparison, said plainly."""
+    """What follows the comparison, said plainly (no markup: the presenter escapes it)."""
     if proposal is not None:
         return f"proposal p{proposal}"
     if numbers.verdict == "better":
-        if reference_kind != "production" and reference_kind != "base":
-            return "no production model to replace: `/promote` proposes one"
+        if reference_kind == "next best":
+            return "no production model to replace: /promote proposes one"
         if not has_approvers:
             return "no proposal (nobody may approve: set EVALBOT_APPROVERS or suite owners)"
         return "no proposal"
@@ -111,20 +101,76 @@ def next_step(
     return "no proposal"
 
 
-def headline(
-    challenger: Contender,
+def compare_step(verdict: str, suite: str, leader: str) -> str:
+    """What follows `/eval compare`: nothing is proposed by a comparison on request."""
+    if verdict == "better":
+        return f"/promote {suite} {leader} would propose it"
+    if verdict == "worse":
+        return "the earlier run's model stays ahead"
+    return "no clear winner"
+
+
+def lead_of(
+    c: Comparison, *, best_is_baseline: bool
+) -> tuple[Contender, Contender, PairedNumbers] | None:
+    """(leader, reference, numbers) of a comparison.
+
+    The baseline is the reference (production, a base model, an earlier run): the best
+    challenger leads against it. When the baseline was chosen as the best model of the run
+    (`best_is_baseline`), it leads against the runner-up, and the numbers are turned round
+    so they read from the leader's side.
+    """
+    if not c.challengers:
+        return None
+    base = Contender(c.baseline.label, _rate(c.baseline))
+    if best_is_baseline:
+        side, d = min(c.challengers, key=lambda pair: abs(pair[1].diff_pp))
+        numbers = PairedNumbers(
+            -d.diff_pp,
+            d.p_value,
+            {"better": "worse", "worse": "better"}.get(d.verdict, d.verdict),
+            d.paired,
+            d.improved + d.regressed,
+        )
+        return base, Contender(side.label, _rate(side)), numbers
+    side, d = max(c.challengers, key=lambda pair: pair[1].diff_pp)
+    numbers = PairedNumbers(d.diff_pp, d.p_value, d.verdict, d.paired, d.improved + d.regressed)
+    return Contender(side.label, _rate(side)), base, numbers
+
+
+def _rate(side: Side) -> float | None:
+    graded = side.graded()
+    return sum(graded.values()) / len(graded) if graded else None
+
+
+def verdict_line(
+    leader: Contender,
     reference: Contender,
-    kind: Reference,
     numbers: PairedNumbers,
+    *,
+    reference_is: str,
     follow: str,
-) -> Headline:
-    """The lead line's parts; a sample-size hint only when nothing was shown."""
+    prefix: Title = (),
+) -> Verdict:
+    """The lead line's report; a sample-size hint only when nothing was shown."""
     hint = (
         samples_for_gap(numbers.paired, numbers.discordant)
         if numbers.verdict == "no significant difference"
         else None
     )
-    return Headline(challenger, reference, kind, numbers, follow, hint)
+    return Verdict(
+        challenger=leader.model,
+        challenger_rate=leader.rate,
+        reference=reference.model,
+        reference_rate=reference.rate,
+        reference_is=reference_is,
+        diff_pp=numbers.diff_pp,
+        p_value=numbers.p_value,
+        verdict=numbers.verdict,
+        follow=follow,
+        samples_for_gap=hint,
+        prefix=prefix,
+    )
 
 
 def p_text(p: float) -> str:

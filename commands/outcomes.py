@@ -19,13 +19,14 @@ import logging
 
 from commands.approvals import approvers_for
 from commands.eval import compare
-from commands.eval.announce import announce, post_note
+from commands.eval.announce import announce, post_note, restate
 from commands.finetune import on_gate_decided
 from commands.finetune.jobs import evaluate
+from commands.headline import Reference, lead_of, next_step, verdict_line
 from commands.origins import Drift, FineTune, Origin, Release, Slack, origin_of
 from commands.ports import ChatError, Posted
 from commands.promote import propose
-from commands.reports import Code, Title
+from commands.reports import Code, Title, Verdict
 from commands.services import Ports, Services
 from commands.verdicts import proposal_candidate
 from storage import aliases as alias_store
@@ -63,11 +64,27 @@ class RunOutcomes:
                 await drift_report(ports, run, origin)
             case Slack():
                 if where is not None and len(run.models) > 1:
-                    comparison = await compare.for_run(ports, run)
+                    production = await ports.db.run(alias_store.get_alias, suite=run.suite)
+                    comparison, best_is_base = await compare.for_run_in_slack(
+                        ports, run, production
+                    )
                     await compare.post_report(
                         ports, comparison, where, ("Comparison r" + str(run.id),)
                     )
-                    await propose_if_better(ports, comparison, where, over_production=True)
+                    proposal = await propose_if_better(
+                        ports, comparison, where, over_production=True
+                    )
+                    kind: Reference = "next best" if best_is_base else "production"
+                    verdict = _lead(
+                        ports,
+                        comparison,
+                        best_is_base,
+                        kind,
+                        proposal,
+                        "production" if kind == "production" else "the next best",
+                    )
+                    if verdict is not None:
+                        await restate(ports, run, where, verdict)
             case _:  # Cli: the terminal prints its own summary; nothing follows
                 return
 
@@ -81,9 +98,34 @@ class RunOutcomes:
             await evaluate(services, job)
 
 
+def _lead(
+    ports: Ports,
+    c: compare.Comparison,
+    best_is_base: bool,
+    kind: Reference,
+    proposal: Proposal | None,
+    reference_is: str,
+    prefix: Title = (),
+) -> Verdict | None:
+    """The lead line of a comparison that has just been reported (commands.headline)."""
+    lead = lead_of(c, best_is_baseline=best_is_base)
+    if lead is None:
+        return None
+    leader, reference, numbers = lead
+    follow = next_step(
+        numbers,
+        proposal=proposal.id if proposal is not None else None,
+        reference_kind=kind,
+        has_approvers=bool(approvers_for(ports, c.suite)),
+    )
+    return verdict_line(
+        leader, reference, numbers, reference_is=reference_is, follow=follow, prefix=prefix
+    )
+
+
 async def propose_if_better(
     ports: Ports, c: compare.Comparison, where: Posted, *, over_production: bool
-) -> None:
+) -> Proposal | None:
     """Propose the best significantly better challenger (commands.verdicts decides)."""
     production = await ports.db.run(alias_store.get_alias, suite=c.suite)
     best = proposal_candidate(
@@ -93,8 +135,8 @@ async def propose_if_better(
         has_approvers=bool(approvers_for(ports, c.suite)),
     )
     if best is None:
-        return
-    await propose(
+        return None
+    return await propose(
         ports,
         suite=c.suite,
         model=best,
@@ -112,6 +154,7 @@ async def release_report(
     title: Title = (
         ("Fine-tuned ", Code(origin.new)) if finetune else ("Release alert: ", Code(origin.new))
     )
+    run_message = where
     if isinstance(origin, FineTune) and origin.channel and origin.thread:
         where = Posted(origin.channel, origin.thread)  # the job's thread
     comparison = None
@@ -139,7 +182,21 @@ async def release_report(
         where,
         (*title, " vs ", Code(comparison.baseline.model), f" ({basis})"),
     )
-    await propose_if_better(ports, comparison, where, over_production=not finetune)
+    proposal = await propose_if_better(ports, comparison, where, over_production=not finetune)
+    if isinstance(origin, FineTune):
+        prefix: Title = (f":sparkles: *Fine-tune f{origin.job}*: " if origin.job else "",)
+        kind: Reference = "base"
+        reference_is = "the base model"
+    else:
+        watch = f"watch w{origin.watch}" if origin.watch else "a watch"
+        prefix = (f":rocket: *Release alert* ({watch}): ",)
+        kind = "production" if basis == "production" else "baseline"
+        reference_is = "production" if basis == "production" else "the best recent model"
+    verdict = _lead(ports, comparison, False, kind, proposal, reference_is, prefix)
+    if verdict is not None:
+        await restate(ports, run, run_message, verdict)
+        if finetune and where != run_message:
+            await post_note(ports, where, ports.presenter.verdict(verdict))
 
 
 async def drift_report(ports: Ports, run: EvalRun, origin: Drift) -> None:

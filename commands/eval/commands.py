@@ -5,16 +5,18 @@ Handlers parse and validate from memory, then return the work to run after the a
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from commands.eval import announce
 from commands.eval.render import clip, pct, run_header
 from commands.eval.suite import Suite
 from commands.grammar import Parsed, int_option
+from commands.headline import compare_step, lead_of, verdict_line
 from commands.model_names import resolve, resolve_cached, split_names
 from commands.ports import ChatError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
-from commands.reports import Failure, FailureList, RunProgress
+from commands.reports import FailureList, RunProgress
 from commands.services import Services
 from storage import aliases as alias_store
 from storage import runs as store
@@ -44,6 +46,30 @@ async def load_run(services: Services, run_id: int) -> Any:
             + (f" Runs in progress: {hint}." if hint else " `/eval status` lists runs.")
         )
     return run
+
+
+async def _queued_behind(services: Services, run: Any) -> list[str] | None:
+    """A queued run: the runs it waits for (those executing, and those queued before it)."""
+    if run.status != "queued":
+        return None
+
+    def ahead(session: Any) -> list[str]:
+        return [
+            f"r{r.id}"
+            for r in store.active_runs(session=session)
+            if r.id != run.id and (r.status == "running" or (r.id or 0) < (run.id or 0))
+        ]
+
+    return list(await services.db.run(ahead))
+
+
+def elapsed_since(started: datetime | None) -> float:
+    """Seconds a run has been executing: from its start, not from its last update (a
+    queued run has not started: 0)."""
+    if started is None:
+        return 0.0
+    aware = started if started.tzinfo else started.replace(tzinfo=UTC)
+    return max(0.0, (datetime.now(UTC) - aware).total_seconds())
 
 
 @EVAL.sub("suites")
@@ -246,7 +272,8 @@ def status_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
                             live.header if live else run_header(run),
                             run.models,
                             live.stored if live else counts,
-                            0,
+                            elapsed_since(run.started_at),
+                            queued_behind=await _queued_behind(services, run),
                         )
                     )
                 )
@@ -283,18 +310,13 @@ def show_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Start
         suite = services.suites.get(run.suite)
         if failed and suite is not None:
             shown = [
-                Failure(
-                    r.item_index,
-                    r.model,
-                    announce.input_of(suite, suite.items[r.item_index]),
-                    announce.expected_of(suite, suite.items[r.item_index]),
-                    r.output or "",
-                    r.score,
-                )
+                announce.failure_of(suite, r)
                 for r in failed[: announce.MAX_FAILURES]
                 if r.item_index < len(suite.items)
             ]
-            report = FailureList(f"r{run_id}", shown, len(failed))
+            report = FailureList(
+                f"r{run_id}", shown, len(failed), threshold=announce.threshold_of(suite)
+            )
             text += "\n\n" + services.presenter.failures(report)
         await inv.respond(text)
 
@@ -342,9 +364,20 @@ def compare_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | St
             comparison = await compare.for_two_runs(services, a, b)
         except compare.CompareRefused as exc:
             raise UserFacingError(str(exc)) from exc
-        posted = await services.chat.post(
-            inv.channel_id, f"*Comparison r{a_id} vs r{b_id}* requested by <@{inv.user_id}>"
+        # The verdict is the message; the report, chart and flips are in its thread.
+        lead = lead_of(comparison, best_is_baseline=False)
+        if lead is None:
+            raise UserFacingError(f"`r{b_id}` has no model to compare with `r{a_id}`.")
+        leader, reference, numbers = lead
+        verdict = verdict_line(
+            leader,
+            reference,
+            numbers,
+            reference_is=f"r{a_id}",
+            follow=compare_step(numbers.verdict, a.suite, leader.model),
+            prefix=(f"*r{a_id} vs r{b_id}*: ",),
         )
+        posted = await services.chat.post(inv.channel_id, services.presenter.verdict(verdict))
         await compare.post_report(services, comparison, posted, (f"r{a_id} vs r{b_id}",))
 
     return Started(f"Comparing `r{a_id}` with `r{b_id}`…", work, "eval-compare")

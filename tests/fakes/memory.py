@@ -153,20 +153,25 @@ class MemoryCharts:
     def __init__(self) -> None:
         self.drawn: list[tuple[str, str]] = []
 
-    async def comparison(self, title: str, bars: Sequence[ChartBar]) -> bytes:
+    async def comparison(
+        self, title: str, bars: Sequence[ChartBar], diffs: Sequence[Any] = (), colours: Any = None
+    ) -> bytes:
         self.drawn.append(("comparison", title))
         return PNG + repr(bars).encode()
 
     async def history(
         self,
         title: str,
-        series: dict[str, list[tuple[datetime, float]]],
+        series: Any,
         promotions: Sequence[tuple[datetime, str]],
+        colours: Any = None,
     ) -> bytes:
         self.drawn.append(("history", title))
         return PNG
 
-    async def tag_breakdown(self, title: str, rows: Sequence[TagRate]) -> bytes:
+    async def tag_breakdown(
+        self, title: str, rows: Sequence[TagRate], colours: Any = None
+    ) -> bytes:
         self.drawn.append(("tags", title))
         return PNG
 

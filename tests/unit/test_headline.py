@@ -7,11 +7,11 @@ import pytest
 from commands.headline import (
     Contender,
     PairedNumbers,
-    headline,
     next_step,
     p_text,
     pick_reference,
     samples_for_gap,
+    verdict_line,
 )
 
 
@@ -63,16 +63,20 @@ def test_what_follows(
 
 def test_the_hint_only_when_nothing_was_shown() -> None:
     a, b = Contender("a", 1.0), Contender("b", 0.917)
-    unsure = headline(
+    unsure = verdict_line(
         a,
         b,
-        "production",
         PairedNumbers(8.3, 0.25, "no significant difference", 12, 1),
-        "no proposal",
+        reference_is="production",
+        follow="no proposal",
     )
     assert unsure.samples_for_gap == samples_for_gap(12, 1)
-    sure = headline(
-        a, b, "production", PairedNumbers(30.0, 0.001, "better", 100, 30), "proposal p1"
+    sure = verdict_line(
+        a,
+        b,
+        PairedNumbers(30.0, 0.001, "better", 100, 30),
+        reference_is="production",
+        follow="proposal p1",
     )
     assert sure.samples_for_gap is None
     assert p_text(0.25) == "p=0.25" and p_text(0.0001) == "p<0.001"

@@ -98,10 +98,11 @@ def suites_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
         lines = ["*Eval suites*"]
         for name in services.suites.names():
             suite = services.suites.suites[name]
-            prod = aliases.get(name, {}).get("production", "none")
+            current = aliases.get(name, {}).get("production")
             lines.append(
                 f"• `{name}` — {len(suite.items)} samples · grader {suite.grader.get('type')}"
-                f" · production `{prod}` · last {last.get(name, 'never run')}"
+                + (f" · production `{current}`" if current else " · no production model")
+                + f" · last {last.get(name, 'never run')}"
             )
         if len(lines) == 1:
             lines.append(f"No suites in `{services.suites.root}`: add one (see examples/).")

@@ -48,7 +48,9 @@ def models_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
 
         changes = await services.db.run(read)
         if not changes:
-            await inv.respond(f"`{suite}` has no alias set yet. Propose one with `/promote`.")
+            await inv.respond(
+                f"`{suite}` has no production model yet. Propose one with `/promote`."
+            )
             return
         lines = [f"*Aliases of `{suite}`*, newest first"]
         for c in changes:
@@ -56,7 +58,8 @@ def models_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
             via = f" (p{c.proposal_id})" if c.proposal_id else ""
             lines.append(
                 f"• {c.created_at:%Y-%m-%d %H:%M} {c.alias}: "
-                f"`{c.previous or '—'}` → `{c.model}` by {by}{via}"
+                f"{f'`{c.previous}`' if c.previous else 'no production model'} → `{c.model}`"
+                f" by {by}{via}"
             )
         await inv.respond("\n".join(lines))
 

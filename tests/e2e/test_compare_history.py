@@ -40,9 +40,7 @@ def test_compare_two_runs_history_and_a_refused_pairing(tmp_path: Path) -> None:
             _, ack, _, _ = bot.slash(slack, "compare r1 r2")
             assert "Comparing `r1` with `r2`" in ack["text"]
             head = slack.wait_for(
-                lambda: next(
-                    (m for m in slack.messages("C1") if "*r1 vs r2*" in m.text), None
-                )
+                lambda: next((m for m in slack.messages("C1") if "*r1 vs r2*" in m.text), None)
             )
             # The message is the verdict, not who asked; the details are in its thread.
             assert head.text == (

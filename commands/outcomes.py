@@ -22,6 +22,7 @@ from commands.eval import compare
 from commands.eval.announce import announce, post_note, restate
 from commands.finetune import on_gate_decided
 from commands.finetune.jobs import evaluate
+from commands.finetune.jobs import show as show_job
 from commands.headline import Reference, lead_of, next_step, verdict_line
 from commands.origins import Drift, FineTune, Origin, Release, Slack, origin_of
 from commands.ports import ChatError, Posted
@@ -30,6 +31,7 @@ from commands.reports import Code, Title, Verdict
 from commands.services import Ports, Services
 from commands.verdicts import proposal_candidate
 from storage import aliases as alias_store
+from storage import finetunes as finetune_store
 from storage import notices
 from storage import runs as run_store
 from storage.tables import EvalRun, FineTuneJob, Proposal
@@ -195,8 +197,11 @@ async def release_report(
     verdict = _lead(ports, comparison, False, kind, proposal, reference_is, prefix)
     if verdict is not None:
         await restate(ports, run, run_message, verdict)
-        if finetune and where != run_message:
-            await post_note(ports, where, ports.presenter.verdict(verdict))
+        if isinstance(origin, FineTune) and origin.job:
+            # The job's own message ends with the verdict against its base model.
+            job = await ports.db.run(finetune_store.get_job, job_id=origin.job)
+            if job is not None:
+                await show_job(ports, job, "\n" + ports.presenter.verdict(verdict))
 
 
 async def drift_report(ports: Ports, run: EvalRun, origin: Drift) -> None:

@@ -49,9 +49,10 @@ def friendly(event: JobEvent) -> Step | None:
         return None
     text = event.message.strip()
     lower = text.lower()
-    if event.level in ("error",) or lower.startswith("the job failed"):
-        reason = text.split(":", 1)[1].strip() if ":" in text else text
-        return Step(":x:", "Training failed", reason or None)
+    if lower.startswith("the job failed"):
+        return None  # the job's end reports the reason once (commands.finetune.jobs)
+    if event.level == "error":
+        return Step(":x:", "The provider reports an error", text)
     named = _NAMED.match(text)
     if named:
         return Step(":package:", "Model ready", named.group(1))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from commands.stats import PairedDiff, percentile
-from storage.runs import ModelTally
+from storage.runs import CriterionTally, ModelTally
 from storage.tables import SampleResult
 
 
@@ -58,6 +58,8 @@ class RunSummary:
     adjustments: Mapping[str, Sequence[str]] = field(default_factory=dict)
     # The lead line of a run of several models, once its comparison is known.
     verdict: Verdict | None = None
+    # model -> criterion -> its own tally, for suites with `graders:` (testing_criteria)
+    criteria: Mapping[str, Mapping[str, CriterionTally]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,16 @@ class Side:
         values = [r.latency_ms for r in self.results.values() if r.status != "errored"]
         return percentile(values, q) if values else None
 
+    def criteria_rates(self) -> dict[str, tuple[int, int]]:
+        """{criterion: (passed, graded)} over this side's samples that stored a breakdown."""
+        out: dict[str, tuple[int, int]] = {}
+        for r in self.results.values():
+            for name, verdict in (r.criteria or {}).items():
+                passed, graded = out.get(name, (0, 0))
+                ok = isinstance(verdict, dict) and verdict.get("passed") is True
+                out[name] = (passed + int(ok), graded + 1)
+        return out
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -128,6 +140,7 @@ class Comparison:
                     "paired": d.paired,
                     "verdict": d.verdict,
                     "cost_diff_usd": round(side.cost - self.baseline.cost, 6),
+                    "criteria": criteria_diff(side, self.baseline),
                 }
                 for side, d in self.challengers
             },
@@ -171,3 +184,19 @@ class Verdict:
     follow: str  # "proposal p3", "no proposal", ...: our words
     samples_for_gap: int | None  # a hint when the difference is not significant
     prefix: Title = ()  # ":rocket: Release alert (watch w1)" and the like
+
+
+def criteria_diff(side: Side, baseline: Side) -> dict[str, Any]:
+    """Each criterion's pass rate for the challenger and the baseline, and the diff."""
+    mine, base = side.criteria_rates(), baseline.criteria_rates()
+    out: dict[str, Any] = {}
+    for name in [*base, *(n for n in mine if n not in base)]:
+        rates = [p / g if g else None for p, g in (mine.get(name, (0, 0)), base.get(name, (0, 0)))]
+        out[name] = {
+            "pass_rate": round(rates[0], 4) if rates[0] is not None else None,
+            "baseline_pass_rate": round(rates[1], 4) if rates[1] is not None else None,
+            "diff_pp": round((rates[0] - rates[1]) * 100, 2)
+            if rates[0] is not None and rates[1] is not None
+            else None,
+        }
+    return out

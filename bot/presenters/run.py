@@ -6,6 +6,7 @@ the wording is unit-tested once and both media say the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from bot.presenters import verdict
@@ -13,7 +14,7 @@ from bot.presenters.mrkdwn import Style
 from commands.formats import duration, money, pct, progress_bar, tokens
 from commands.reports import FailureList, RunHeader, RunProgress, RunSummary
 from commands.stats import percentile, wilson_interval
-from storage.runs import ModelTally
+from storage.runs import CriterionTally, ModelTally
 
 
 def header_line(s: Style, h: RunHeader, state: str) -> str:
@@ -97,7 +98,20 @@ def summary(s: Style, r: RunSummary) -> str:
         )
     for model in r.models:
         lines.append(model_summary(s, model, r.counts.get(model, ModelTally()), r.costs.get(model)))
+        extra = criteria_line(s, r.criteria.get(model, {}))
+        if extra:
+            lines.append(extra)
     return "\n".join(lines)
+
+
+def criteria_line(s: Style, criteria: Mapping[str, CriterionTally]) -> str | None:
+    """Each criterion's own pass rate, when a suite has more than one (`graders:`)."""
+    if len(criteria) < 2:
+        return None
+    parts = [
+        f"{s.code(name)} {t.passed}/{t.graded} ({pct(t.pass_rate)})" for name, t in criteria.items()
+    ]
+    return "      criteria: " + " · ".join(parts)
 
 
 def failures(s: Style, r: FailureList) -> str:

@@ -13,11 +13,11 @@ from dataclasses import replace
 from typing import Any
 
 from commands.eval.render import run_header
-from commands.eval.suite import Suite
-from commands.eval.templates import TemplateError, render
 from commands.ports import ChatError, Posted, Upload
 from commands.reports import Failure, FailureList, RunSummary, Verdict
 from commands.services import Ports
+from commands.suites.suite import Suite
+from commands.suites.templates import TemplateError, render
 from storage import notices
 from storage import runs as store
 from storage.ids import format_id
@@ -60,7 +60,12 @@ def costs_of(
     }
 
 
-def summary_for(services: Ports, run: EvalRun, counts: dict[str, store.ModelTally]) -> RunSummary:
+def summary_for(
+    services: Ports,
+    run: EvalRun,
+    counts: dict[str, store.ModelTally],
+    criteria: dict[str, dict[str, store.CriterionTally]] | None = None,
+) -> RunSummary:
     """The report of a stored run that has ended (or of where it stands)."""
     elapsed = None
     if run.started_at and run.finished_at:
@@ -74,6 +79,7 @@ def summary_for(services: Ports, run: EvalRun, counts: dict[str, store.ModelTall
         elapsed_s=elapsed,
         error=run.error if run.status == "failed" else None,
         adjustments=dict(run.adjustments or {}),
+        criteria=criteria or {},
     )
 
 
@@ -85,7 +91,8 @@ async def announce(services: Ports, run: EvalRun) -> Posted | None:
     """
     run_id = run.id or 0
     counts = await services.db.run(store.tallies, run_id=run_id)
-    text = services.presenter.run_summary(summary_for(services, run, counts))
+    criteria = await services.db.run(store.criteria_tallies, run_id=run_id)
+    text = services.presenter.run_summary(summary_for(services, run, counts, criteria))
     where: Posted | None = None
     if run.channel and run.message_ts:
         where = Posted(run.channel, run.message_ts)
@@ -132,6 +139,8 @@ def threshold_of(suite: Suite | None) -> float | None:
     """The score a sample needed, for graders that score; None for an exact match, whose
     score (0 or 1) tells nothing the word "failing" does not."""
     if suite is None or suite.grader.get("type") in (None, "string_check"):
+        return None
+    if len(suite.criteria) > 1:  # several criteria: no one score and threshold
         return None
     own = suite.grader.get("pass_threshold")
     return float(own) if isinstance(own, int | float) else suite.pass_threshold

@@ -10,7 +10,6 @@ from typing import Any
 
 from commands.eval import announce
 from commands.eval.render import clip, pct, run_header
-from commands.eval.suite import Suite
 from commands.grammar import Parsed, int_option
 from commands.headline import compare_step, lead_of, verdict_line
 from commands.model_names import resolve, resolve_cached, split_names
@@ -18,6 +17,7 @@ from commands.ports import ChatError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
 from commands.reports import FailureList, RunProgress
 from commands.services import Services
+from commands.suites.suite import Suite
 from storage import aliases as alias_store
 from storage import runs as store
 
@@ -306,7 +306,8 @@ def show_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Start
     async def work() -> None:
         run = await load_run(services, run_id)
         counts = await services.db.run(store.tallies, run_id=run_id)
-        text = services.presenter.run_summary(announce.summary_for(services, run, counts))
+        criteria = await services.db.run(store.criteria_tallies, run_id=run_id)
+        text = services.presenter.run_summary(announce.summary_for(services, run, counts, criteria))
         failed = await services.db.run(store.results, run_id=run_id, status="failed")
         suite = services.suites.get(run.suite)
         if failed and suite is not None:

@@ -110,7 +110,8 @@ async def home_blocks(services: Services) -> list[dict[str, Any]]:
             for j in (j for j in tuning if j.suite == name):
                 link = message_link(j.channel, j.message_ts, f"f{j.id}")
                 lines.append(
-                    f"• fine-tune {link} ({j.method.upper()} on {_code(j.base_model)}): {j.status}"
+                    f"• fine-tune {link} ({j.method.upper()} on {_code(j.base_model)}):"
+                    f" {j.status.replace('_', ' ')}"
                 )
             blocks.append(_section("\n".join(lines)))
         return blocks[:100]

@@ -200,7 +200,7 @@ def test_costly_job_waits_for_an_approval(world: tuple[Path, FakeSlack, FakeOpen
         home = slack.app_home_opened_event(APPROVER)
         bot.post_signed(json.dumps(home).encode(), content_type="application/json")
         view = slack.wait_for(lambda: slack.published_views.get(APPROVER))
-        assert "fine-tune f1 (SFT on `gpt-4.1-mini`): awaiting_approval" in json.dumps(view)
+        assert "|f1> (SFT on `gpt-4.1-mini`): awaiting approval" in json.dumps(view)
         for user in ("U0RANDOM", APPROVER):
             event = slack.reaction_event("white_check_mark", user, "C1", msg.ts)
             assert (

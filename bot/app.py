@@ -109,6 +109,9 @@ class Bot:
         else:
             log.info("serving Slack requests at POST /slack/events (HTTP mode)")
         await self.gateway.warm()
+        # The providers' model lists, in the background: names are then checked from memory.
+        models = self.services.models
+        self.services.tasks.spawn(models.directory.warm(models.providers()), name="model-lists")
 
         async def lead() -> None:
             with self.activity.handling():

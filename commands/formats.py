@@ -26,8 +26,10 @@ def duration(seconds: float) -> str:
 
 
 def money(value: float | None) -> str:
+    """USD as people read it; None (a model the price table does not know) is "unknown"
+    in every message, never "$0" in one place and "n/a" in another."""
     if value is None:
-        return "n/a"
+        return "unknown"
     if value == 0:
         return "$0"
     return f"${value:.4f}" if value < 1 else f"${value:,.2f}"

@@ -17,20 +17,24 @@ Command families never import each other: they reach this module through the
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from commands.approvals import approvers_for
 from commands.eval import compare
-from commands.eval.announce import announce
+from commands.eval.announce import announce, restate
 from commands.finetune import on_gate_decided
 from commands.finetune.jobs import evaluate
+from commands.finetune.jobs import show as show_job
+from commands.headline import Reference, lead_of, next_step, verdict_line
 from commands.origins import Drift, FineTune, Origin, Release, Slack, origin_of
 from commands.ports import ChatError, Posted
 from commands.promote import propose
-from commands.reports import Code, Title
+from commands.reports import Code, Title, Verdict
 from commands.services import Ports, Services
 from commands.steps import Steps
 from commands.verdicts import proposal_candidate
 from storage import aliases as alias_store
+from storage import finetunes as finetune_store
 from storage import runs as run_store
 from storage.tables import EvalRun, FineTuneJob, Proposal
 
@@ -70,14 +74,26 @@ class RunOutcomes:
                 await steps.run("drift", lambda: drift_report(ports, run, origin))
             case Slack():
                 if where is not None and len(run.models) > 1:
-                    comparison = await compare.for_run(ports, run)
+                    production = await ports.db.run(alias_store.get_alias, suite=run.suite)
+                    comparison, best_is_base = await compare.for_run_in_slack(
+                        ports, run, production
+                    )
                     await compare.post_report(
                         ports, comparison, where, ("Comparison r" + str(run.id),), steps
                     )
-                    await steps.run(
-                        "proposal",
-                        lambda: propose_if_better(ports, comparison, where, over_production=True),
+                    made = await _propose_step(ports, steps, comparison, where, True)
+                    kind: Reference = "next best" if best_is_base else "production"
+                    verdict = _lead(
+                        ports,
+                        comparison,
+                        best_is_base,
+                        kind,
+                        made.proposal,
+                        "production" if kind == "production" else "the next best",
                     )
+                    if verdict is not None and made.known:
+                        lead = verdict
+                        await steps.run("verdict", lambda: restate(ports, run, where, lead))
             case _:  # Cli: the terminal prints its own summary; nothing follows
                 return
 
@@ -91,9 +107,56 @@ class RunOutcomes:
             await evaluate(services, job)
 
 
+@dataclass
+class _Made:
+    """What the proposal step did: `known` is False when an earlier attempt took it, so
+    the proposal it made (if any) is not at hand and no verdict line claims otherwise."""
+
+    known: bool = False
+    proposal: Proposal | None = None
+
+
+async def _propose_step(
+    ports: Ports, steps: Steps, c: compare.Comparison, where: Posted, over_production: bool
+) -> _Made:
+    made = _Made()
+
+    async def step() -> None:
+        made.proposal = await propose_if_better(ports, c, where, over_production=over_production)
+        made.known = True
+
+    await steps.run("proposal", step)
+    return made
+
+
+def _lead(
+    ports: Ports,
+    c: compare.Comparison,
+    best_is_base: bool,
+    kind: Reference,
+    proposal: Proposal | None,
+    reference_is: str,
+    prefix: Title = (),
+) -> Verdict | None:
+    """The lead line of a comparison that has just been reported (commands.headline)."""
+    lead = lead_of(c, best_is_baseline=best_is_base)
+    if lead is None:
+        return None
+    leader, reference, numbers = lead
+    follow = next_step(
+        numbers,
+        proposal=proposal.id if proposal is not None else None,
+        reference_kind=kind,
+        has_approvers=bool(approvers_for(ports, c.suite)),
+    )
+    return verdict_line(
+        leader, reference, numbers, reference_is=reference_is, follow=follow, prefix=prefix
+    )
+
+
 async def propose_if_better(
     ports: Ports, c: compare.Comparison, where: Posted, *, over_production: bool
-) -> None:
+) -> Proposal | None:
     """Propose the best significantly better challenger (commands.verdicts decides)."""
     production = await ports.db.run(alias_store.get_alias, suite=c.suite)
     best = proposal_candidate(
@@ -103,8 +166,8 @@ async def propose_if_better(
         has_approvers=bool(approvers_for(ports, c.suite)),
     )
     if best is None:
-        return
-    await propose(
+        return None
+    return await propose(
         ports,
         suite=c.suite,
         model=best,
@@ -122,6 +185,7 @@ async def release_report(
     title: Title = (
         ("Fine-tuned ", Code(origin.new)) if finetune else ("Release alert: ", Code(origin.new))
     )
+    run_message = where
     if isinstance(origin, FineTune) and origin.channel and origin.thread:
         where = Posted(origin.channel, origin.thread)  # the job's thread
     comparison = None
@@ -150,11 +214,31 @@ async def release_report(
         (*title, " vs ", Code(comparison.baseline.model), f" ({basis})"),
         steps,
     )
-    found = comparison
-    await steps.run(
-        "proposal",
-        lambda: propose_if_better(ports, found, where, over_production=not finetune),
-    )
+    made = await _propose_step(ports, steps, comparison, where, not finetune)
+    if isinstance(origin, FineTune):
+        prefix: Title = (f":sparkles: *Fine-tune f{origin.job}*: " if origin.job else "",)
+        kind: Reference = "base"
+        reference_is = "the base model"
+    else:
+        watch = f"watch w{origin.watch}" if origin.watch else "a watch"
+        prefix = (f":rocket: *Release alert* ({watch}): ",)
+        kind = "production" if basis == "production" else "baseline"
+        reference_is = "production" if basis == "production" else "the best recent model"
+    verdict = _lead(ports, comparison, False, kind, made.proposal, reference_is, prefix)
+    if verdict is None or not made.known:
+        return
+    lead = verdict
+    await steps.run("verdict", lambda: restate(ports, run, run_message, lead))
+    if isinstance(origin, FineTune) and origin.job:
+        job_id = origin.job
+
+        async def on_job_message() -> None:
+            # The job's own message ends with the verdict against its base model.
+            job = await ports.db.run(finetune_store.get_job, job_id=job_id)
+            if job is not None:
+                await show_job(ports, job, "\n" + ports.presenter.verdict(lead))
+
+        await steps.run("job-verdict", on_job_message)
 
 
 async def drift_report(ports: Ports, run: EvalRun, origin: Drift) -> None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         RunProgress,
         RunSummary,
         Title,
+        Verdict,
     )
 
 Message = dict[str, Any]  # an OpenAI chat message: {"role": ..., "content": ...}
@@ -547,6 +548,10 @@ class Presenter(Protocol):
     def comparison(self, report: ComparisonReport) -> str: ...
 
     def flips(self, report: ComparisonReport) -> str | None: ...
+
+    def verdict(self, report: Verdict) -> str:
+        """The one line a report opens with (commands.headline)."""
+        ...
 
     def line(self, parts: Title) -> str:
         """One line of our words (which may use the medium's emphasis) and names."""

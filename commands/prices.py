@@ -5,9 +5,12 @@ million training tokens (SFT, DPO: `training`) or per hour of training (RFT:
 `training_hour`). The built-in table holds public list prices; a deployment overrides
 or extends it with EVALBOT_PRICES_FILE (YAML or JSON, see docs/prices.md), and the one
 file reaches every estimate: `/eval run`'s cap and `/finetune`'s approval gate alike.
-Dated snapshots (`gpt-4.1-mini-2025-04-14`), fine-tuned ids (`ft:gpt-4.1-mini:...`),
-`provider:` prefixes and `org/` gateway names are priced as their family; an unknown
-model has no cost rather than a wrong one.
+Dated snapshots (`gpt-4.1-mini-2025-04-14`), `provider:` prefixes and `org/` gateway
+names are priced as their family. A fine-tuned model (`ft:gpt-4.1-mini:...`) is priced
+for inference by the table's `ft:<base>` entry, as providers price fine-tuned inference
+above the base model's (OpenAI charges about twice); with no such entry its cost is
+unknown, never the base model's. Training a fine-tuned model further is priced as its
+base. An unknown model has no cost rather than a wrong one.
 
 This module sits at the commands level, not inside a command family, because both
 /eval and /finetune price things and families do not import each other.
@@ -55,6 +58,14 @@ BUILTIN: dict[str, Price] = {
     "gpt-4o-mini": Price(0.15, 0.075, 0.60, training=3.00),
     "o3": Price(2.00, 0.50, 8.00),
     "o4-mini": Price(1.10, 0.275, 4.40, training_hour=100.00),
+    # Inference on fine-tuned models, at OpenAI's list prices for fine-tuned models
+    # (platform.openai.com/docs/pricing, "Fine-tuning"): looked up for `ft:<base>:...` ids.
+    "ft:gpt-4.1": Price(3.00, 0.75, 12.00),
+    "ft:gpt-4.1-mini": Price(0.80, 0.20, 3.20),
+    "ft:gpt-4.1-nano": Price(0.20, 0.05, 0.80),
+    "ft:gpt-4o": Price(3.75, 1.875, 15.00),
+    "ft:gpt-4o-mini": Price(0.30, 0.15, 1.20),
+    "ft:o4-mini": Price(4.00, 1.00, 16.00),
     "text-embedding-3-small": Price(0.02, 0.02, 0.0),
     "text-embedding-3-large": Price(0.13, 0.13, 0.0),
 }
@@ -63,13 +74,23 @@ _SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 _FIELDS = tuple(f.name for f in fields(Price))
 
 
-def _candidates(model: str) -> Iterator[str]:
-    """The names a model may be priced under, most specific first."""
+def _candidates(model: str, *, inference: bool = True) -> Iterator[str]:
+    """The names a model may be priced under, most specific first.
+
+    A fine-tuned id is priced for inference only by `ft:<base>` entries (a fine-tuned
+    model costs more to call than its base, so the base's price would be wrong);
+    for training, by its base.
+    """
     name = model.strip()
     if ":" in name and not name.startswith("ft:"):
         name = name.split(":", 1)[1]  # provider:model
     if name.startswith("ft:"):
-        name = name.split(":")[1]  # ft:<base>:org:suffix:id
+        base = name.split(":")[1]  # ft:<base>:org:suffix:id
+        if inference:
+            yield f"ft:{base}"
+            yield f"ft:{_SNAPSHOT.sub('', base)}"
+            return
+        name = base
     yield name
     yield _SNAPSHOT.sub("", name)
     if "/" in name:  # openai/gpt-4o style gateway names
@@ -127,8 +148,12 @@ class PriceTable:
         return table
 
     def price(self, model: str) -> Price | None:
-        """The prices of `model` (or of its family), None for a model the table lacks."""
-        for name in _candidates(model):
+        """The inference prices of `model` (or of its family), None for a model the table
+        lacks (a fine-tuned model without an `ft:<base>` entry included)."""
+        return self._lookup(_candidates(model))
+
+    def _lookup(self, names: Iterator[str]) -> Price | None:
+        for name in names:
             if name in self.prices:
                 return self.prices[name]
         return None
@@ -139,10 +164,10 @@ class PriceTable:
 
     def training_per_million(self, model: str) -> float | None:
         """USD per 1M training tokens of an SFT/DPO job on `model`, None if not priced."""
-        price = self.price(model)
+        price = self._lookup(_candidates(model, inference=False))
         return None if price is None else price.training
 
     def training_hourly(self, model: str) -> float | None:
         """USD per hour of an RFT job on `model`, None if not priced."""
-        price = self.price(model)
+        price = self._lookup(_candidates(model, inference=False))
         return None if price is None else price.training_hour

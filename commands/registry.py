@@ -155,9 +155,22 @@ class Family:
                 return f"Unknown subcommand `{shown}` for {self.command}.{hint}\n{self.help()}"
         try:
             parsed = parse(rest, allowed_keys=sub.keys)
+            _refuse_bare_options(parsed, sub.keys)
             return sub.handler(services, inv, parsed)
         except (GrammarError, UsageError) as exc:
             return f"{exc}\nUsage: {self.usage(sub)}"
+
+
+def _refuse_bare_options(parsed: Parsed, keys: Collection[str]) -> None:
+    """`limit 20` (no `=`) would read as two more words, a model called `limit` and one
+    called `20`: an option's name followed by a word is caught and spelled out instead."""
+    words = parsed.words
+    for i, word in enumerate(words):
+        key = word.lower().rstrip(":")
+        if key in keys and key not in parsed.options:
+            value = words[i + 1] if i + 1 < len(words) else "…"
+            shown = value if len(value) <= 30 else value[:29] + "…"
+            raise UsageError(f"Options take `=`: write `{key}={shown}`, not `{word} {shown}`.")
 
 
 class CommandTable:

@@ -39,6 +39,8 @@ class RunProgress:
     models: Sequence[str]
     counts: Mapping[str, ModelTally]
     elapsed_s: float
+    # A run waiting for capacity: the runs ahead of it (None: it is not queued).
+    queued_behind: Sequence[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class RunSummary:
     error: str | None = None  # a failed run's reason (often the provider's message)
     # model -> sampling parameters it refused, so it ran with the provider's default
     adjustments: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # The lead line of a run of several models, once its comparison is known.
+    verdict: Verdict | None = None
     # model -> criterion -> its own tally, for suites with `graders:` (testing_criteria)
     criteria: Mapping[str, Mapping[str, CriterionTally]] = field(default_factory=dict)
 
@@ -69,6 +73,7 @@ class Failure:
     got: str
     score: float | None
     error: str | None = None
+    line: int | None = None  # the item's line in the data file
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,10 @@ class FailureList:
     run: str
     failures: Sequence[Failure]
     total_failed: int
+    # A grader that scores (similarity, a judge) shows the score beside its threshold;
+    # an exact match (string_check) has no score worth showing.
+    threshold: float | None = None
+    file_attached: bool = False  # every failure is in an uploaded file
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,26 @@ class ComparisonReport:
 
     title: Title
     comparison: Comparison
+    # Cost per side label; None where the price table does not know the model.
+    costs: Mapping[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The one line a report opens with (commands.headline builds it): the leading model
+    against its reference, the paired numbers, and what follows."""
+
+    challenger: str
+    challenger_rate: float | None
+    reference: str
+    reference_rate: float | None
+    reference_is: str  # "production", "the next best", "the base model", "r12"...
+    diff_pp: float
+    p_value: float
+    verdict: str  # better, worse, no significant difference
+    follow: str  # "proposal p3", "no proposal", ...: our words
+    samples_for_gap: int | None  # a hint when the difference is not significant
+    prefix: Title = ()  # ":rocket: Release alert (watch w1)" and the like
 
 
 def criteria_diff(side: Side, baseline: Side) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from commands.model_names import ModelDirectory
 from commands.ports import Completion, Message, ModelInfo, Models, ProviderError, RateLimitState
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,9 @@ class ResilientModels:
         self._sleep = sleep
         self._rng = random.Random(seed)
         self._limiters: dict[str, AdaptiveLimiter] = {}
+        # What each provider serves, cached for checking the names people type; listing
+        # for releases (watches) calls list_models itself, never this cache.
+        self.directory = ModelDirectory(inner)
 
     def in_flight(self) -> dict[str, int]:
         """Requests in flight per provider, now."""

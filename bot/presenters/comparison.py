@@ -36,13 +36,20 @@ def report(s: Style, r: ComparisonReport) -> str:
         latency = ""
         for q in (50, 95):
             lat_b, lat_c = base.latency_ms(q), side.latency_ms(q)
-            if lat_b is not None and lat_c is not None:
+            # A difference that rounds to 0.00 s says nothing: left out, not "-0.00 s".
+            if lat_b is not None and lat_c is not None and abs(lat_c - lat_b) >= 5:
                 latency += f" · p{q} latency {_signed((lat_c - lat_b) / 1000, ' s', 2)}"
+        cost_c, cost_b = r.costs.get(side.label), r.costs.get(base.label)
+        cost = (
+            f" · cost {money(cost_c)} vs {money(cost_b)}"
+            if cost_c is not None or cost_b is not None
+            else " · cost unknown"
+        )
         lines.append(
             f"• {s.code(side.label)}: {_signed(d.diff_pp)} (95% CI {_signed(d.ci95_pp[0])} to "
             f"{_signed(d.ci95_pp[1])}) · p = {d.p_value:.3g} (exact McNemar, {d.paired} "
             f"paired) · {d.improved} improved, {d.regressed} regressed → {verdict}"
-            f" · cost {money(side.cost)} vs {money(base.cost)}{latency}"
+            f"{cost}{latency}"
         )
         per_criterion = criteria_diff(side, base)
         if len(per_criterion) > 1:
@@ -71,5 +78,5 @@ def flips(s: Style, r: ComparisonReport) -> str | None:
         for index, now_passes in flipped[:MAX_FLIPS]:
             arrow = "fail → pass" if now_passes else "pass → fail"
             got = side.results[index].output or ""
-            lines.append(f"• item #{index}: {arrow} · got: {s.code(got, 160)}")
+            lines.append(f"• item {index + 1}: {arrow} · got: {s.code(got, 160)}")
     return "\n".join(lines) if lines else None

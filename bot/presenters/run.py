@@ -6,8 +6,10 @@ the wording is unit-tested once and both media say the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import replace
 
+from bot.presenters import verdict
 from bot.presenters.mrkdwn import Style
 from commands.formats import duration, money, pct, progress_bar, tokens
 from commands.reports import FailureList, RunHeader, RunProgress, RunSummary
@@ -30,6 +32,10 @@ def header_line(s: Style, h: RunHeader, state: str) -> str:
 def progress(s: Style, p: RunProgress) -> str:
     """The message kept up to date while a run goes."""
     h = p.header
+    if p.queued_behind is not None:
+        behind = ", ".join(p.queued_behind)
+        state = f"queued behind {behind}" if behind else "queued"
+        return f"{header_line(s, h, state)}\nwaiting for a free slot; nothing has been asked yet"
     lines = [header_line(s, h, "running")]
     for model in p.models:
         t = p.counts.get(model, ModelTally())
@@ -43,31 +49,39 @@ def progress(s: Style, p: RunProgress) -> str:
 
 
 def model_summary(s: Style, model: str, t: ModelTally, cost: float | None) -> str:
-    """One model's line: the contract's `<passed>/<graded> passed`, interval, cost, latency."""
+    """One model's line: the contract's `<passed>/<graded> passed`, interval, cost, latency.
+
+    Zero counts and numbers that are not known are left out rather than shown as 0."""
     if t.graded:
         lo, hi = wilson_interval(t.passed, t.graded)
         rate = f"{pct(t.pass_rate)} (95% CI {lo * 100:.1f}–{hi * 100:.1f}%)"
     else:
         rate = "no sample graded"
-    errored = f" · {t.errored} errored (not counted)" if t.errored else " · 0 errored"
+    errored = f" · {t.errored} errored (not counted)" if t.errored else ""
     lat = t.latencies_ms
     latency = (
-        f"p50 {percentile(lat, 50) / 1000:.2f} s, p95 {percentile(lat, 95) / 1000:.2f} s"
+        f" · latency p50 {percentile(lat, 50) / 1000:.2f} s, p95 {percentile(lat, 95) / 1000:.2f} s"
         if lat
-        else "n/a"
+        else ""
     )
     return (
         f"{s.strong_name(model)}: {t.passed}/{t.graded} passed — {rate}{errored}\n"
         f"      tokens {tokens(t.input_tokens)} in / {tokens(t.output_tokens)} out · "
-        f"cost {money(cost)} · latency {latency}"
+        f"cost {money(cost)}{latency}"
     )
 
 
 def summary(s: Style, r: RunSummary) -> str:
     """The final message of a run."""
     took = f" in {duration(r.elapsed_s)}" if r.elapsed_s is not None else ""
-    lines = [
-        header_line(s, r.header, f"{r.state}{took}"),
+    lines = []
+    header = r.header
+    if r.verdict is not None:
+        # The verdict first; a release alert's banner becomes the verdict's prefix.
+        lines.append(verdict.line(s, r.verdict))
+        header = replace(header, release_of=None, drift=False) if r.verdict.prefix else header
+    lines += [
+        header_line(s, header, f"{r.state}{took}"),
         f"data {s.code(r.header.data_version[:19])}",
     ]
     if r.state == "failed":
@@ -88,8 +102,6 @@ def summary(s: Style, r: RunSummary) -> str:
         extra = criteria_line(s, r.criteria.get(model, {}))
         if extra:
             lines.append(extra)
-    if len(r.models) > 1:
-        lines.append(ranking(s, r.models, r.counts, r.costs))
     return "\n".join(lines)
 
 
@@ -119,33 +131,26 @@ def criteria_line(s: Style, criteria: Mapping[str, CriterionTally]) -> str | Non
     return "      criteria: " + " · ".join(parts)
 
 
-def ranking(
-    s: Style,
-    models: Sequence[str],
-    counts: Mapping[str, ModelTally],
-    costs: Mapping[str, float | None],
-) -> str:
-    """A small table of the models by pass rate, for a multi-model run."""
-    rows = sorted(models, key=lambda m: -(counts.get(m, ModelTally()).pass_rate or -1))
-    width = max(len(m) for m in rows)
-    out = [f"{'model'.ljust(width)}  pass rate   passed  errored  cost"]
-    for m in rows:
-        t = counts.get(m, ModelTally())
-        out.append(
-            f"{m.ljust(width)}  {pct(t.pass_rate).rjust(9)}  {f'{t.passed}/{t.graded}'.rjust(7)}"
-            f"  {str(t.errored).rjust(7)}  {money(costs.get(m))}"
-        )
-    return s.block(out)
-
-
 def failures(s: Style, r: FailureList) -> str:
-    """Up to ten failing samples for the run's thread: what was asked, expected, answered."""
-    lines = [
-        f"{s.bold(f'Failing samples of {r.run}')} ({len(r.failures)} of {r.total_failed} shown)"
-    ]
+    """Up to ten failing samples for the run's thread: what was asked, expected, answered.
+
+    Items are numbered from 1, with their line in the data file; a score is shown only
+    for graders that score, beside the threshold it missed."""
+    shown = len(r.failures)
+    more = ""
+    if r.total_failed > shown:
+        more = (
+            f" ({shown} of {r.total_failed} shown; all of them in the attached file)"
+            if r.file_attached
+            else f" ({shown} of {r.total_failed} shown)"
+        )
+    lines = [f"{s.bold(f'Failing samples of {r.run}')}{more}"]
     for f in r.failures:
-        score = f" · score {f.score:.2f}" if f.score is not None else ""
-        lines.append(f"• {s.code(f.model)} item #{f.index}{score}")
+        score = ""
+        if r.threshold is not None and f.score is not None:
+            score = f" · score {f.score:.2f} (passes at {r.threshold:.2f})"
+        where = f" (line {f.line})" if f.line is not None else ""
+        lines.append(f"• {s.code(f.model)} item {f.index + 1}{where}{score}")
         lines.append(f"    input: {s.code(f.input, 300)}")
         if f.expected is not None:
             lines.append(f"    expected: {s.code(f.expected, 200)}")

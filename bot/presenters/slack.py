@@ -3,9 +3,16 @@ for Slack, bot.presenters.plain for a terminal)."""
 
 from __future__ import annotations
 
-from bot.presenters import comparison, run
+from bot.presenters import comparison, run, verdict
 from bot.presenters.mrkdwn import Style
-from commands.reports import ComparisonReport, FailureList, RunProgress, RunSummary, Title
+from commands.reports import (
+    ComparisonReport,
+    FailureList,
+    RunProgress,
+    RunSummary,
+    Title,
+    Verdict,
+)
 
 
 class StyledPresenter:
@@ -28,6 +35,9 @@ class StyledPresenter:
 
     def flips(self, report: ComparisonReport) -> str | None:
         return comparison.flips(self.style, report)
+
+    def verdict(self, report: Verdict) -> str:
+        return verdict.line(self.style, report)
 
     def line(self, parts: Title) -> str:
         return self.style.title(parts)

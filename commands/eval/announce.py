@@ -7,12 +7,14 @@ announcement was not complete: each part is a step recorded when it succeeded
 
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 from commands.eval.render import run_header
-from commands.ports import ChatError, Posted
-from commands.reports import Failure, FailureList, RunSummary
+from commands.ports import ChatError, Posted, Upload
+from commands.reports import Failure, FailureList, RunSummary, Verdict
 from commands.services import Ports
 from commands.steps import Steps
 from commands.suites.suite import Suite
@@ -109,6 +111,8 @@ async def announce(services: Ports, run: EvalRun, steps: Steps | None = None) ->
     if where is not None and run.status == "finished":
         thread = where
         await steps.run("failures", lambda: _post_failures(services, run, thread))
+        # A step of its own: a refused upload is retried without reposting the list.
+        await steps.run("failures-file", lambda: _upload_failures(services, run, thread))
     return where
 
 
@@ -134,6 +138,17 @@ async def _show_summary(services: Ports, run: EvalRun, text: str) -> Posted | No
     return posted
 
 
+async def restate(services: Ports, run: EvalRun, where: Posted, verdict: Verdict) -> None:
+    """Show the run's summary again, now opening with its verdict (known only once the
+    comparison and any proposal exist); a refusal is logged, not raised."""
+    counts = await services.db.run(store.tallies, run_id=run.id or 0)
+    summary = replace(summary_for(services, run, counts), verdict=verdict)
+    try:
+        await services.chat.update(where, services.presenter.run_summary(summary))
+    except ChatError as exc:
+        log.warning("verdict update failed: %s", exc.code)
+
+
 async def post_note(services: Ports, where: Posted, text: str) -> None:
     """A line in the thread of `where`; a refusal is logged, not raised."""
     try:
@@ -142,24 +157,81 @@ async def post_note(services: Ports, where: Posted, text: str) -> None:
         log.warning("thread note failed: %s", exc.code)
 
 
+def threshold_of(suite: Suite | None) -> float | None:
+    """The score a sample needed, for graders that score; None for an exact match, whose
+    score (0 or 1) tells nothing the word "failing" does not."""
+    if suite is None or suite.grader.get("type") in (None, "string_check"):
+        return None
+    if len(suite.criteria) > 1:  # several criteria: no one score and threshold
+        return None
+    own = suite.grader.get("pass_threshold")
+    return float(own) if isinstance(own, int | float) else suite.pass_threshold
+
+
+def failure_of(suite: Suite | None, r: Any) -> Failure:
+    known = suite is not None and r.item_index < len(suite.items)
+    item = suite.items[r.item_index] if suite is not None and known else {}
+    lines = suite.item_lines if suite is not None else []
+    return Failure(
+        index=r.item_index,
+        model=r.model,
+        input=input_of(suite, item) if suite else "",
+        expected=expected_of(suite, item) if suite else None,
+        got=r.output or "",
+        score=r.score,
+        line=lines[r.item_index] if r.item_index < len(lines) else None,
+    )
+
+
+def failures_file(failures: list[Failure]) -> bytes:
+    """Every failing sample as JSON lines: a file is not mrkdwn, so the text is kept as it
+    came, and a person can grep it or load it."""
+    rows = [
+        {
+            "item": f.index + 1,
+            "line": f.line,
+            "model": f.model,
+            "input": f.input,
+            "expected": f.expected,
+            "got": f.got,
+            "score": f.score,
+        }
+        for f in failures
+    ]
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
+
+
 async def _post_failures(services: Ports, run: EvalRun, where: Posted) -> None:
     run_id = run.id or 0
     failed = await services.db.run(store.results, run_id=run_id, status="failed")
     if not failed:
         return
     suite = services.suites.get(run.suite)
-    shown: list[Failure] = []
-    for r in failed[:MAX_FAILURES]:
-        item = suite.items[r.item_index] if suite and r.item_index < len(suite.items) else {}
-        shown.append(
-            Failure(
-                index=r.item_index,
-                model=r.model,
-                input=input_of(suite, item) if suite else "",
-                expected=expected_of(suite, item) if suite else None,
-                got=r.output or "",
-                score=r.score,
-            )
-        )
-    text = services.presenter.failures(FailureList(format_id("run", run_id), shown, len(failed)))
-    await services.chat.post(where.channel, text, thread_ts=where.ts)
+    every = [failure_of(suite, r) for r in failed]
+    attach = len(every) > MAX_FAILURES
+    report = FailureList(
+        format_id("run", run_id),
+        every[:MAX_FAILURES],
+        len(failed),
+        threshold=threshold_of(suite),
+        file_attached=attach,
+    )
+    await services.chat.post(where.channel, services.presenter.failures(report), thread_ts=where.ts)
+
+
+async def _upload_failures(services: Ports, run: EvalRun, where: Posted) -> None:
+    """Every failing sample as a file in the thread, when more failed than a message shows."""
+    run_id = run.id or 0
+    failed = await services.db.run(store.results, run_id=run_id, status="failed")
+    if len(failed) <= MAX_FAILURES:
+        return
+    every = [failure_of(services.suites.get(run.suite), r) for r in failed]
+    await services.chat.upload(
+        where.channel,
+        Upload(
+            f"failures-r{run_id}.jsonl",
+            failures_file(every),
+            title=f"Failing samples of r{run_id} ({len(every)})",
+        ),
+        thread_ts=where.ts,
+    )

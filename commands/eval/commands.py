@@ -5,14 +5,17 @@ Handlers parse and validate from memory, then return the work to run after the a
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from commands.eval import announce
 from commands.eval.render import clip, pct, run_header
 from commands.grammar import Parsed, int_option
+from commands.headline import compare_step, lead_of, verdict_line
+from commands.model_names import resolve, resolve_cached, split_names
 from commands.ports import ChatError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
-from commands.reports import Failure, FailureList, RunProgress
+from commands.reports import FailureList, RunProgress
 from commands.services import Services
 from commands.suites.suite import Suite
 from storage import aliases as alias_store
@@ -45,6 +48,30 @@ async def load_run(services: Services, run_id: int) -> Any:
     return run
 
 
+async def _queued_behind(services: Services, run: Any) -> list[str] | None:
+    """A queued run: the runs it waits for (those executing, and those queued before it)."""
+    if run.status != "queued":
+        return None
+
+    def ahead(session: Any) -> list[str]:
+        return [
+            f"r{r.id}"
+            for r in store.active_runs(session=session)
+            if r.id != run.id and (r.status == "running" or (r.id or 0) < (run.id or 0))
+        ]
+
+    return list(await services.db.run(ahead))
+
+
+def elapsed_since(started: datetime | None) -> float:
+    """Seconds a run has been executing: from its start, not from its last update (a
+    queued run has not started: 0)."""
+    if started is None:
+        return 0.0
+    aware = started if started.tzinfo else started.replace(tzinfo=UTC)
+    return max(0.0, (datetime.now(UTC) - aware).total_seconds())
+
+
 @EVAL.sub("suites")
 def suites_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
     """List suites: samples, grader, production model, last pass rate."""
@@ -71,10 +98,11 @@ def suites_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
         lines = ["*Eval suites*"]
         for name in services.suites.names():
             suite = services.suites.suites[name]
-            prod = aliases.get(name, {}).get("production", "none")
+            current = aliases.get(name, {}).get("production")
             lines.append(
                 f"• `{name}` — {len(suite.items)} samples · grader {suite.grader.get('type')}"
-                f" · production `{prod}` · last {last.get(name, 'never run')}"
+                + (f" · production `{current}`" if current else " · no production model")
+                + f" · last {last.get(name, 'never run')}"
             )
         if len(lines) == 1:
             lines.append(f"No suites in `{services.suites.root}`: add one (see examples/).")
@@ -90,13 +118,14 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
     """Run a suite on one or more models; two or more models make a comparison."""
     if not parsed.words:
         raise UsageError("Missing the suite and the model.")
-    name, models = parsed.words[0], list(parsed.words[1:])
+    # `a, b` and `a,b` name two models: a comma is never part of a model's name.
+    name, models = parsed.words[0], split_names(parsed.words[1:])
     suite = services.suites.get(name)
     if suite is None:
         raise UsageError(services.suites.unknown(name))
     if not models:
         raise UsageError(f"Name at least one model to run `{name}` on.")
-    if len(set(models)) != len(models):
+    if len({m.casefold() for m in models}) != len(models):
         raise UsageError("A model is named twice.")
     if len(models) > MAX_MODELS:
         raise UsageError(f"At most {MAX_MODELS} models per run.")
@@ -114,14 +143,25 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
             )
     limit = int_option(parsed, "limit", min=1, max=MAX_LIMIT)
     total = min(limit or len(suite.items), len(suite.items))
+    # Names the cached lists already know are checked before the acknowledgement; the
+    # others are checked with the provider first thing in the background, and a name it
+    # does not serve is refused privately before anything is posted or requested.
+    checked = resolve_cached(services.models.directory, services.models, models)
 
     async def work() -> None:
-        await _check_cost(services, suite, models, total)
+        chosen = checked
+        if chosen is None:
+            resolution = await resolve(services.models.directory, services.models, models)
+            if resolution.problems:
+                raise UserFacingError("\n".join(resolution.problems) + "\nNothing was started.")
+            chosen = resolution.models
+        await _refuse_duplicate(services, suite, chosen, limit)
+        await _check_cost(services, suite, chosen, total)
         run = await services.db.run(
             store.create_run,
             suite=suite.name,
             data_version=suite.data_version,
-            models=models,
+            models=chosen,
             total=total,
             sample_limit=limit,
             channel=inv.channel_id,
@@ -132,7 +172,7 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
         try:
             posted = await services.chat.post(
                 inv.channel_id,
-                services.presenter.run_progress(RunProgress(run_header(run), models, {}, 0)),
+                services.presenter.run_progress(RunProgress(run_header(run), chosen, {}, 0)),
             )
         except ChatError as exc:
             await services.db.run(
@@ -149,8 +189,40 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
         await services.engine.start(run.id or 0)
 
     n = f"{total} samples" + (f" of {len(suite.items)}" if total < len(suite.items) else "")
-    return Started(
-        f"Starting `{name}` on {', '.join(f'`{m}`' for m in models)} ({n})…", work, "eval-run"
+    names = ", ".join(f"`{clip(m, 60)}`" for m in (checked or models))
+    if checked is None:
+        return Started(
+            f"Checking {names} with the provider, then starting `{name}` ({n})…",
+            work,
+            "eval-run",
+        )
+    return Started(f"Starting `{name}` on {names} ({n})…", work, "eval-run")
+
+
+async def _refuse_duplicate(
+    services: Services, suite: Suite, models: list[str], limit: int | None
+) -> None:
+    """Point at a run in flight that does the same work (suite, models, limit, data)."""
+
+    def same(session: Any) -> Any:
+        for run in store.active_runs(session=session):
+            if (
+                run.suite == suite.name
+                and run.data_version == suite.data_version
+                and sorted(run.models) == sorted(models)
+                and run.sample_limit == limit
+            ):
+                return run
+        return None
+
+    twin = await services.db.run(same)
+    if twin is None:
+        return
+    where = f" in <#{twin.channel}>" if twin.channel else ""
+    who = f", started by <@{twin.user_id}>" if twin.user_id else ""
+    raise UserFacingError(
+        f"The same run is already {twin.status}: `r{twin.id}`{where}{who}. Follow it there,"
+        f" or `/eval status r{twin.id}`. Nothing was started."
     )
 
 
@@ -201,7 +273,8 @@ def status_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
                             live.header if live else run_header(run),
                             run.models,
                             live.stored if live else counts,
-                            0,
+                            elapsed_since(run.started_at),
+                            queued_behind=await _queued_behind(services, run),
                         )
                     )
                 )
@@ -239,18 +312,13 @@ def show_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Start
         suite = services.suites.get(run.suite)
         if failed and suite is not None:
             shown = [
-                Failure(
-                    r.item_index,
-                    r.model,
-                    announce.input_of(suite, suite.items[r.item_index]),
-                    announce.expected_of(suite, suite.items[r.item_index]),
-                    r.output or "",
-                    r.score,
-                )
+                announce.failure_of(suite, r)
                 for r in failed[: announce.MAX_FAILURES]
                 if r.item_index < len(suite.items)
             ]
-            report = FailureList(f"r{run_id}", shown, len(failed))
+            report = FailureList(
+                f"r{run_id}", shown, len(failed), threshold=announce.threshold_of(suite)
+            )
             text += "\n\n" + services.presenter.failures(report)
         await inv.respond(text)
 
@@ -298,9 +366,20 @@ def compare_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | St
             comparison = await compare.for_two_runs(services, a, b)
         except compare.CompareRefused as exc:
             raise UserFacingError(str(exc)) from exc
-        posted = await services.chat.post(
-            inv.channel_id, f"*Comparison r{a_id} vs r{b_id}* requested by <@{inv.user_id}>"
+        # The verdict is the message; the report, chart and flips are in its thread.
+        lead = lead_of(comparison, best_is_baseline=False)
+        if lead is None:
+            raise UserFacingError(f"`r{b_id}` has no model to compare with `r{a_id}`.")
+        leader, reference, numbers = lead
+        verdict = verdict_line(
+            leader,
+            reference,
+            numbers,
+            reference_is=f"r{a_id}",
+            follow=compare_step(numbers.verdict, a.suite, leader.model),
+            prefix=(f"*r{a_id} vs r{b_id}*: ",),
         )
+        posted = await services.chat.post(inv.channel_id, services.presenter.verdict(verdict))
         await compare.post_report(services, comparison, posted, (f"r{a_id} vs r{b_id}",))
 
     return Started(f"Comparing `r{a_id}` with `r{b_id}`…", work, "eval-compare")
@@ -321,3 +400,24 @@ def history_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | St
         await post_history(services, name, inv.channel_id)
 
     return Started(f"Drawing the history of `{name}`…", work, "eval-history")
+
+
+RUNS_SHOWN = 15
+
+
+@EVAL.sub("runs", "[<suite>]")
+def runs_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
+    """Recent runs, finished or not: id, suite, models, status, pass rates, when, who."""
+    if parsed.options or len(parsed.words) > 1:
+        raise UsageError("`/eval runs` takes at most a suite name.")
+    name = parsed.words[0] if parsed.words else None
+    if name is not None and services.suites.get(name) is None:
+        raise UsageError(services.suites.unknown(name))
+
+    async def work() -> None:
+        from commands.eval.run_list import listed_runs, runs_text
+
+        listed = await services.db.run(listed_runs, suite=name, limit=RUNS_SHOWN)
+        await inv.respond(runs_text(listed, suite=name))
+
+    return Started("Listing the runs…", work, "eval-runs")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from commands import chart_colours
+from commands.headline import Contender, pick_reference
 from commands.ports import ChartBar, ChartDiff, Posted, TagRate, Upload
 from commands.reports import Comparison, ComparisonReport, Side, Title
 from commands.services import Ports
@@ -50,9 +51,34 @@ async def _sides(services: Ports, run: EvalRun, taken: set[str]) -> list[Side]:
 
 
 async def for_run(services: Ports, run: EvalRun) -> Comparison:
-    """The first model of a multi-model run against each of the others."""
+    """The first model of a multi-model run against each of the others (the contract's
+    baseline, as GET /api/runs/<id>/comparison gives it)."""
     sides = await _sides(services, run, set())
     return compare_sides(run.suite, sides[0], sides[1:])
+
+
+async def for_run_in_slack(
+    services: Ports, run: EvalRun, production: str | None
+) -> tuple[Comparison, bool]:
+    """A multi-model run as Slack shows it: each model against production when it ran,
+    else against the best model of the run (so the two best are compared, whoever was
+    named first). Returns the comparison and whether its baseline is that best model."""
+    sides = await _sides(services, run, set())
+    contenders = [Contender(s.model, _rate(s)) for s in sides]
+    picked = pick_reference(contenders, production)
+    if picked is None or picked[2] == "production":
+        base = next((s for s in sides if s.model == production), sides[0])
+        best_is_baseline = False
+    else:
+        base = next(s for s in sides if s.model == picked[0].model)
+        best_is_baseline = True
+    others = [s for s in sides if s is not base]
+    return compare_sides(run.suite, base, others), best_is_baseline
+
+
+def _rate(side: Side) -> float | None:
+    graded = side.graded()
+    return sum(graded.values()) / len(graded) if graded else None
 
 
 class CompareRefused(Exception):
@@ -157,7 +183,11 @@ async def post_report(
     the flips from being posted, and a part refused for now is retried with the run.
     """
     steps = steps or Steps(services, None, where)
-    report = ComparisonReport(title, c)
+    costs = {
+        side.label: (side.cost if services.prices.price(side.model) is not None else None)
+        for side in [c.baseline, *(s for s, _ in c.challengers)]
+    }
+    report = ComparisonReport(title, c, costs)
 
     async def comparison() -> None:
         await services.chat.post(

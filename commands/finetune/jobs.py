@@ -19,6 +19,7 @@ from typing import Any
 from commands import schedule as scheduled
 from commands.finetune import progress as tracking
 from commands.finetune.render import job_text
+from commands.finetune.steps import Step, friendly, step_text
 from commands.leases import Lease, dead_here
 from commands.origins import FineTune, stored
 from commands.ports import (
@@ -251,9 +252,11 @@ async def poll(services: Services, job_id: int) -> FineTuneJob | None:
     events = await ft.events(job.provider, job.provider_job_id)
     seen = set(job.seen_events or [])
     metrics = tracking.metrics_of(events)
-    fresh = [e for e in reversed(events) if e.id not in seen and tracking.noteworthy(e)]
-    for event in fresh:
-        await _thread(services, job, f"`{event.level}` {event.message}")
+    # The provider's log lines become the team's words (commands.finetune.steps).
+    fresh = [friendly(e) for e in reversed(events) if e.id not in seen]
+    for step in fresh:
+        if step is not None:
+            await _thread(services, job, step_text(step))
     fields: dict[str, Any] = {
         "status": info.status,
         "trained_tokens": info.trained_tokens,
@@ -303,7 +306,8 @@ async def finish(services: Services, job: FineTuneJob, metrics: list[JobEvent]) 
         except ChatError as exc:
             log.warning("loss chart upload failed: %s", exc.code)
     if job.status == "failed":
-        await _thread(services, job, f":x: The job failed: {job.error or 'no reason given'}.")
+        reason = Step(":x:", "The job failed", job.error or "no reason given")
+        await _thread(services, job, step_text(reason))
         return
     if job.status == "cancelled":
         await _thread(services, job, ":no_entry_sign: The job was cancelled.")

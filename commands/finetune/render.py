@@ -31,6 +31,17 @@ def _eta(seconds: Any) -> str:
     )
 
 
+def _metrics(job: FineTuneJob) -> list[str]:
+    out = []
+    if job.train_loss is not None:
+        out.append(f"train loss {job.train_loss:.3f}")
+    if job.valid_loss is not None:
+        out.append(f"valid loss {job.valid_loss:.3f}")
+    if job.reward is not None:
+        out.append(f"reward {job.reward:.3f}")
+    return out
+
+
 def job_text(job: FineTuneJob) -> str:
     """Status, step/total, latest losses, time left, and what the job is."""
     estimate = (
@@ -48,14 +59,14 @@ def job_text(job: FineTuneJob) -> str:
         f"status: {STATUS_WORDS.get(job.status, job.status)}",
     ]
     step, total = job.step, job.total_steps
-    if step is not None and total is not None and total > 0:
-        metrics = []
-        if job.train_loss is not None:
-            metrics.append(f"train loss {job.train_loss:.3f}")
-        if job.valid_loss is not None:
-            metrics.append(f"valid loss {job.valid_loss:.3f}")
-        if job.reward is not None:
-            metrics.append(f"reward {job.reward:.3f}")
+    if job.status in ("succeeded", "failed", "cancelled", "serving"):
+        # The end: the last losses stay in the message, without a progress bar.
+        last = _metrics(job)
+        if last:
+            at = f" at step {step}" if step is not None else ""
+            lines.append(f"last losses{at}: " + " · ".join(last))
+    elif step is not None and total is not None and total > 0:
+        metrics = _metrics(job)
         lines.append(
             f"{progress_bar(step, total)} step {step}/{total}"
             + (" · " + " · ".join(metrics) if metrics else "")

@@ -212,12 +212,13 @@ async def _thread(services: Ports, where: Posted, p: Proposal, approvals: list[s
         )
     elif p.status == "rejected":
         text = f":x: Rejected by <@{p.decided_by}>. `{p.suite}` {p.alias} stays " + (
-            f"`{p.current}`." if p.current else "unset."
+            f"`{p.current}`." if p.current else "without a production model."
         )
     else:
         text = (
             f":hourglass: Proposal p{p.id} expired before it had "
-            f"{p.approvals_needed} approval(s); nothing changed."
+            + (f"{p.approvals_needed} approvals" if p.approvals_needed != 1 else "1 approval")
+            + "; nothing changed."
         )
     try:
         await services.chat.post(where.channel, text, thread_ts=where.ts)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from commands.headline import p_text
 from storage.tables import Proposal
+
+NO_PRODUCTION = "no production model"  # the one wording of an alias not yet set
 
 
 def _pct(value: Any) -> str:
@@ -41,16 +44,51 @@ def _who(users: list[str]) -> str:
     return ", ".join(f"<@{u}>" for u in users) or "nobody"
 
 
+def _approvals(n: int) -> str:
+    return f"{n} approval" if n == 1 else f"{n} approvals"
+
+
+def _now(p: Proposal) -> str:
+    return f"`{p.current}`" if p.current else NO_PRODUCTION
+
+
+def verdict_of(p: Proposal) -> str:
+    """The proposal's lead line: what would change, on what evidence, and what to do."""
+    now = _now(p)
+    head = (
+        f":ballot_box_with_check: *Proposal p{p.id}*: `{p.candidate}` as {p.alias} of "
+        f"`{p.suite}` (now {now})"
+    )
+    cand, cur, paired = (p.evidence.get(k) for k in ("candidate", "current", "paired"))
+    if paired:
+        rates = f"{_pct(cand['pass_rate'])} vs {_pct(cur['pass_rate'])}, " if cand and cur else ""
+        said = {"better": "better", "worse": "worse"}.get(
+            paired["verdict"], "not significant at this size"
+        )
+        return (
+            f"{head} — {rates}{paired['diff_pp']:+.1f} pp, {p_text(paired['p_value'])}, "
+            f"{said} → react :white_check_mark: to approve "
+            f"({_approvals(p.approvals_needed)} needed)"
+        )
+    if cand:
+        return (
+            f"{head} — {_pct(cand['pass_rate'])} in {cand['run']}, no paired run with the "
+            f"current model → react :white_check_mark: to approve "
+            f"({_approvals(p.approvals_needed)} needed)"
+        )
+    return f"{head} — no finished run of `{p.candidate}` on this suite yet: run it first"
+
+
 def proposal_text(p: Proposal, approvers: list[str], approvals: list[str]) -> str:
     """The open proposal: candidate, current, evidence, who may approve and how many."""
     expires = f"{p.expires_at:%Y-%m-%d %H:%M} UTC" if p.expires_at else "never"
     lines = [
-        f":ballot_box_with_check: *Proposal p{p.id}* · `{p.suite}` {p.alias}: "
-        f"`{p.current or 'unset'}` → `{p.candidate}`",
-        f"Proposed by <@{p.proposer}>." if p.proposer else "Proposed by evalbot.",
+        verdict_of(p),
+        f"`{p.suite}` {p.alias}: {_now(p)} → `{p.candidate}` · "
+        + (f"proposed by <@{p.proposer}>" if p.proposer else "proposed by evalbot"),
         "*Evidence*",
         *evidence_lines(p.evidence),
-        f"*Approvers*: {_who(approvers)} · needs {p.approvals_needed} approval(s), "
+        f"*Approvers*: {_who(approvers)} · needs {_approvals(p.approvals_needed)}, "
         f"{len(approvals)} so far"
         + (f" ({_who(approvals)})" if approvals else "")
         + f" · expires {expires}",
@@ -67,11 +105,11 @@ def decision_text(p: Proposal, approvers: list[str], approvals: list[str]) -> st
         f"`{p.suite}` {p.alias} is now `{p.candidate}`",
         "rejected": f":x: *Rejected* by <@{p.decided_by}> {when}",
         "expired": f":hourglass: *Expired* {when} with {len(approvals)} of "
-        f"{p.approvals_needed} approval(s)",
+        f"{_approvals(p.approvals_needed)}",
     }.get(p.status, p.status)
     lines = [
         outcome,
-        f"*Proposal p{p.id}* · `{p.suite}` {p.alias}: `{p.current or 'unset'}` → `{p.candidate}`",
+        f"*Proposal p{p.id}* · `{p.suite}` {p.alias}: {_now(p)} → `{p.candidate}`",
         *evidence_lines(p.evidence),
     ]
     return "\n".join(lines)

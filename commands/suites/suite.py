@@ -75,6 +75,8 @@ class Suite:
     approvals: int = 1
     self_approval: bool = False
     tags: list[str] = field(default_factory=list)  # every tag the items carry, sorted
+    # The line of each item in the data file, so a person can find "item 7" there.
+    item_lines: list[int] = field(default_factory=list)
     # The testing criteria, in order; a sample passes when every one passes.
     criteria: tuple[Criterion, ...] = ()
     tools: list[dict[str, Any]] = field(default_factory=list)  # Responses API shape
@@ -190,12 +192,14 @@ def _data_file(doc: dict[str, Any], key: str, ctx: SpecContext) -> Path | None:
 
 def _read_items(
     path: Path, ctx: SpecContext, errors: _Collector
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """The eval items, each checked for the fields its templates use; and the tags."""
+) -> tuple[list[dict[str, Any]], list[str], list[int]]:
+    """The eval items, each checked for the fields its templates use; the tags; and the
+    line of each item in the file."""
     used: dict[FieldPath, str] = {}
     for where, field_path in ctx.fields_used:
         used.setdefault(field_path, where)
     items: list[dict[str, Any]] = []
+    lines: list[int] = []
     tags: set[str] = set()
     try:
         for number, item in _iter_jsonl(path, errors):
@@ -212,12 +216,13 @@ def _read_items(
             else:
                 tags.update(item_tags)
             items.append(item)
+            lines.append(number)
     except UnicodeDecodeError:
         errors.add(SuiteError(path, "not UTF-8 text"))
-        return [], []
+        return [], [], []
     if not items and not any(e.file == path for e in errors.errors):
         errors.add(SuiteError(path, "no items: the dataset is empty"))
-    return items, sorted(tags)
+    return items, sorted(tags), lines
 
 
 def _check_training_file(path: Path, errors: _Collector) -> None:
@@ -389,8 +394,9 @@ def load_suite(folder: Path) -> Suite:
 
     items: list[dict[str, Any]] = []
     tags: list[str] = []
+    item_lines: list[int] = []
     if data is not None:
-        items, tags = _read_items(data, ctx, errors)
+        items, tags, item_lines = _read_items(data, ctx, errors)
     for path in extra.values():
         if path is not None:
             _check_training_file(path, errors)
@@ -414,6 +420,7 @@ def load_suite(folder: Path) -> Suite:
         items=items,
         data_version=_data_version(folder, files),
         tags=tags,
+        item_lines=item_lines,
         **settings,
     )
 

@@ -203,15 +203,22 @@ def check(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
         lines = []
         for watch in watches:
             try:
-                started = await poll(services, watch.id or 0)
+                started = await poll(services, watch.id or 0, drift_channel=inv.channel_id)
             except ProviderError as exc:
                 lines.append(
                     f"• `w{watch.id}`: the provider failed ({exc.kind}: "
                     f"{clip(exc.message, 100)}); the next tick retries."
                 )
                 continue
-            found = ", ".join(f"`{m}`" for m in dict.fromkeys(started)) or "no new model"
-            lines.append(f"• `w{watch.id}` `{watch.glob}`: {found}")
+            # Every run the check started is named: a drift rerun spends as much as any.
+            runs = [
+                f"drift rerun of production `{r.model}` on `{r.suite}` as `r{r.run_id}`"
+                if r.drift
+                else f"new model `{r.model}`: running `{r.suite}` as `r{r.run_id}`"
+                for r in started
+            ]
+            none = "no production model to rerun" if watch.glob == DRIFT else "no new model"
+            lines.append(f"• `w{watch.id}` `{watch.glob}`: {'; '.join(runs) or none}")
         await inv.respond("*Checked*\n" + "\n".join(lines))
 
     return Started("Checking the watches now…", work, "watch-check")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -33,8 +34,23 @@ def qualified(provider: str, model_id: str) -> str:
     return model_id if provider == "default" else f"{provider}:{model_id}"
 
 
-async def poll(services: Services, watch_id: int) -> list[str]:
-    """Poll a watch; returns the qualified ids of the releases it started runs for."""
+@dataclass(frozen=True)
+class StartedRun:
+    """A run a poll started: a release's, or a drift rerun of production."""
+
+    run_id: int
+    suite: str
+    model: str
+    drift: bool = False
+
+
+async def poll(
+    services: Services, watch_id: int, *, drift_channel: str | None = None
+) -> list[StartedRun]:
+    """Poll a watch; returns the runs it started.
+
+    `drift_channel`: a person asked for this check there (`/watch check`), so a drift
+    rerun is shown there as it goes, not only when it finds a drop."""
     watch = await services.db.run(store.get_watch, watch_id=watch_id)
     if watch is None or watch.paused:
         return []
@@ -53,10 +69,10 @@ async def poll(services: Services, watch_id: int) -> list[str]:
     firsts, updated = await services.db.run(record)
     if updated is None:
         return []
-    started: list[str] = []
+    started: list[StartedRun] = []
     if watch.glob == DRIFT:
         if watch.initialized:  # the first poll only records
-            await check_drift(services, updated)
+            started += await check_drift(services, updated, channel=drift_channel)
     elif watch.initialized:
         releases = new_releases(
             [m.id for m in listed],
@@ -69,8 +85,9 @@ async def poll(services: Services, watch_id: int) -> list[str]:
             for suite in watch.suites:
                 key = f"release:{watch.provider}:{model_id}:{suite}"
                 if await services.db.run(notices.claim, key=key, channel=watch.channel):
-                    await start_release_run(services, updated, name, suite)
-                    started.append(name)
+                    run_id = await start_release_run(services, updated, name, suite)
+                    if run_id is not None:
+                        started.append(StartedRun(run_id, suite, name))
     await check_retirements(services, updated, listed)
     return started
 
@@ -97,15 +114,18 @@ def past_runs(session: Any, suite: str, *, rates: bool) -> list[PastRun]:
     return out
 
 
-async def start_release_run(services: Services, watch: Watch, model: str, suite_name: str) -> None:
-    """Run the suite on a new model, against production (or the best recent model)."""
+async def start_release_run(
+    services: Services, watch: Watch, model: str, suite_name: str
+) -> int | None:
+    """Run the suite on a new model, against production (or the best recent model);
+    the run's id, None when the suite is not loaded."""
     suite = services.suites.get(suite_name)
     if suite is None:
         log.warning("watch w%s names suite %s, which is not loaded", watch.id, suite_name)
-        return
+        return None
     total = len(suite.items)
 
-    def plan(session: Any) -> Any:
+    def plan(session: Any) -> EvalRun:
         production = alias_store.get_alias(session=session, suite=suite_name)
         choice = choose_baseline(
             model,
@@ -138,9 +158,10 @@ async def start_release_run(services: Services, watch: Watch, model: str, suite_
     run = await services.db.run(plan)
     log.info("release %s: running %s as r%s", model, suite_name, run.id)
     await services.engine.start(run.id or 0)
+    return run.id
 
 
-def _plan_drift(session: Any, *, watch: Watch, suite: Suite) -> EvalRun | None:
+def _plan_drift(session: Any, *, watch: Watch, suite: Suite, channel: str | None) -> EvalRun | None:
     production = alias_store.get_alias(session=session, suite=suite.name)
     if production is None:
         return None
@@ -153,30 +174,36 @@ def _plan_drift(session: Any, *, watch: Watch, suite: Suite) -> EvalRun | None:
     origin, origin_ref = stored(
         Drift(watch=watch.id, model=production, previous_run=previous, channel=watch.channel)
     )
-    # No channel: a drift run posts nothing unless it finds a drop.
+    # No channel: a scheduled drift run posts nothing unless it finds a drop. One a
+    # person asked for (`/watch check`) is shown where they asked, as any run is.
     return run_store.create_run(
         session=session,
         suite=suite.name,
         data_version=suite.data_version,
         models=[production],
         total=len(suite.items),
-        channel=None,
+        channel=channel,
         origin=origin,
         origin_ref=origin_ref,
     )
 
 
-async def check_drift(services: Services, watch: Watch) -> None:
+async def check_drift(
+    services: Services, watch: Watch, *, channel: str | None = None
+) -> list[StartedRun]:
     """Rerun each suite's production model; the run alerts only on a significant drop."""
+    started: list[StartedRun] = []
     for suite_name in watch.suites:
         suite = services.suites.get(suite_name)
         if suite is None:
             continue
-        run = await services.db.run(_plan_drift, watch=watch, suite=suite)
+        run = await services.db.run(_plan_drift, watch=watch, suite=suite, channel=channel)
         if run is None:
             log.info("drift watch w%s: %s has no production model", watch.id, suite_name)
             continue
         await services.engine.start(run.id or 0)
+        started.append(StartedRun(run.id or 0, suite_name, run.models[0], drift=True))
+    return started
 
 
 def _days_left(shutdown: str, today: date) -> int | None:

@@ -182,7 +182,9 @@ def test_eval_run_below_the_floor_exits_1(runs: dict[str, Ran]) -> None:
 
 def test_failing_samples_are_listed_with_what_was_expected(runs: dict[str, Ran]) -> None:
     out = runs["below"].result.stdout
-    assert "Failing samples of r1 (7 of 7 shown)" in out
+    # All of them fit: no "(7 of 7 shown)"; items numbered from 1 with their data line.
+    assert "Failing samples of r1\n" in out and "shown" not in out
+    assert "item 10 (line 10)" in out
     assert routing_items()[9]["ticket"] in out
 
 

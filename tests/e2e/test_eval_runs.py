@@ -115,12 +115,28 @@ def test_exact_counts_summary_failures_and_comparison(
             lambda: len(slack.thread("C1", msg.ts)) >= 3 and slack.thread("C1", msg.ts)
         )
         failures = next(m for m in thread if m.text.startswith("*Failing samples"))
-        assert "(10 of 23 shown)" in failures.text
+        assert "(10 of 23 shown; all of them in the attached file)" in failures.text
+        assert "• `m-good` item 1 (line 1)" in failures.text  # from 1, with the data line
+        assert "score" not in failures.text  # an exact match has no score worth showing
         report = next(m for m in thread if "baseline `m-good`" in m.text)
         assert "-85.0 pp" in report.text and "*worse*" in report.text
         assert "0 improved, 17 regressed" in report.text
-        upload = slack.wait_for(lambda: slack.uploads or None)[0]
-        assert upload.bytes.startswith(b"\x89PNG") and upload.thread_ts == msg.ts
+        uploads = slack.wait_for(lambda: len(slack.uploads) >= 2 and slack.uploads)
+        chart = next(u for u in uploads if u.bytes.startswith(b"\x89PNG"))
+        assert chart.thread_ts == msg.ts
+        listed = next(u for u in uploads if u.filename == "failures-r1.jsonl")
+        assert listed.bytes.count(b"\n") == 23 and listed.thread_ts == msg.ts
+        # The summary opens with the verdict: no production model, so the two best.
+        final = slack.wait_for(
+            lambda: (
+                "vs the next best" in slack.message("C1", msg.ts).text
+                and slack.message("C1", msg.ts)
+            )
+        )
+        lead = final.text.splitlines()[0]
+        assert lead.startswith("`m-good` 85.0% vs the next best `m-bad` 0.0%: +85.0 pp, p<0.001")
+        assert "no production model to replace" in lead
+        assert "0 errored" not in final.text and "```" not in final.text
         status, comparison = bot.get("/api/runs/r1/comparison")
         assert status == 200
         challenger = comparison["challengers"]["m-bad"]
@@ -321,11 +337,13 @@ def test_unknown_model_and_unknown_run_say_what_exists(
     bot = launch(tmp, slack, openai)
     try:
         bot.slash(slack, "run parity no-such-model")
-        wait_status(bot, "r1", {"failed"})
-        msg = slack.wait_for(
-            lambda: next((m for m in top_messages(slack) if "failed" in m.text), None)
+        refused = slack.wait_for(
+            lambda: next((r for r in slack.responses if "no-such-model" in r.body["text"]), None)
         )
-        assert "is not a model this provider serves" in msg.text
+        # Checked against the provider's list first: refused privately, nothing started.
+        assert "is not a model the default provider serves" in refused.body["text"]
+        assert refused.body["response_type"] == "ephemeral"
+        assert bot.get("/api/runs/r1")[0] == 404 and not top_messages(slack)
         bot.slash(slack, "show r42")
         reply = slack.wait_for(
             lambda: next((r for r in slack.responses if "r42" in json.dumps(r.body)), None)
@@ -353,8 +371,10 @@ def test_tagged_suite_comparison_adds_a_per_tag_chart(
     try:
         bot.slash(slack, "run support-summaries m-good m-bad limit=12")
         wait_status(bot, "r1", {"finished"})
-        uploads = slack.wait_for(lambda: len(slack.uploads) >= 2 and slack.uploads)
-        names = sorted(u.filename for u in uploads)
+        uploads = slack.wait_for(
+            lambda: any(u.filename == "tags.png" for u in slack.uploads) and slack.uploads
+        )
+        names = sorted(u.filename for u in uploads if u.filename.endswith(".png"))
         assert names == ["comparison.png", "tags.png"]
         tags = next(u for u in uploads if u.filename == "tags.png")
         assert tags.bytes.startswith(b"\x89PNG") and len(tags.bytes) > 10_000

@@ -128,6 +128,24 @@ def test_sft_from_suite_followed_to_an_eval_and_a_proposal(
         uploads = [u.filename for u in slack.uploads if u.thread_ts == msg.ts]
         assert "loss.png" in uploads and "comparison.png" in uploads
         assert "succeeded" in slack.message("C1", msg.ts).text
+        # The thread tells the steps in our words, not the provider's log lines.
+        steps = [m.text for m in thread]
+        assert ":gear: Training started" in steps
+        assert ":inbox_tray: Data accepted: waiting in the provider's queue" in steps
+        assert f":package: Model ready: `{ft_model}`" in steps
+        assert not any("moving job to queued state" in t or t.startswith("`info`") for t in steps)
+        # The final message keeps the last losses and ends with the verdict against the base.
+        final = slack.wait_for(
+            lambda: (
+                "vs the base model" in slack.message("C1", msg.ts).text
+                and slack.message("C1", msg.ts).text
+            )
+        )
+        assert "last losses at step" in final and "train loss" in final
+        assert final.splitlines()[-1].startswith(
+            f":sparkles: *Fine-tune f1*: `{ft_model}` 100.0% vs the base model `gpt-4.1-mini`"
+        )
+        assert final.splitlines()[-1].endswith("*better* → proposal p1")
     finally:
         bot.stop()
 
@@ -182,7 +200,7 @@ def test_costly_job_waits_for_an_approval(world: tuple[Path, FakeSlack, FakeOpen
         home = slack.app_home_opened_event(APPROVER)
         bot.post_signed(json.dumps(home).encode(), content_type="application/json")
         view = slack.wait_for(lambda: slack.published_views.get(APPROVER))
-        assert "fine-tune f1 (SFT on `gpt-4.1-mini`): awaiting_approval" in json.dumps(view)
+        assert "|f1> (SFT on `gpt-4.1-mini`): awaiting approval" in json.dumps(view)
         for user in ("U0RANDOM", APPROVER):
             event = slack.reaction_event("white_check_mark", user, "C1", msg.ts)
             assert (

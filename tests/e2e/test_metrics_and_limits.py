@@ -150,8 +150,9 @@ def test_runs_at_slacks_real_limits_keep_one_message_each(
     slack.set_limit("chat.update", 12, burst=2)  # a fifth of Tier 3: 429s will happen
     bot = launch(tmp, slack, openai, EVALBOT_CONCURRENCY="2")
     try:
-        for _ in range(3):
-            assert bot.slash(slack, "run parity m-good")[0] == 200
+        # Three different runs (an identical one in flight would be pointed at instead).
+        for limit in ("", " limit=20", " limit=100"):
+            assert bot.slash(slack, "run parity m-good" + limit)[0] == 200
         for run in ("r1", "r2", "r3"):
             wait_status(bot, run, {"finished"})
         finals = slack.wait_for(

@@ -86,8 +86,8 @@ def test_one_approval_promotes_and_others_change_nothing(
     bot = launch(world)
     try:
         msg = propose(bot, slack, "parity m-good")
-        assert "*Proposal p1*" in msg.text and "`unset` → `m-good`" in msg.text
-        assert "needs 1 approval(s), 0 so far" in msg.text
+        assert "*Proposal p1*" in msg.text and "no production model → `m-good`" in msg.text
+        assert "needs 1 approval, 0 so far" in msg.text
         for user in (PROPOSER, APP2, APP3, OWNER):
             assert f"<@{user}>" in msg.text  # approvers: the setting plus the suite's owners
         reactions = {
@@ -136,7 +136,7 @@ def test_two_approvals_withdraw_and_reject(world: tuple[Path, FakeSlack, FakeOpe
     bot = launch(world)
     try:
         msg = propose(bot, slack, "parity2 m-good")
-        assert "needs 2 approval(s)" in msg.text
+        assert "needs 2 approvals" in msg.text
         react(bot, slack, msg, APP2)
         slack.wait_for(lambda: "1 so far" in slack.message("C1", msg.ts).text or None)
         react(bot, slack, msg, APP2, added=False)  # reaction_removed withdraws it
@@ -165,7 +165,7 @@ def test_proposal_expires(world: tuple[Path, FakeSlack, FakeOpenAI]) -> None:
         # the scheduler's sweep expires it (first sweep 5 s after start) without any reaction
         slack.wait_for(lambda: "*Expired*" in slack.message("C1", msg.ts).text or None, timeout=20)
         thread = slack.wait_for(lambda: slack.thread("C1", msg.ts) or None)
-        assert "expired before it had 1 approval(s); nothing changed" in thread[0].text
+        assert "expired before it had 1 approval; nothing changed" in thread[0].text
         react(bot, slack, msg, APP2)
         assert bot.get("/api/aliases") == (200, {})
         react(bot, slack, msg, APP3)
@@ -259,6 +259,12 @@ def test_a_better_challenger_of_production_gets_a_proposal(
             )
         )
         assert "`m-bad` → `m-good`" in proposal.text and "better" in proposal.text
+        # The proposal opens with what would change, on what evidence, and what to do.
+        assert proposal.text.splitlines()[0] == (
+            ":ballot_box_with_check: *Proposal p2*: `m-good` as production of `parity` "
+            "(now `m-bad`) — 85.0% vs 0.0%, +85.0 pp, p<0.001, better → react "
+            ":white_check_mark: to approve (1 approval needed)"
+        )
         react(bot, slack, proposal, APP3)
         slack.wait_for(
             lambda: bot.get("/api/aliases")[1] == {"parity": {"production": "m-good"}} or None
@@ -278,15 +284,23 @@ def test_app_home_shows_production_last_pass_rate_proposals_and_runs(
         msg = propose(bot, slack, "parity m-good")
         react(bot, slack, msg, APP2)
         slack.wait_for(lambda: "*Approved*" in slack.message("C1", msg.ts).text or None)
-        propose(bot, slack, "parity2 m-bad")
+        proposal = propose(bot, slack, "parity2 m-bad")
+        bot.slash(slack, "add m-* suites=parity2 every=5m", command="/watch")
         openai.latency = 0.5
         bot.slash(slack, "run parity2 m-bad")
+        wait_status(bot, "r2", {"running"})
         event = slack.app_home_opened_event(APP3)
         bot.post_signed(json.dumps(event).encode(), content_type="application/json")
         view = slack.wait_for(lambda: slack.published_views.get(APP3))
         text = json.dumps(view)
-        assert "production `m-good` \\u00b7 last 17/20 passed (85.0%) in r1" in text
-        assert "open proposal p2: `m-bad`" in text
-        assert "running r2 on m-bad" in text
+        assert "production `m-good` \\u00b7 last full run r1: `m-good` 17/20 passed (85.0%)" in text
+        # parity2 has no production model: said in the one word used everywhere.
+        assert "*parity2* \\u2014 no production model" in text
+        link = f"<https://slack.com/archives/C1/p{proposal.ts.replace('.', '')}|p2>"
+        assert (
+            f"open proposal {link}: no production model \\u2192 `m-bad`, 2 approvals needed" in text
+        )
+        assert "running <https://slack.com/archives/C1/p" in text and "|r2> on `m-bad`" in text
+        assert "watch w1: `m-*` on `default` every 5m" in text
     finally:
         bot.stop()

@@ -113,6 +113,17 @@ def test_a_release_between_polls_runs_the_suite_once_against_production(
         )
         report = next(m for m in thread if "Release alert: `m-new` vs `m-bad`" in m.text)
         assert "+100.0 pp" in report.text and "*better*" in report.text
+        # The alert's own message opens with the verdict and what followed, not the model.
+        lead = slack.wait_for(
+            lambda: (
+                "→ proposal p1" in slack.message("C1", alert.ts).text
+                and slack.message("C1", alert.ts).text.splitlines()[0]
+            )
+        )
+        assert lead == (
+            ":rocket: *Release alert* (watch w1): `m-new` 100.0% vs production `m-bad` 0.0%: "
+            "+100.0 pp, p<0.001, *better* → proposal p1"
+        )
         assert any(u.thread_ts == alert.ts for u in slack.uploads)  # the chart
 
         bot.slash(slack, "check", command="/watch")  # a second check: nothing new
@@ -203,7 +214,13 @@ def test_drift_alerts_only_on_a_significant_drop(world: tuple[Path, FakeSlack, F
         bot.slash(slack, "check", command="/watch")  # unchanged model: a run, no alert
         wait_status(bot, "r2", {"finished"})
         bot.wait_idle()
-        assert not any("Drift" in m.text for m in slack.messages("C1"))
+        assert not any("*Drift*" in m.text for m in slack.messages("C1"))
+        # A check a person asked for says which run it started, and the run is shown.
+        checked = replies_with(slack, "drift rerun")
+        assert "drift rerun of production `m-good` on `parity` as `r2`" in checked.body["text"]
+        assert "no new model" not in checked.body["text"]
+        shown = post_with(slack, "*Eval r2*")
+        assert ":mag: Drift check (watch w1)" in shown.text and "17/20 passed" in shown.text
         for i in range(N):  # the provider's model changed behind the same name
             openai.answer("m-good", question(i), "no")
         bot.slash(slack, "check", command="/watch")

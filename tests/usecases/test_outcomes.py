@@ -114,7 +114,14 @@ async def test_a_better_challenger_than_production_is_compared_and_proposed_once
     assert "&lt;!channel&gt;" in failing and "<!channel>" not in failing
     report = next(t for t in thread if t.startswith("*Comparison r1*"))
     assert "+100.0 pp" in report and "*better*" in report
-    assert chat.uploads and chat.uploads[0][1].content.startswith(PNG)
+    assert any(u[1].content.startswith(PNG) for u in chat.uploads)  # the chart
+    # More failures than fit in a message: every one of them as a file in the thread.
+    listed = next(u[1] for u in chat.uploads if u[1].filename == "failures-r1.jsonl")
+    assert listed.content.count(b"\n") == 30 and b'"item": 30' in listed.content
+    # The verdict first, in the run's own message: production named, and what followed.
+    lead = chat.top_level()[0].text.splitlines()[0]
+    assert lead.startswith("`new` 100.0% vs production `prod` 0.0%: +100.0 pp, p<0.001")
+    assert lead.endswith("→ proposal p1")
     proposals = [m for m in chat.top_level() if "p1" in m.text] + [
         m for m in chat.messages if "p1" in m.text and m.thread_ts
     ]

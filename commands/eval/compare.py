@@ -7,6 +7,7 @@ samples are left out of the pairing and counted apart.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -295,7 +296,7 @@ async def propose_if_better(
 ) -> None:
     """Propose the best significantly better challenger: over the production model, or
     (`over_production=False`, a fine-tune against its base) over the baseline."""
-    from commands.promote import approvers_for, propose
+    from commands.promote import NoEvidence, approvers_for, propose
 
     production = await services.db.run(alias_store.get_alias, suite=c.suite)
     if over_production and (production is None or c.baseline.model != production):
@@ -304,11 +305,13 @@ async def propose_if_better(
     if not better or not approvers_for(services, c.suite):
         return
     _, best = max(better, key=lambda pair: pair[0])
-    await propose(
-        services,
-        suite=c.suite,
-        model=best.model,
-        proposer=None,
-        channel=where.channel,
-        thread_ts=where.ts,
-    )
+    # A sampled run (limit=) or one on older data is no evidence: nothing is proposed.
+    with contextlib.suppress(NoEvidence):
+        await propose(
+            services,
+            suite=c.suite,
+            model=best.model,
+            proposer=None,
+            channel=where.channel,
+            thread_ts=where.ts,
+        )

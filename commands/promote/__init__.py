@@ -15,8 +15,9 @@ from typing import Any
 
 from commands.eval.render import clip
 from commands.grammar import Parsed
+from commands.model_names import check_model_name
 from commands.ports import ChatError, Posted
-from commands.promote.evidence import gather_evidence
+from commands.promote.evidence import gather_evidence, missing_evidence
 from commands.promote.message import decision_text, proposal_text
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError
 from commands.services import Services
@@ -45,6 +46,7 @@ def promote(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
     if len(parsed.words) != 2:
         raise UsageError("Give the suite and the model.")
     name, model = parsed.words
+    check_model_name(model)
     suite = services.suites.get(name)
     if suite is None:
         raise UsageError(services.suites.unknown(name))
@@ -71,6 +73,31 @@ def promote(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
     return Started(f"Proposing `{model}` for `{name}` {alias}…", work, "promote")
 
 
+class NoEvidence(UserFacingError):
+    """The candidate has no finished, complete run on the suite's current data."""
+
+
+def evidence_gate(services: Services) -> store.EvidenceGate:
+    """The re-check made when the deciding approval arrives: the suite's data may have
+    changed, the run been deleted, or production moved since the proposal was made."""
+
+    def gate(session: Any, proposal: Proposal) -> str | None:
+        spec = services.suites.get(proposal.suite)
+        if spec is None:
+            return f"the suite `{proposal.suite}` is no longer loaded"
+        return missing_evidence(
+            session,
+            suite=proposal.suite,
+            data_version=spec.data_version,
+            candidate=proposal.candidate,
+            current=alias_store.get_alias(
+                session=session, suite=proposal.suite, alias=proposal.alias
+            ),
+        )
+
+    return gate
+
+
 async def propose(
     services: Services,
     *,
@@ -91,6 +118,17 @@ async def propose(
         current = alias_store.get_alias(session=session, suite=suite, alias=alias)
         if current == model:
             raise UserFacingError(f"`{model}` is already the {alias} model of `{suite}`.")
+        if spec is None:
+            raise UserFacingError(f"There is no suite `{suite}` any more.")
+        missing = missing_evidence(
+            session,
+            suite=suite,
+            data_version=spec.data_version,
+            candidate=model,
+            current=current,
+        )
+        if missing is not None:
+            raise NoEvidence(f"{missing} Nothing was proposed.")
         evidence = gather_evidence(session=session, suite=suite, candidate=model, current=current)
         return store.create_proposal(
             session=session,
@@ -184,7 +222,12 @@ async def on_reaction(services: Services, event: dict[str, Any], *, added: bool)
         return
     kind = "approve" if reaction == APPROVE else "reject"
     outcome = await services.db.run(
-        store.vote, proposal_id=proposal.id or 0, user_id=user, kind=kind, added=added
+        store.vote,
+        proposal_id=proposal.id or 0,
+        user_id=user,
+        kind=kind,
+        added=added,
+        gate=evidence_gate(services),
     )
     log.info("proposal p%s: %s by %s -> %s", proposal.id, kind, user, outcome.result)
     p = outcome.proposal
@@ -198,7 +241,7 @@ async def on_reaction(services: Services, event: dict[str, Any], *, added: bool)
         return
     if outcome.result in ("recorded", "withdrawn"):
         await _update(services, where, proposal_text(p, sorted(approvers), outcome.approvals))
-    elif outcome.result in ("approved", "rejected", "expired"):
+    elif outcome.result in ("approved", "rejected", "expired", "void"):
         await _update(services, where, decision_text(p, sorted(approvers), outcome.approvals))
         await _thread(services, where, p, outcome.approvals)
     elif outcome.result == "closed" and added:
@@ -221,6 +264,11 @@ async def _thread(services: Services, where: Posted, p: Proposal, approvals: lis
     elif p.status == "rejected":
         text = f":x: Rejected by <@{p.decided_by}>. `{p.suite}` {p.alias} stays " + (
             f"`{p.current}`." if p.current else "unset."
+        )
+    elif p.status == "void":
+        text = (
+            f":no_entry: Not promoted: {p.evidence.get('void_reason', 'the evidence is gone')}. "
+            f"`{p.suite}` {p.alias} stays " + (f"`{p.current}`." if p.current else "unset.")
         )
     else:
         text = (

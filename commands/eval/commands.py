@@ -11,6 +11,8 @@ from commands.eval import announce
 from commands.eval.render import clip, pct, progress_text
 from commands.eval.suite import Suite
 from commands.grammar import Parsed, int_option
+from commands.model_names import check_model_name
+from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import ChatError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
 from commands.services import Services
@@ -100,6 +102,7 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
     if len(models) > MAX_MODELS:
         raise UsageError(f"At most {MAX_MODELS} models per run.")
     for model in models:
+        check_model_name(model)
         provider, _ = services.models.split(model)
         if ":" in model and provider == "default" and not model.startswith("ft:"):
             known = ", ".join(p for p in services.models.providers() if p != "default")
@@ -113,8 +116,12 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
             )
     limit = int_option(parsed, "limit", min=1, max=MAX_LIMIT)
     total = min(limit or len(suite.items), len(suite.items))
+    refusal = refused_at_once(services.policy, inv.user_id)
+    if refusal is not None:
+        return refusal
 
     async def work() -> None:
+        await check_start(services.policy, services.chat, inv.user_id)
         await _check_cost(services, suite, models, total)
         run = await services.db.run(
             store.create_run,
@@ -269,6 +276,14 @@ def cancel_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
         if run.status in store.TERMINAL:
             await inv.respond(f"`r{run_id}` has already {run.status}; nothing to cancel.")
             return
+        check_stop(
+            services.policy,
+            services.suites,
+            user_id=inv.user_id,
+            starter=run.user_id,
+            suite_names=[run.suite],
+            what=f"`r{run_id}`",
+        )
         if not services.engine.cancel(run_id):
             # Not executing in this process (e.g. queued before a restart): end it here.
             await services.db.run(store.finish, run_id=run_id, status="cancelled")

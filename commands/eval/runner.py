@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from commands.eval.admission import Gate, queued_text
 from commands.eval.announce import announce
 from commands.eval.catalog import SuiteCatalog
 from commands.eval.graders.base import GradeError, Sample
@@ -30,6 +31,7 @@ from commands.prices import PriceTable
 from commands.services import Services
 from commands.throttle import ResilientModels
 from storage import runs as store
+from storage.admission import QueuePlace
 from storage.tables import EvalRun, utcnow
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,7 @@ class RunEngine:
         self.flush_every_s = flush_every_s
         self.update_every_s = update_every_s
         self.live: dict[int, Live] = {}
+        self.gate = Gate(services)
 
     # Control ------------------------------------------------------------------
 
@@ -174,8 +177,12 @@ class RunEngine:
         lease.statuses, lease.on_lost = store.ACTIVE, live.cancel.set
         self.live[run_id] = live
         try:
-            await db.run(store.mark_running, run_id=run_id)
             await self._ensure_message(live)
+            held = await self.gate.admit(
+                run, cancel=live.cancel, on_queued=lambda place: self._show_queued(live, place)
+            )
+            if held is not None:
+                return await self._not_admitted(run_id, held, lease)
             pending = [(m, i) for m in run.models for i in range(run.total) if (m, i) not in done]
             status, error = "finished", None
             try:
@@ -201,6 +208,30 @@ class RunEngine:
         finally:
             self.live.pop(run_id, None)
         return await db.run(store.get_run, run_id=run_id)
+
+    async def _not_admitted(self, run_id: int, why: str, lease: Lease) -> EvalRun | None:
+        """A run that never started: cancelled while queued, over the daily budget, or
+        ended elsewhere meanwhile (announced there)."""
+        db = self.services.db
+        lease.statuses = store.ACTIVE + store.TERMINAL
+        if why in store.TERMINAL:
+            lease.lost = True
+        else:
+            status, error = ("cancelled", None) if why == "cancelled" else ("failed", why)
+            if not await db.run(store.finish, run_id=run_id, status=status, error=error):
+                lease.lost = True
+        lease.statuses = store.TERMINAL
+        return await db.run(store.get_run, run_id=run_id)
+
+    async def _show_queued(self, live: Live, place: QueuePlace) -> None:
+        run = live.run
+        if run.channel is None or run.message_ts is None:
+            return
+        text = progress_text(live.header, run.models, live.stored, 0) + "\n" + queued_text(place)
+        try:
+            await self.services.chat.update(Posted(run.channel, run.message_ts), text)
+        except ChatError as exc:
+            log.warning("queued update failed: %s", exc.code)
 
     async def start(self, run_id: int) -> None:
         """Execute and announce a run in the background."""

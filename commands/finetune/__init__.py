@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from commands.eval.admission import fits_daily_budget
 from commands.eval.render import clip, money
 from commands.eval.suite import Suite
 from commands.finetune import estimates, jobs, sources
 from commands.finetune.render import job_text
 from commands.finetune.validation import DataError, Method
 from commands.grammar import Parsed, float_option, int_option
+from commands.model_names import check_model_name
+from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import BackendUnavailable, ChatError, ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
 from commands.services import Services
@@ -61,6 +64,7 @@ def parse_request(method: Method, services: Services, inv: Invocation, parsed: P
     base = parsed.options.get("base")
     if not base:
         raise UsageError("Missing `base=<model>`, the model to fine-tune.")
+    check_model_name(base, what="base model")
     provider, _ = services.models.split(base)
     data = parsed.options.get("data")
     if data:
@@ -105,7 +109,7 @@ def _allowed(services: Services, inv: Invocation) -> str | None:
 def _handler(method: Method) -> Any:
     def handler(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
         request = parse_request(method, services, inv, parsed)
-        refusal = _allowed(services, inv)
+        refusal = refused_at_once(services.policy, inv.user_id) or _allowed(services, inv)
         if refusal:
             return refusal
         if services.finetune is None:
@@ -116,6 +120,7 @@ def _handler(method: Method) -> Any:
             return str(exc)
 
         async def work() -> None:
+            await check_start(services.policy, services.chat, inv.user_id)
             await start(services, inv, request)
 
         return Started(
@@ -168,16 +173,10 @@ async def build_set(services: Services, inv: Invocation, request: Request) -> so
         if data:
             try:
                 content = await services.chat.fetch_file(
-                    inv.channel_id, data, services.policy.finetune_max_bytes
+                    inv.channel_id, data, services.policy.finetune_max_bytes, user=inv.user_id
                 )
             except ChatError as exc:
-                if exc.code == "file_too_large":
-                    limit = services.policy.finetune_max_bytes // (1024 * 1024)
-                    raise UserFacingError(f"`{clip(data, 60)}` is over {limit} MB.") from exc
-                raise UserFacingError(
-                    f"No file named `{clip(data, 60)}` is shared in this channel: drag it "
-                    "into the channel, then run the command again."
-                ) from exc
+                raise UserFacingError(_file_refusal(exc, data, services)) from exc
             # Parsing and validating up to EVALBOT_FINETUNE_MAX_MB is CPU work: off the loop.
             return await asyncio.to_thread(sources.from_file, request.method, data, content, suite)
         if request.method == "rft":
@@ -187,6 +186,26 @@ async def build_set(services: Services, inv: Invocation, request: Request) -> so
         raise UserFacingError(
             f"The training data has problems; nothing was uploaded.\n{exc}"
         ) from exc
+
+
+def _file_refusal(exc: ChatError, data: str, services: Services) -> str:
+    """What to tell the asker when `data=<file>` cannot be taken (nothing was started)."""
+    shown = clip(data, 60)
+    if exc.code == "file_too_large":
+        limit = services.policy.finetune_max_bytes // (1024 * 1024)
+        return f"`{shown}` is over {limit} MB."
+    if exc.code == "file_not_hosted":
+        return (
+            f"`{shown}` is not a file hosted by Slack ({exc}): upload the JSONL file itself "
+            "into the channel, then run the command again."
+        )
+    if exc.code == "download_failed":
+        return f"`{shown}` could not be downloaded from Slack ({exc}): try again in a minute."
+    return (
+        f"You have not shared a file `{shown}` in this channel: training data is taken only "
+        "from a file you shared here. Drag it into the channel (or give its id, like "
+        "`data=F0123ABCD`), then run the command again."
+    )
 
 
 async def _run_results(
@@ -274,6 +293,11 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
             sort_keys=True,
         ).encode()
     ).hexdigest()[:40]
+    if cost is not None:
+        budget = await fits_daily_budget(services, cost)
+        if budget is not None:
+            refusal = budget.refusal("this fine-tune", "wait until 00:00 UTC")
+            raise UserFacingError(f"Not started: {refusal}.")
     # RFT is billed per training hour, which cannot be estimated up front: it always waits
     # for an approver, like any job whose estimate is over the limit.
     over = cost is None or cost > services.policy.finetune_approval_usd
@@ -429,12 +453,18 @@ def status(services: Services, inv: Invocation, parsed: Parsed) -> str | Started
 def cancel(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
     """Cancel a job (at the provider, or before it was submitted)."""
     job_id = id_arg(parsed, "job", only=True)
-    refusal = _allowed(services, inv)
-    if refusal:
-        return refusal
 
     async def work() -> None:
-        job = await jobs.cancel(services, await _load(services, job_id))
+        found = await _load(services, job_id)
+        check_stop(
+            services.policy,
+            services.suites,
+            user_id=inv.user_id,
+            starter=found.user_id,
+            suite_names=[found.suite],
+            what=f"`f{job_id}`",
+        )
+        job = await jobs.cancel(services, found)
         await inv.respond(f"`f{job_id}` is {job.status}.")
 
     return Started(f"Cancelling `f{job_id}`…", work, "finetune-cancel")

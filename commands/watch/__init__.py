@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
-import re
 from typing import Any
 
 from commands import jobs
 from commands.eval.render import clip
 from commands.grammar import Parsed, duration_option, format_duration, list_option
+from commands.model_names import check_model_glob
+from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
 from commands.services import Services
@@ -19,7 +20,6 @@ from storage.tables import Watch
 WATCH = Family("/watch", "check providers for new models and rerun suites on them")
 
 MIN_EVERY, MAX_EVERY = 300, 7 * 86400
-_GLOB = re.compile(r"^[A-Za-z0-9._:/*?\[\]-]{1,100}$")
 
 
 async def _load(services: Services, inv: Invocation, watch_id: int) -> Watch:
@@ -67,11 +67,8 @@ def add(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
     if not drift and len(parsed.words) != 1:
         raise UsageError("Give one model glob, like `gpt-5*` or `*-mini`.")
     glob = DRIFT if drift else parsed.words[0]
-    if not drift and not _GLOB.match(glob):
-        raise UsageError(
-            f"`{clip(glob, 40)}` is not a model glob (letters, digits, . - _ : / "
-            "and the wildcards * ? [ ])."
-        )
+    if not drift:
+        check_model_glob(glob)
     suites = list_option(parsed, "suites")
     if not suites:
         raise UsageError("Missing `suites=<a,b>`: the suites to run on a new model.")
@@ -90,8 +87,12 @@ def add(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
         )
     if services.scheduler is None:
         return "Scheduling is not running in this process; watches cannot be added."
+    refusal = refused_at_once(services.policy, inv.user_id)
+    if refusal is not None:
+        return refusal
 
     async def work() -> None:
+        await check_start(services.policy, services.chat, inv.user_id)
         watch = await services.db.run(
             store.create_watch,
             channel=inv.channel_id,
@@ -154,6 +155,14 @@ def _change(verb: str, action: Any) -> Any:
 
         async def work() -> None:
             watch = await _load(services, inv, watch_id)
+            check_stop(
+                services.policy,
+                services.suites,
+                user_id=inv.user_id,
+                starter=watch.user_id,
+                suite_names=watch.suites,
+                what=f"watch `w{watch_id}`",
+            )
             await action(services, watch)
             await inv.respond(f"Watch `w{watch_id}` {verb}.")
 

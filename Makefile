@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck importlint pytest bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,10 +23,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The architecture's rules (pyproject.toml [tool.importlinter], docs/architecture.md).
+importlint: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache
+
 pytest: $(STAMP)
 	$(PY) -m pytest
 
-test: lint typecheck pytest
+test: lint typecheck importlint pytest
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -116,6 +116,7 @@ async def run_once(
     """Create a run and execute it to the end; returns timings and counts."""
     from bot.settings import load_settings
     from bot.wiring import build_services
+    from commands.ports import IdleScheduler
     from storage import runs as store
     from storage.db import Database
 
@@ -123,7 +124,7 @@ async def run_once(
     settings = load_settings(require_slack=False, env_file=None)
     db = await asyncio.to_thread(Database.connect, settings.sqlalchemy_url)
     chat = SilentChat()
-    services, gateway = build_services(settings, db, chat=chat)
+    services, gateway = build_services(settings, db, chat=chat, scheduler=IdleScheduler())
     await gateway.warm()  # as `evalbot eval run` and the bot do before any run
     try:
         suite = services.suites.get(suite_name)

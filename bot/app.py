@@ -29,7 +29,6 @@ from bot.settings import Settings
 from bot.slack_chat import SlackChat, make_web_client
 from bot.webhooks import Webhooks
 from bot.wiring import build_services
-from commands import jobs
 from commands.lifecycle import on_start
 from commands.services import Services
 from commands.table import build_table
@@ -47,17 +46,18 @@ class Bot:
     services: Services
     gateway: OpenAIGateway
     bolt: AsyncApp
-    metrics: Metrics = field(default_factory=Metrics)
+    metrics: Metrics
+    scheduler: JobScheduler
     socket: AsyncSocketModeHandler | None = None
     site: web.AppRunner | None = None
-    scheduler: JobScheduler | None = None
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
     activity: Activity = field(default_factory=Activity)
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Bot:
         metrics = Metrics()
-        services, gateway = build_services(settings, db, metrics=metrics)
+        scheduler = JobScheduler(db)
+        services, gateway = build_services(settings, db, scheduler=scheduler, metrics=metrics)
         chat = services.chat
         assert isinstance(chat, SlackChat)
         http_mode = settings.mode == "http"
@@ -80,7 +80,7 @@ class Bot:
                 answered()
 
             bolt.middleware(time_ack)
-        return cls(settings, db, services, gateway, bolt, metrics, activity=activity)
+        return cls(settings, db, services, gateway, bolt, metrics, scheduler, activity=activity)
 
     async def start(self) -> None:
         """Serve HTTP, connect Socket Mode when configured, resume unfinished work."""
@@ -96,8 +96,9 @@ class Bot:
             hooks,
             self.metrics,
             idle=lambda: self.activity.idle,
+            api_token=settings.evalbot_api_token,
         )
-        self.site = await http.start_site(web_app, settings.port)
+        self.site = await http.start_site(web_app, settings.port, settings.host)
         if settings.mode == "socket":
             socket_client = make_web_client(settings.slack_bot_token or "", settings.slack_api_url)
             self.socket = AsyncSocketModeHandler(
@@ -107,25 +108,21 @@ class Bot:
             log.info("connected to Slack in Socket Mode")
         else:
             log.info("serving Slack requests at POST /slack/events (HTTP mode)")
-        jobs.bind(self.services)
         await self.gateway.warm()
 
         async def lead() -> None:
             with self.activity.handling():
                 await on_start(self.services)
 
-        self.scheduler = JobScheduler(self.db, on_leader=lead)
         scheduler = self.scheduler
         self.activity.watch(lambda: scheduler.running_jobs)
-        self.services.scheduler = self.scheduler
-        await self.scheduler.start()
+        await scheduler.start(self.services, on_leader=lead)
 
     async def stop(self) -> None:
         """Close connections; background work is cancelled and resumes on next start."""
         if self.socket is not None:
             await self.socket.close_async()  # type: ignore[no-untyped-call]
-        if self.scheduler is not None:
-            await self.scheduler.stop()
+        await self.scheduler.stop()
         await self.services.tasks.cancel_all()
         if self.site is not None:
             await self.site.cleanup()

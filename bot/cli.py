@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
+import difflib
 import sys
 from pathlib import Path
 from typing import Any
 
 from bot import logs
+from bot.presenters.plain import PLAIN, literal
+from bot.presenters.slack import StyledPresenter
 from bot.settings import Settings, SettingsError, load_settings
-from commands.ports import ChatError, Posted, Upload
+from commands.ports import ChatError, IdleScheduler, Posted, Upload
+from commands.reports import RunProgress
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,15 +67,8 @@ def _say(*parts: Any, file: Any = None, end: str = "\n") -> None:
     print(*parts, file=file or sys.stdout, end=end, flush=True)  # noqa: T201
 
 
-def _secrets(settings: Settings) -> list[str | None]:
-    keys = [p.api_key for p in settings.providers().values()]
-    return [
-        settings.slack_bot_token,
-        settings.slack_app_token,
-        settings.openai_webhook_secret,
-        settings.slack_signing_secret,
-        *keys,
-    ]
+def _secrets(settings: Settings) -> list[str]:
+    return settings.secrets()
 
 
 def check_suites(root: Path) -> int:
@@ -93,20 +89,31 @@ def check_suites(root: Path) -> int:
     return 1 if errors or not suites else 0
 
 
-_MRKDWN = re.compile(r"[*`]|<@([A-Z0-9]+)>")
+class TerminalPresenter(StyledPresenter):
+    """Reports in plain text; remembers the progress text it made so the terminal can
+    redraw it in place instead of printing every update."""
 
+    def __init__(self) -> None:
+        super().__init__(PLAIN)
+        self.progress_texts: set[str] = set()
 
-def plain(text: str) -> str:
-    """Slack mrkdwn to terminal text."""
-    return _MRKDWN.sub(lambda m: f"@{m.group(1)}" if m.group(1) else "", text)
+    def run_progress(self, report: RunProgress) -> str:
+        text = super().run_progress(report)
+        self.progress_texts = {text}  # only the latest matters
+        return text
 
 
 class TerminalChat:
-    """The Chat port on a terminal: progress redrawn on stderr, results on stdout."""
+    """The Chat port on a terminal: progress redrawn on stderr, results on stdout.
 
-    def __init__(self) -> None:
+    The texts it receives were worded for a terminal by TerminalPresenter: it prints
+    them as they are (nothing is parsed back or stripped).
+    """
+
+    def __init__(self, presenter: TerminalPresenter) -> None:
         self._n = 0
         self._tty = sys.stderr.isatty()
+        self._presenter = presenter
 
     async def post(
         self,
@@ -117,7 +124,7 @@ class TerminalChat:
         thread_ts: str | None = None,
     ) -> Posted:
         self._n += 1
-        _say(plain(text), file=sys.stdout if thread_ts else sys.stderr)
+        _say(text, file=sys.stdout if thread_ts else sys.stderr)
         return Posted(channel, str(self._n))
 
     async def update(
@@ -128,15 +135,14 @@ class TerminalChat:
         blocks: list[dict[str, Any]] | None = None,
         progress: bool = False,
     ) -> None:
-        lines = plain(text).splitlines()
-        if text.startswith("*Eval") and "running" in lines[0]:
+        if text in self._presenter.progress_texts:
             if self._tty:
-                _say("\r" + " | ".join(lines[1:])[:150], end="", file=sys.stderr)
+                _say("\r" + " | ".join(text.splitlines()[1:])[:150], end="", file=sys.stderr)
             return
-        _say(("\n" if self._tty else "") + plain(text))
+        _say(("\n" if self._tty else "") + text)
 
     async def ephemeral(self, channel: str, user: str, text: str) -> None:
-        _say(plain(text), file=sys.stderr)
+        _say(text, file=sys.stderr)
 
     async def upload(
         self, channel: str, upload: Upload, *, thread_ts: str | None = None, comment: str = ""
@@ -158,6 +164,13 @@ class TerminalChat:
         raise ChatError("file_not_found", "files come from Slack channels")
 
 
+def _unknown_suite(name: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    have = ", ".join(names) or "none (add one to the suites folder)"
+    return f"There is no suite {literal(name[:60])}.{hint} Suites: {have}."
+
+
 async def terminal_eval(settings: Settings, args: argparse.Namespace) -> int:
     """`evalbot eval run`: the bot's engine with a terminal for a channel."""
     from bot.wiring import build_services
@@ -165,12 +178,19 @@ async def terminal_eval(settings: Settings, args: argparse.Namespace) -> int:
     from storage.db import Database
 
     db = await asyncio.to_thread(Database.connect, settings.sqlalchemy_url)
-    services, gateway = build_services(settings, db, chat=TerminalChat())
+    presenter = TerminalPresenter()
+    services, gateway = build_services(
+        settings,
+        db,
+        chat=TerminalChat(presenter),
+        presenter=presenter,
+        scheduler=IdleScheduler(),
+    )
     await gateway.warm()
     try:
         suite = services.suites.get(args.suite)
         if suite is None:
-            _say(plain(services.suites.unknown(args.suite)), file=sys.stderr)
+            _say(_unknown_suite(args.suite, services.suites.names()), file=sys.stderr)
             return 2
         if args.limit is not None and args.limit < 1:
             _say("--limit must be at least 1", file=sys.stderr)

@@ -26,7 +26,6 @@ import aiohttp
 import openai
 from openai import AsyncOpenAI
 
-from bot.logs import scrub
 from bot.settings import ProviderConfig
 from commands.ports import Completion, Message, ModelInfo, ProviderError, RateLimitState
 
@@ -93,8 +92,6 @@ def status_error(
     """The ProviderError of an HTTP error answer (`body`: its JSON, or the SDK's `exc.body`)."""
     err = body.get("error", body) if isinstance(body, dict) else {}
     message = str(err.get("message") or fallback) if isinstance(err, dict) else fallback
-    # Provider messages reach Slack: an "incorrect API key" answer may quote the key.
-    message = scrub(message)
     param = err.get("param") if isinstance(err, dict) else None
     wait = retry_after(headers)
     kind: Any

@@ -10,6 +10,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 
 from bot.bolt_request import to_bolt_request
+from bot.http_auth import require_token
 from bot.metrics import Metrics
 from bot.webhooks import Webhooks
 from commands import api
@@ -28,11 +29,14 @@ def build_web_app(
     metrics: Metrics | None = None,
     *,
     idle: Callable[[], bool] = lambda: True,
+    api_token: str | None = None,
 ) -> web.Application:
     """Routes for both modes; /slack/events only when `bolt` handles HTTP mode;
-    /webhooks/openai when OPENAI_WEBHOOK_SECRET is set. `idle` says whether the
-    process has no work in flight (bot.activity)."""
-    app = web.Application(client_max_size=MAX_BODY)
+    /webhooks/openai when OPENAI_WEBHOOK_SECRET is set; /api/* and /metrics behind
+    `api_token` (EVALBOT_API_TOKEN) when it is set. `idle` says whether the process has
+    no work in flight (bot.activity)."""
+    middlewares = [require_token(api_token)] if api_token else []
+    app = web.Application(client_max_size=MAX_BODY, middlewares=middlewares)
     meter = metrics or Metrics()
 
     async def healthz(_: web.Request) -> web.Response:
@@ -58,11 +62,7 @@ def build_web_app(
         )
 
     async def prometheus(_: web.Request) -> web.Response:
-        engine = services.engine_
-        queued = 0
-        for live in (engine.live if engine is not None else {}).values():
-            answered = sum(t.passed + t.failed + t.errored for t in live.counts.values())
-            queued += live.run.total * len(live.run.models) - answered
+        queued = sum(live.remaining for live in services.engine.live.values())
         body = await meter.render(
             services.db,
             queued_samples=queued,
@@ -86,6 +86,9 @@ def build_web_app(
             event = webhooks.verify(body, dict(request.headers))
             if event is None:
                 return web.json_response({"error": "invalid signature"}, status=401)
+            if not await webhooks.first_delivery(request.headers.get("webhook-id", "")):
+                # A replay of a delivery already acted on: 200 so a genuine retry stops.
+                return web.json_response({"ok": True, "duplicate": True})
             await webhooks.handle(event)
             return web.json_response({"ok": True})
 
@@ -110,7 +113,7 @@ def _json_or_404(result: api.Result) -> web.Response:
     return web.json_response(body, status=status)
 
 
-async def start_site(app: web.Application, port: int, host: str = "0.0.0.0") -> web.AppRunner:
+async def start_site(app: web.Application, port: int, host: str = "127.0.0.1") -> web.AppRunner:
     """Serve `app` on host:port; returns the runner to clean up at shutdown."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

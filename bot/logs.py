@@ -1,45 +1,36 @@
 """Structured logging: one logfmt line per event, ids from context, secrets never printed.
 
 Each line carries the request, run or job id in scope (set with `log_context`), so a
-run can be followed with grep. A filter masks anything shaped like a Slack or OpenAI
-credential, plus the exact values of the configured secrets.
+run can be followed with grep. A filter masks anything shaped like a credential, plus
+the exact values of the configured secrets; `configure` installs that same redactor
+for provider messages bound for Slack (commands.redact).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Iterable
 from typing import Any
 
+from commands import redact
 from commands.logctx import current as _context
 from commands.logctx import log_context
 
-__all__ = ["LogfmtFormatter", "Redactor", "configure", "log_context"]
-
-_TOKEN_SHAPES = re.compile(
-    r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|sk-[A-Za-z0-9_-]{6,}|"
-    r"(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,})"
-)
+__all__ = ["LogfmtFormatter", "Redactor", "configure", "log_context", "scrub"]
 
 
 def scrub(text: str) -> str:
-    """Mask credential-shaped strings (Slack tokens, API keys, bearer headers)."""
-    return _TOKEN_SHAPES.sub("[redacted]", text)
+    """Mask secrets with the installed redactor (configured values and credential shapes)."""
+    return redact.redact(text)
 
 
-class Redactor(logging.Filter):
-    """Masks credential-shaped strings and the configured secret values."""
+class Redactor(redact.Redactor, logging.Filter):
+    """The log filter: masks credential-shaped strings and the configured secret values."""
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        super().__init__()
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
-
-    def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "[redacted]")
-        return _TOKEN_SHAPES.sub("[redacted]", text)
+        logging.Filter.__init__(self)
+        redact.Redactor.__init__(self, secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.scrub(record.getMessage())
@@ -78,10 +69,13 @@ class LogfmtFormatter(logging.Formatter):
 
 
 def configure(level: str = "INFO", secrets: Iterable[str | None] = ()) -> None:
-    """Install the logfmt handler with redaction on the root logger."""
+    """Install the logfmt handler with redaction on the root logger; the same redactor
+    then masks provider messages bound for Slack."""
+    redactor = Redactor(secrets)
+    redact.install(redactor)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LogfmtFormatter())
-    handler.addFilter(Redactor(secrets))
+    handler.addFilter(redactor)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

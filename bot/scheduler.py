@@ -7,7 +7,11 @@ lock is, and when it dies its connection closes, the lock frees, and another pro
 takes over within `LEADER_RETRY_S`. The leader also resumes unfinished runs.
 
 The job functions live in commands.jobs and are referenced by name, so the job store
-holds only "module:function" and plain arguments.
+holds only "module:function" and plain arguments. The process's dependencies are not in
+the store and not in a module global: `start(deps)` hands them to the executor, which
+passes them to every job function as the keyword argument `services`. (APScheduler checks
+a job's arguments against its function when the job is added, so the store keeps a
+`services=None` placeholder that the executor replaces.)
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from apscheduler.events import (
     EVENT_JOB_SUBMITTED,
     JobEvent,
 )
+from apscheduler.executors.asyncio import AsyncIOExecutor
+from apscheduler.executors.base import run_coroutine_job
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -94,8 +100,50 @@ class LeaderLock:
             self._conn = None
 
 
-async def _wakeup() -> None:
+async def _wakeup(*, services: Any) -> None:
     """A no-op that makes the leader re-read the job store (jobs added elsewhere)."""
+
+
+_PLACEHOLDER = {"services": None}  # replaced by the executor when the job runs
+
+
+class _BoundJob:
+    """A stored job seen with the process's dependencies as its `services` argument."""
+
+    def __init__(self, job: Any, deps: Any) -> None:
+        self._job = job
+        self.kwargs = {**job.kwargs, "services": deps}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._job, name)
+
+    def __str__(self) -> str:
+        return str(self._job)
+
+
+class _DepsExecutor(AsyncIOExecutor):  # type: ignore[misc]
+    """Runs coroutine jobs as `func(*args, services=deps)`; the store never holds deps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deps: Any = None
+
+    def _do_submit_job(self, job: Any, run_times: Any) -> None:
+        bound = _BoundJob(job, self.deps)
+
+        def done(f: asyncio.Future[Any]) -> None:
+            self._pending_futures.discard(f)
+            try:
+                events = f.result()
+            except BaseException as exc:
+                self._run_job_error(job.id, exc, exc.__traceback__)
+            else:
+                self._run_job_success(job.id, events)
+
+        coro = run_coroutine_job(bound, job._jobstore_alias, run_times, self._logger.name)
+        f = self._eventloop.create_task(coro)
+        f.add_done_callback(done)
+        self._pending_futures.add(f)
 
 
 class JobScheduler:
@@ -113,8 +161,10 @@ class JobScheduler:
         self.on_leader = on_leader
         self.leader = False
         self.wakeup_s = wakeup_s
+        self._executor = _DepsExecutor()
         self.scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=db.engine)},
+            executors={"default": self._executor},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
             timezone="UTC",
         )
@@ -141,12 +191,26 @@ class JobScheduler:
         """Scheduled jobs executing now (the `idle` of /healthz waits for them)."""
         return sum(self._running.values())
 
-    async def start(self) -> None:
-        """Start paused; become leader now if possible, else keep trying in the background."""
+    async def start(
+        self, deps: Any = None, *, on_leader: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """Start paused; become leader now if possible, else keep trying in the background.
+
+        `deps` (the composition root's Services) is passed to every job function;
+        `on_leader` (if given) replaces the constructor's: what taking the lead does.
+        """
+        self._executor.deps = deps
+        if on_leader is not None:
+            self.on_leader = on_leader
         # Start-up only: creates the job table if missing (a brief blocking call).
         self.scheduler.start(paused=True)
         self.scheduler.add_job(
-            _wakeup, "interval", seconds=self.wakeup_s, id=WAKEUP_JOB, replace_existing=True
+            _wakeup,
+            "interval",
+            seconds=self.wakeup_s,
+            id=WAKEUP_JOB,
+            replace_existing=True,
+            kwargs=_PLACEHOLDER,
         )
         await self._campaign()
         self._task = asyncio.get_running_loop().create_task(self._keep_leading())
@@ -201,6 +265,7 @@ class JobScheduler:
             "interval",
             seconds=seconds,
             args=list(args),
+            kwargs=_PLACEHOLDER,
             id=job_id,
             replace_existing=True,
             next_run_time=first,

@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from commands.redact import Redactor
+
 HOW_TO_GET = {
     "SLACK_BOT_TOKEN": "create the app from deploy/slack-manifest.yaml, install it to your "
     "workspace and copy the Bot User OAuth Token (xoxb-...) from OAuth & Permissions",
@@ -54,6 +56,9 @@ HOW_TO_GET = {
     "a provider not named fine-tunes with `openai`",
     "EVALBOT_RUN_LEASE_SECONDS": "give the seconds a crashed process holds its runs before "
     "another takes them over, from 2 to 3600 (default 30)",
+    "EVALBOT_API_TOKEN": "give a random token of 16 or more characters (e.g. `openssl rand "
+    "-hex 32`); clients send it as `Authorization: Bearer <token>`",
+    "EVALBOT_HOST": "give the address to bind, e.g. 127.0.0.1 or 0.0.0.0",
 }
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -68,6 +73,9 @@ class SettingsError(Exception):
     def __init__(self, variable: str, problem: str) -> None:
         self.variable = variable
         hint = HOW_TO_GET.get(variable, "")
+        # Messages name entries, not values; a name that is really a pasted key is
+        # masked all the same (the line goes to a terminal and CI logs).
+        problem = Redactor().scrub(problem)
         super().__init__(f"{variable} {problem}" + (f": {hint}." if hint else "."))
 
 
@@ -125,6 +133,8 @@ class Settings(BaseSettings):
     openai_webhook_secret: str | None = None
     evalbot_api_style: str = ""  # provider=responses|chat,...
     evalbot_finetune_backends: str = ""  # provider=openai|ray,...
+    evalbot_api_token: str | None = Field(default=None, min_length=16)
+    evalbot_host: str | None = None
 
     @field_validator("evalbot_approvers", "evalbot_finetune_users", mode="before")
     @classmethod
@@ -134,9 +144,10 @@ class Settings(BaseSettings):
     @field_validator("evalbot_approvers", "evalbot_finetune_users")
     @classmethod
     def _valid_ids(cls, value: list[str]) -> list[str]:
-        for uid in value:
+        for number, uid in enumerate(value, 1):
             if not _USER_ID.match(uid):
-                raise ValueError(f"{uid!r} is not a Slack user id")
+                # By position, not value: a token pasted here must not reach the logs.
+                raise ValueError(f"entry {number} is not a Slack user id")
         return value
 
     @field_validator("evalbot_runners", mode="before")
@@ -175,6 +186,27 @@ class Settings(BaseSettings):
         return local if local.is_dir() else Path("examples")
 
     @property
+    def host(self) -> str:
+        """EVALBOT_HOST, else every interface in HTTP mode (Slack must reach it) and
+        loopback in Socket Mode (nothing outside needs to)."""
+        if self.evalbot_host:
+            return self.evalbot_host
+        return "0.0.0.0" if self.mode == "http" else "127.0.0.1"
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, for the redactor of logs and provider messages."""
+        values = [
+            self.slack_bot_token,
+            self.slack_app_token,
+            self.slack_signing_secret,
+            self.openai_webhook_secret,
+            self.evalbot_api_token,
+            urlparse(self.database_url).password,
+            *(p.api_key for p in self.providers().values()),
+        ]
+        return [v for v in values if v]
+
+    @property
     def sqlalchemy_url(self) -> str:
         """DATABASE_URL with PostgreSQL pointed at psycopg 3, the driver we ship."""
         url = self.database_url
@@ -193,13 +225,14 @@ class Settings(BaseSettings):
 def parse_api_styles(text: str, providers: Any) -> dict[str, str]:
     """`default=responses,local=chat` -> {provider: style}; SettingsError names the entry."""
     styles: dict[str, str] = {}
-    for raw in text.split(","):
+    for number, raw in enumerate(text.split(","), 1):
         entry = raw.strip()
         if not entry:
             continue
         name, _, style = (part.strip() for part in entry.partition("="))
         if name not in providers:
-            raise SettingsError("EVALBOT_API_STYLE", f"names an unknown provider {name!r}")
+            what = repr(name) if _PROVIDER_NAME.match(name) else f"in entry {number}"
+            raise SettingsError("EVALBOT_API_STYLE", f"names an unknown provider {what}")
         if style not in ("responses", "chat"):
             raise SettingsError(
                 "EVALBOT_API_STYLE", f"gives {name!r} a style other than responses or chat"
@@ -244,19 +277,21 @@ def parse_finetune_backends(text: str, providers: Any) -> dict[str, str]:
 def parse_providers(text: str, environ: Any) -> dict[str, ProviderConfig]:
     """Parse `name=base_url[|KEY_ENV_VAR],...`; raises SettingsError naming the entry."""
     found: dict[str, ProviderConfig] = {}
-    for raw in text.split(","):
+    for number, raw in enumerate(text.split(","), 1):
         entry = raw.strip()
         if not entry:
             continue
         name, sep, rest = entry.partition("=")
         name = name.strip()
-        if not sep or not rest.strip():
-            raise SettingsError("EVALBOT_PROVIDERS", f"has an entry without a URL ({name!r})")
+        # Name an entry by position until its name is known to be a name: a key
+        # pasted into the wrong place must not be echoed.
         if not _PROVIDER_NAME.match(name) or name == "default":
             raise SettingsError(
                 "EVALBOT_PROVIDERS",
-                f"has a bad provider name {name!r} (lowercase letters, digits, - and _)",
+                f"has a bad provider name in entry {number} (lowercase letters, digits, - and _)",
             )
+        if not sep or not rest.strip():
+            raise SettingsError("EVALBOT_PROVIDERS", f"has an entry without a URL ({name!r})")
         if name in found:
             raise SettingsError("EVALBOT_PROVIDERS", f"names provider {name!r} twice")
         url, _, key_env = rest.partition("|")

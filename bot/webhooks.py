@@ -9,6 +9,7 @@ from typing import Any
 import openai
 
 from commands.services import Services
+from storage.events import claim_event
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,16 @@ class Webhooks:
         except Exception as exc:  # InvalidWebhookSignatureError, bad JSON, stale timestamp
             log.warning("rejected an OpenAI webhook: %s", type(exc).__name__)
             return None
+
+    async def first_delivery(self, webhook_id: str) -> bool:
+        """Remember a verified delivery's webhook-id durably; False when seen before.
+
+        The signature covers the id, so a captured request replayed within the SDK's
+        5-minute tolerance carries the same id and is refused here, across restarts
+        and processes (the handled-events table Slack redeliveries use)."""
+        if not webhook_id:
+            return False  # signed deliveries always carry one; refuse what cannot be checked
+        return await self.services.db.run(claim_event, event_id=f"openai-webhook:{webhook_id}")
 
     async def handle(self, event: Any) -> None:
         kind = str(getattr(event, "type", ""))

@@ -7,17 +7,22 @@ scheduler on its way to the first provider request.
 
 from __future__ import annotations
 
+from dataclasses import fields
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from bot.chart_port import ProcessCharts
 from bot.finetune_backend import OpenAIFineTuning
 from bot.gateway import OpenAIGateway
+from bot.presenters.mrkdwn import SLACK
+from bot.presenters.slack import StyledPresenter
 from bot.settings import Settings, parse_api_styles, parse_finetune_backends
 from commands.eval.catalog import SuiteCatalog
 from commands.eval.runner import RunEngine
-from commands.ports import Chat, FineTuneBackend, FineTuneBackends
+from commands.outcomes import RunOutcomes
+from commands.ports import Chat, FineTuneBackend, FineTuneBackends, Presenter, Scheduler
 from commands.prices import PriceTable
-from commands.services import Policy, Services
+from commands.services import Policy, Ports, Services, Tasks, new_instance_id
 from commands.throttle import ResilientModels, RetryPolicy
 from storage.db import Database
 
@@ -26,9 +31,21 @@ if TYPE_CHECKING:  # prometheus_client stays out of the terminal's imports
 
 
 def build_services(
-    settings: Settings, db: Database, chat: Chat | None = None, metrics: Metrics | None = None
+    settings: Settings,
+    db: Database,
+    *,
+    scheduler: Scheduler,
+    chat: Chat | None = None,
+    presenter: Presenter | None = None,
+    instance: str | None = None,
+    metrics: Metrics | None = None,
 ) -> tuple[Services, OpenAIGateway]:
-    """Everything the use cases need, built from settings (counted in `metrics`)."""
+    """Everything the use cases need, built from settings, complete when returned.
+
+    The ports come first, then the engine from the ports (its one callback is
+    commands.outcomes), then the frozen Services of both: nothing is filled in later.
+    Provider and Slack calls are counted in `metrics` when given.
+    """
     gateway = OpenAIGateway(
         settings.providers(),
         concurrency=settings.evalbot_concurrency,
@@ -58,8 +75,13 @@ def build_services(
         max_active_runs=settings.evalbot_max_active_runs,
         daily_usd=settings.evalbot_daily_usd,
     )
-    services = Services(
+    # Fine-tuning backends by name; a provider's jobs go to the one
+    # EVALBOT_FINETUNE_BACKENDS names (default openai). Issue 15 adds "ray" here.
+    backends: dict[str, FineTuneBackend] = {"openai": OpenAIFineTuning(gateway)}
+    outcomes = RunOutcomes()
+    ports = Ports(
         chat=chat,
+        presenter=presenter or StyledPresenter(SLACK),
         models=ResilientModels(
             gateway, concurrency=settings.evalbot_concurrency, policy=retry, observer=metrics
         ),
@@ -68,12 +90,22 @@ def build_services(
         prices=PriceTable.load(settings.evalbot_prices_file),
         charts=ProcessCharts(),
         policy=policy,
+        tasks=Tasks(),
+        scheduler=scheduler,
+        finetune=FineTuneBackends(
+            backends,
+            parse_finetune_backends(settings.evalbot_finetune_backends, settings.providers()),
+        ),
+        outcomes=outcomes,
+        instance=instance or new_instance_id(),  # tests name two "hosts"
+        held=set(),
     )
-    # Fine-tuning backends by name; a provider's jobs go to the one
-    # EVALBOT_FINETUNE_BACKENDS names (default openai). Issue 15 adds "ray" here.
-    backends: dict[str, FineTuneBackend] = {"openai": OpenAIFineTuning(gateway)}
-    services.finetune = FineTuneBackends(
-        backends, parse_finetune_backends(settings.evalbot_finetune_backends, settings.providers())
+    engine = RunEngine(
+        ports,
+        ports.suites,
+        ports.prices,
+        ports.models,
+        on_finished=partial(outcomes.run_finished, ports),
     )
-    services.engine_ = RunEngine(services, services.suites, services.prices, services.models)
+    services = Services(**{f.name: getattr(ports, f.name) for f in fields(Ports)}, engine=engine)
     return services, gateway

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from commands.services import Services
+from commands.services import Ports
 from storage import leases as store
 from storage.tables import utcnow
 
@@ -62,7 +62,7 @@ class Lease:
 
     def __init__(
         self,
-        services: Services,
+        services: Ports,
         table: store.Leased,
         row_id: int,
         statuses: Sequence[str],

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from commands import jobs
+from commands import schedule
+from commands.finetune.jobs import resume_all
 from commands.services import Services
 
 log = logging.getLogger(__name__)
@@ -12,16 +13,14 @@ log = logging.getLogger(__name__)
 
 async def on_start(services: Services) -> None:
     """Resume runs a previous process left unfinished or unannounced."""
-    if services.scheduler is not None:
-        await services.scheduler.every(jobs.SWEEP_JOB_ID, jobs.SWEEP_PROPOSALS, 300, first_in_s=5)
-        # Runs of a process that crashed are held until their lease lapses; look again
-        # as often as a lease lasts, so they are taken over within about two leases.
-        lease = max(1, round(services.policy.run_lease_s))
-        await services.scheduler.every(jobs.RESUME_JOB_ID, jobs.RESUME_RUNS, lease)
+    await services.scheduler.every(
+        schedule.SWEEP_JOB_ID, schedule.SWEEP_PROPOSALS, 300, first_in_s=5
+    )
+    # Runs of a process that crashed are held until their lease lapses; look again
+    # as often as a lease lasts, so they are taken over within about two leases.
+    lease = max(1, round(services.policy.run_lease_s))
+    await services.scheduler.every(schedule.RESUME_JOB_ID, schedule.RESUME_RUNS, lease)
     resumed = await services.engine.resume_all()
     if resumed:
         log.info("resumed %d runs", len(resumed))
-    if services.finetune is not None:
-        from commands.finetune.jobs import resume_all
-
-        await resume_all(services)
+    await resume_all(services)

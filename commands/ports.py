@@ -9,7 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, BinaryIO, Literal, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol
+
+from commands.redact import redact
+
+if TYPE_CHECKING:
+    from commands.reports import (
+        ComparisonReport,
+        FailureList,
+        RunProgress,
+        RunSummary,
+        Title,
+    )
 
 Message = dict[str, Any]  # an OpenAI chat message: {"role": ..., "content": ...}
 
@@ -60,6 +71,9 @@ class ProviderError(Exception):
         retry_after_s: float | None = None,
         param: str | None = None,
     ) -> None:
+        # Provider messages reach Slack and the logs, and may quote a key: every
+        # ProviderError is born redacted, whoever raises it.
+        message = redact(message)
         super().__init__(message)
         self.kind: ErrorKind = kind
         self.message = message
@@ -213,6 +227,11 @@ class JobInfo:
     estimated_finish: int | None = None  # unix seconds
     metadata: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # A provider's failure text is posted in the job's thread: mask what it quotes.
+        if self.error:
+            object.__setattr__(self, "error", redact(self.error))
+
 
 @dataclass(frozen=True)
 class JobEvent:
@@ -225,6 +244,9 @@ class JobEvent:
     message: str
     type: str = "message"  # message | metrics
     data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", redact(self.message))  # posted in the thread
 
 
 TrainingMethod = Literal["sft", "dpo", "rft"]
@@ -369,6 +391,30 @@ class Scheduler(Protocol):
     async def resume(self, job_id: str) -> None: ...
 
 
+class IdleScheduler:
+    """A Scheduler that schedules nothing: for processes that run no jobs (the CLI)."""
+
+    async def every(
+        self,
+        job_id: str,
+        func: str,
+        seconds: int,
+        args: tuple[Any, ...] = (),
+        *,
+        first_in_s: int | None = None,
+    ) -> None:
+        return None
+
+    async def cancel(self, job_id: str) -> None:
+        return None
+
+    async def pause(self, job_id: str) -> None:
+        return None
+
+    async def resume(self, job_id: str) -> None:
+        return None
+
+
 # Slack's answers that mean the bot is not (or may not act as) a member of the channel.
 MEMBERSHIP_CODES = frozenset(
     {
@@ -450,6 +496,25 @@ class Blocks:
 
     text: str
     blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Presenter(Protocol):
+    """Words a report for the medium at the edge (bot/presenters: Slack; bot/cli.py: a
+    terminal). Reports hold raw third-party text; the presenter escapes it."""
+
+    def run_progress(self, report: RunProgress) -> str: ...
+
+    def run_summary(self, report: RunSummary) -> str: ...
+
+    def failures(self, report: FailureList) -> str: ...
+
+    def comparison(self, report: ComparisonReport) -> str: ...
+
+    def flips(self, report: ComparisonReport) -> str | None: ...
+
+    def line(self, parts: Title) -> str:
+        """One line of our words (which may use the medium's emphasis) and names."""
+        ...
 
 
 class Chat(Protocol):

@@ -7,18 +7,20 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
-from commands.ports import Charts, Chat, FineTuneBackends, Scheduler
+from commands.ports import Charts, Chat, FineTuneBackends, Posted, Presenter, Scheduler
 from commands.throttle import ResilientModels
 from storage.db import Database
 
 if TYPE_CHECKING:
     from commands.eval.catalog import SuiteCatalog
-    from commands.eval.runner import RunEngine
     from commands.prices import PriceTable
+    from commands.reports import RunHeader
+    from storage.runs import ModelTally
+    from storage.tables import EvalRun, FineTuneJob, Proposal
 
 log = logging.getLogger(__name__)
 
@@ -100,29 +102,97 @@ def new_instance_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-@dataclass
-class Services:
-    """The composition root hands one of these to every handler."""
+class LiveRun(Protocol):
+    """A run executing in this process, as `/eval status` shows it."""
+
+    @property
+    def header(self) -> RunHeader: ...
+
+    @property
+    def stored(self) -> Mapping[str, ModelTally]: ...
+
+    @property
+    def remaining(self) -> int:
+        """Samples of every model not yet answered (the queue depth /metrics shows)."""
+        ...
+
+
+class Engine(Protocol):
+    """The run engine (commands.eval.runner.RunEngine), as the other use cases see it."""
+
+    @property
+    def live(self) -> Mapping[int, LiveRun]: ...
+
+    def cancel(self, run_id: int) -> bool:
+        """Ask a run executing here to stop; True if it was running here."""
+        ...
+
+    async def start(self, run_id: int) -> None:
+        """Execute and announce a stored run in the background."""
+        ...
+
+    async def resume_all(self) -> list[int]:
+        """Take over runs nobody executes any more; returns their ids."""
+        ...
+
+    async def execute_and_announce(self, run_id: int) -> EvalRun | None:
+        """Execute a run to its end here and announce it; the final row."""
+        ...
+
+
+class Outcomes(Protocol):
+    """What follows when something ends; implemented once, by commands.outcomes.
+
+    Command families call these instead of importing each other: the engine when a run
+    ends, the fine-tune poller when a job ends, the vote counter when a gate is decided.
+    """
+
+    async def run_finished(self, ports: Ports, run: EvalRun) -> Posted | None:
+        """Announce a terminal run and do what its origin asks for (once)."""
+        ...
+
+    async def gate_decided(self, ports: Ports, proposal: Proposal) -> None:
+        """A fine-tune's approval gate was approved, rejected or expired."""
+        ...
+
+    async def finetune_finished(self, services: Services, job: FineTuneJob) -> None:
+        """A fine-tuning job reached a terminal state."""
+        ...
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Everything a use case may be handed except the run engine: complete when built.
+
+    The composition root (bot/app.py) fills every field; nothing is set afterwards, so no
+    use case checks for a missing part. A process without a scheduler (the CLI) passes
+    one that does nothing (`IdleScheduler`).
+    """
 
     chat: Chat
+    # Words reports for the medium (Slack mrkdwn, or a terminal's plain text): use cases
+    # hand it reports and post what it returns, so they never escape or format text.
+    presenter: Presenter
     models: ResilientModels
     db: Database
     suites: SuiteCatalog
     prices: PriceTable
     charts: Charts
-    policy: Policy = field(default_factory=Policy)
-    tasks: Tasks = field(default_factory=Tasks)
-    engine_: RunEngine | None = None
-    scheduler: Scheduler | None = None
-    finetune: FineTuneBackends | None = None  # fine-tuning backends, by provider
+    policy: Policy
+    tasks: Tasks
+    scheduler: Scheduler
+    finetune: FineTuneBackends  # fine-tuning backends, by provider
+    # What follows a finished run or a decided gate (commands.outcomes): families reach
+    # it through this port, so none of them imports another.
+    outcomes: Outcomes
     # This process, as the owner of the leases it holds (storage.leases), and the rows
     # it holds them on.
-    instance: str = field(default_factory=new_instance_id)
-    held: set[tuple[str, int]] = field(default_factory=set)
+    instance: str
+    held: set[tuple[str, int]]
 
-    @property
-    def engine(self) -> RunEngine:
-        """The run engine (built after the services it uses)."""
-        if self.engine_ is None:
-            raise RuntimeError("the run engine is not wired")
-        return self.engine_
+
+@dataclass(frozen=True)
+class Services(Ports):
+    """The ports plus the run engine, which is built from the ports."""
+
+    engine: Engine

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from commands.eval.render import Failure, failures_text, run_header, summary_text
+from commands.eval.render import run_header
 from commands.eval.suite import Suite
 from commands.eval.templates import TemplateError, render
 from commands.ports import ChatError, Posted
-from commands.services import Services
+from commands.reports import Failure, FailureList, RunSummary
+from commands.services import Ports
 from storage import notices
 from storage import runs as store
 from storage.ids import format_id
@@ -48,7 +49,7 @@ def input_of(suite: Suite, item: dict[str, Any]) -> str:
 
 
 def costs_of(
-    services: Services, models: list[str], counts: dict[str, store.ModelTally]
+    services: Ports, models: list[str], counts: dict[str, store.ModelTally]
 ) -> dict[str, float | None]:
     """Cost per model; None where the price table does not know the model."""
     return {
@@ -57,39 +58,32 @@ def costs_of(
     }
 
 
-def summary_for(services: Services, run: EvalRun, counts: dict[str, store.ModelTally]) -> str:
-    header = run_header(run)
+def summary_for(services: Ports, run: EvalRun, counts: dict[str, store.ModelTally]) -> RunSummary:
+    """The report of a stored run that has ended (or of where it stands)."""
     elapsed = None
     if run.started_at and run.finished_at:
         elapsed = (run.finished_at - run.started_at).total_seconds()
-    notes = []
-    if run.status == "failed":
-        notes.append(f":x: {run.error}")
-    elif run.status == "cancelled":
-        notes.append(":no_entry_sign: cancelled — the counts below are the samples done before.")
-    for model, params in sorted((run.adjustments or {}).items()):
-        shown = ", ".join(f"`{p}`" for p in params)
-        notes.append(
-            f":information_source: `{model}` does not accept {shown}: it ran with the "
-            "provider's default."
-        )
-    note = "\n".join(notes) or None
-    return summary_text(
-        header,
-        run.status,
-        run.models,
-        counts,
-        costs_of(services, run.models, counts),
-        elapsed,
-        note,
+    return RunSummary(
+        header=run_header(run),
+        state=run.status,
+        models=run.models,
+        counts=counts,
+        costs=costs_of(services, run.models, counts),
+        elapsed_s=elapsed,
+        error=run.error if run.status == "failed" else None,
+        adjustments=dict(run.adjustments or {}),
     )
 
 
-async def announce(services: Services, run: EvalRun) -> None:
-    """Show a terminal run's summary in its message and its failures in the thread."""
+async def announce(services: Ports, run: EvalRun) -> Posted | None:
+    """Show a terminal run's summary in its message and its failures in the thread.
+
+    Returns where the summary is (None if it could not be posted); what follows the
+    run (comparisons, alerts, proposals) is commands.outcomes' business.
+    """
     run_id = run.id or 0
     counts = await services.db.run(store.tallies, run_id=run_id)
-    text = summary_for(services, run, counts)
+    text = services.presenter.run_summary(summary_for(services, run, counts))
     where: Posted | None = None
     if run.channel and run.message_ts:
         where = Posted(run.channel, run.message_ts)
@@ -102,22 +96,18 @@ async def announce(services: Services, run: EvalRun) -> None:
         where = await _post(services, run.channel, text)
     if where is not None and run.status != "failed":
         await _post_failures(services, run, where)
-    # Claimed first: a restart between posting and marking the run announced must not
-    # post the report (and its proposal) a second time.
-    report_key = f"run:{run_id}:report"
-    if run.status == "finished" and await services.db.run(notices.claim, key=report_key):
-        if run.origin in ("watch", "drift", "finetune"):
-            from commands.watch.alerts import after_run
-
-            await after_run(services, run, where)
-        elif where is not None and len(run.models) > 1:
-            from commands.eval.compare import post_run_comparison
-
-            await post_run_comparison(services, run, where)
-    await services.db.run(store.mark_announced, run_id=run_id)
+    return where
 
 
-async def _post(services: Services, channel: str, text: str) -> Posted | None:
+async def post_note(services: Ports, where: Posted, text: str) -> None:
+    """A line in the thread of `where`; a refusal is logged, not raised."""
+    try:
+        await services.chat.post(where.channel, text, thread_ts=where.ts)
+    except ChatError as exc:
+        log.warning("thread note failed: %s", exc.code)
+
+
+async def _post(services: Ports, channel: str, text: str) -> Posted | None:
     try:
         return await services.chat.post(channel, text)
     except ChatError as exc:
@@ -125,7 +115,7 @@ async def _post(services: Services, channel: str, text: str) -> Posted | None:
         return None
 
 
-async def _post_failures(services: Services, run: EvalRun, where: Posted) -> None:
+async def _post_failures(services: Ports, run: EvalRun, where: Posted) -> None:
     run_id = run.id or 0
     failed = await services.db.run(store.results, run_id=run_id, status="failed")
     if not failed:
@@ -146,7 +136,7 @@ async def _post_failures(services: Services, run: EvalRun, where: Posted) -> Non
                 score=r.score,
             )
         )
-    text = failures_text(format_id("run", run_id), shown, len(failed))
+    text = services.presenter.failures(FailureList(format_id("run", run_id), shown, len(failed)))
     try:
         await services.chat.post(where.channel, text, thread_ts=where.ts)
     except ChatError as exc:

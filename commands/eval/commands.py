@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from commands.eval import announce
-from commands.eval.render import clip, pct, progress_text
+from commands.eval.render import clip, pct, run_header
 from commands.eval.suite import Suite
 from commands.grammar import Parsed, int_option
 from commands.model_names import check_model_name
 from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import ChatError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
+from commands.reports import Failure, FailureList, RunProgress
 from commands.services import Services
 from storage import aliases as alias_store
 from storage import runs as store
@@ -137,7 +138,8 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
         # the person who typed the command, and nothing is sent to the provider.
         try:
             posted = await services.chat.post(
-                inv.channel_id, progress_text(announce_header(run), models, {}, 0)
+                inv.channel_id,
+                services.presenter.run_progress(RunProgress(run_header(run), models, {}, 0)),
             )
         except ChatError as exc:
             await services.db.run(
@@ -195,15 +197,19 @@ def status_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
             run = await load_run(services, run_id)
             counts = await services.db.run(store.tallies, run_id=run_id)
             if run.status in store.TERMINAL:
-                await inv.respond(announce.summary_for(services, run, counts))
+                await inv.respond(
+                    services.presenter.run_summary(announce.summary_for(services, run, counts))
+                )
             else:
                 live = services.engine.live.get(run_id)
                 await inv.respond(
-                    progress_text(
-                        live.header if live else announce_header(run),
-                        run.models,
-                        live.stored if live else counts,
-                        0,
+                    services.presenter.run_progress(
+                        RunProgress(
+                            live.header if live else run_header(run),
+                            run.models,
+                            live.stored if live else counts,
+                            0,
+                        )
                     )
                 )
             return
@@ -224,12 +230,6 @@ def status_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
     return Started("Checking…", work, "eval-status")
 
 
-def announce_header(run: Any) -> Any:
-    from commands.eval.render import run_header
-
-    return run_header(run)
-
-
 @EVAL.sub("show", "<run-id>")
 def show_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
     """A run's summary and its failing samples."""
@@ -240,12 +240,10 @@ def show_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Start
     async def work() -> None:
         run = await load_run(services, run_id)
         counts = await services.db.run(store.tallies, run_id=run_id)
-        text = announce.summary_for(services, run, counts)
+        text = services.presenter.run_summary(announce.summary_for(services, run, counts))
         failed = await services.db.run(store.results, run_id=run_id, status="failed")
         suite = services.suites.get(run.suite)
         if failed and suite is not None:
-            from commands.eval.render import Failure, failures_text
-
             shown = [
                 Failure(
                     r.item_index,
@@ -258,7 +256,8 @@ def show_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Start
                 for r in failed[: announce.MAX_FAILURES]
                 if r.item_index < len(suite.items)
             ]
-            text += "\n\n" + failures_text(f"r{run_id}", shown, len(failed))
+            report = FailureList(f"r{run_id}", shown, len(failed))
+            text += "\n\n" + services.presenter.failures(report)
         await inv.respond(text)
 
     return Started("Fetching the run…", work, "eval-show")
@@ -288,7 +287,7 @@ def cancel_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
             # Not executing in this process (e.g. queued before a restart): end it here.
             await services.db.run(store.finish, run_id=run_id, status="cancelled")
             ended = await load_run(services, run_id)
-            await announce.announce(services, ended)
+            await services.outcomes.run_finished(services, ended)
         await inv.respond(f"Cancelling `r{run_id}`.")
 
     return Started(f"Cancelling `r{run_id}`…", work, "eval-cancel")
@@ -316,7 +315,7 @@ def compare_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | St
         posted = await services.chat.post(
             inv.channel_id, f"*Comparison r{a_id} vs r{b_id}* requested by <@{inv.user_id}>"
         )
-        await compare.post_report(services, comparison, posted, f"r{a_id} vs r{b_id}")
+        await compare.post_report(services, comparison, posted, (f"r{a_id} vs r{b_id}",))
 
     return Started(f"Comparing `r{a_id}` with `r{b_id}`…", work, "eval-compare")
 

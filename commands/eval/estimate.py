@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from commands.eval.suite import Suite
 from commands.eval.templates import TemplateError
 from commands.prices import PriceTable
-from commands.services import Services
+from commands.services import Ports
 from storage import runs as store
 
 ASSUMED_OUTPUT_TOKENS = 256
@@ -54,9 +54,7 @@ def from_prices(prices: PriceTable, suite: Suite, model: str, samples: int) -> f
     return prices.cost(model, prompt_tokens(suite, samples), 0, output * samples)
 
 
-async def estimate(
-    services: Services, suite: Suite, models: Sequence[str], samples: int
-) -> Estimate:
+async def estimate(services: Ports, suite: Suite, models: Sequence[str], samples: int) -> Estimate:
     per_model: dict[str, float | None] = {}
     for model in models:
         seen = await services.db.run(store.cost_per_sample, suite=suite.name, model=model)

@@ -13,22 +13,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from commands.eval.admission import Gate, queued_text
-from commands.eval.announce import announce
+from commands.eval.admission import Gate
 from commands.eval.catalog import SuiteCatalog
 from commands.eval.graders.base import GradeError, Sample
-from commands.eval.render import RunHeader, progress_text, run_header
+from commands.eval.render import run_header
 from commands.eval.suite import Suite
 from commands.eval.templates import TemplateError, render
 from commands.leases import Lease, dead_here
 from commands.logctx import log_context
 from commands.ports import ChatError, Posted, ProviderError
 from commands.prices import PriceTable
-from commands.services import Services
+from commands.reports import RunHeader, RunProgress
+from commands.services import Ports
 from commands.throttle import ResilientModels
 from storage import runs as store
 from storage.admission import QueuePlace
@@ -67,6 +68,11 @@ class Live:
             self.params[model] = {k: v for k, v in self.suite.sampling.items() if k not in dropped}
 
     @property
+    def remaining(self) -> int:
+        answered = sum(t.passed + t.failed + t.errored for t in self.counts.values())
+        return self.run.total * len(self.run.models) - answered
+
+    @property
     def header(self) -> RunHeader:
         return run_header(self.run)
 
@@ -77,16 +83,23 @@ def build_messages(suite: Suite, item: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"role": m["role"], "content": render(m["content"], context)} for m in suite.input]
 
 
+# What the engine calls once a run it executed has ended and is to be announced: the
+# composition root passes commands.outcomes' entry point, so the engine knows nothing of
+# summaries, comparisons, releases or proposals.
+RunFinished = Callable[[EvalRun], Awaitable[object]]
+
+
 class RunEngine:
     """Executes runs; one per process, shared by Slack commands, watches and the CLI."""
 
     def __init__(
         self,
-        services: Services,
+        services: Ports,
         catalog: SuiteCatalog,
         prices: PriceTable,
         models: ResilientModels,
         *,
+        on_finished: RunFinished,
         flush_every_s: float = 0.5,
         update_every_s: float = 1.0,
     ) -> None:
@@ -94,6 +107,7 @@ class RunEngine:
         self.catalog = catalog
         self.prices = prices
         self.models = models
+        self.on_finished = on_finished
         self.flush_every_s = flush_every_s
         self.update_every_s = update_every_s
         self.live: dict[int, Live] = {}
@@ -142,7 +156,7 @@ class RunEngine:
                 and not final.announced
                 and not lease.lost  # ended elsewhere: announced there
             ):
-                await announce(self.services, final)
+                await self.on_finished(final)
             return final
         finally:
             await asyncio.shield(lease.release())
@@ -227,7 +241,9 @@ class RunEngine:
         run = live.run
         if run.channel is None or run.message_ts is None:
             return
-        text = progress_text(live.header, run.models, live.stored, 0) + "\n" + queued_text(place)
+        text = self.services.presenter.run_progress(
+            RunProgress(live.header, run.models, live.stored, 0, queued=place)
+        )
         try:
             await self.services.chat.update(Posted(run.channel, run.message_ts), text)
         except ChatError as exc:
@@ -259,7 +275,9 @@ class RunEngine:
         run = live.run
         if run.channel is None or run.message_ts is not None:
             return
-        text = progress_text(live.header, run.models, live.stored, 0)
+        text = self.services.presenter.run_progress(
+            RunProgress(live.header, run.models, live.stored, 0)
+        )
         try:
             posted = await self.services.chat.post(run.channel, text)
         except ChatError as exc:
@@ -458,7 +476,10 @@ class RunEngine:
         run = live.run
         if run.channel is None or run.message_ts is None:
             return
-        text = progress_text(live.header, run.models, live.stored, time.monotonic() - live.started)
+        elapsed = time.monotonic() - live.started
+        text = self.services.presenter.run_progress(
+            RunProgress(live.header, run.models, live.stored, elapsed)
+        )
         try:
             await self.services.chat.update(
                 Posted(run.channel, run.message_ts), text, progress=True

@@ -17,18 +17,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from commands.eval.admission import fits_daily_budget
-from commands.eval.render import clip, money
+from commands.approvals import APPROVE, REJECT, approvers_for, needs_gate
+from commands.budget import over_budget
 from commands.eval.suite import Suite
 from commands.finetune import estimates, jobs, sources
 from commands.finetune.render import job_text
 from commands.finetune.validation import DataError, Method
+from commands.formats import clip, money
 from commands.grammar import Parsed, float_option, int_option
 from commands.model_names import check_model_name
 from commands.permissions import check_start, check_stop, refused_at_once
-from commands.ports import BackendUnavailable, ChatError, ProviderError
+from commands.ports import BackendUnavailable, ChatError, Posted, ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
-from commands.services import Services
+from commands.services import Ports, Services
 from storage import finetunes as store
 from storage import proposals as proposal_store
 from storage import runs as run_store
@@ -112,8 +113,6 @@ def _handler(method: Method) -> Any:
         refusal = refused_at_once(services.policy, inv.user_id) or _allowed(services, inv)
         if refusal:
             return refusal
-        if services.finetune is None:
-            return "Fine-tuning is not configured in this process."
         try:
             services.finetune.for_provider(request.provider)
         except BackendUnavailable as exc:
@@ -294,13 +293,13 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
         ).encode()
     ).hexdigest()[:40]
     if cost is not None:
-        budget = await fits_daily_budget(services, cost)
+        budget = await over_budget(services, cost)
         if budget is not None:
             refusal = budget.refusal("this fine-tune", "wait until 00:00 UTC")
             raise UserFacingError(f"Not started: {refusal}.")
     # RFT is billed per training hour, which cannot be estimated up front: it always waits
     # for an approver, like any job whose estimate is over the limit.
-    over = cost is None or cost > services.policy.finetune_approval_usd
+    over = needs_gate(cost, services.policy.finetune_approval_usd)
     job, new = await services.db.run(
         store.record_request,
         request_key=key,
@@ -351,8 +350,6 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
 
 async def ask_approval(services: Services, job: FineTuneJob, proposer: str) -> None:
     """A costly job waits for an approver's :white_check_mark: on its message."""
-    from commands.promote import APPROVE, REJECT, approvers_for
-
     approvers = sorted(approvers_for(services, job.suite))
     await services.db.run(_open_gate, job=job, proposer=proposer)
     who = ", ".join(f"<@{u}>" for u in approvers) or "nobody (set EVALBOT_APPROVERS)"
@@ -364,8 +361,6 @@ async def ask_approval(services: Services, job: FineTuneJob, proposer: str) -> N
         ":white_check_mark: or reject with :x:.",
     )
     if job.channel and job.message_ts:
-        from commands.ports import Posted
-
         for emoji in (APPROVE, REJECT):
             with contextlib.suppress(ChatError):
                 await services.chat.react(Posted(job.channel, job.message_ts), emoji)
@@ -389,7 +384,7 @@ def _open_gate(session: Any, *, job: FineTuneJob, proposer: str) -> Proposal:
     return proposal
 
 
-async def on_gate_decided(services: Services, proposal: Proposal) -> None:
+async def on_gate_decided(services: Ports, proposal: Proposal) -> None:
     """The approval gate of a costly job was decided."""
     job_id = parse_id("job", proposal.candidate)
     if job_id is None:

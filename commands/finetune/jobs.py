@@ -11,16 +11,16 @@ backend (commands.ports.FineTuneBackend); the job row names the one it runs on.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import tempfile
 from datetime import timedelta
 from typing import Any
 
-from commands import jobs as scheduled
+from commands import schedule as scheduled
 from commands.finetune import progress as tracking
 from commands.finetune.render import job_text
 from commands.leases import Lease, dead_here
+from commands.origins import FineTune, stored
 from commands.ports import (
     BackendUnavailable,
     ChatError,
@@ -35,7 +35,7 @@ from commands.ports import (
     Upload,
 )
 from commands.registry import UserFacingError
-from commands.services import Services
+from commands.services import Ports, Services
 from storage import finetunes as store
 from storage import leases as lease_store
 from storage import runs as run_store
@@ -49,14 +49,12 @@ SEEN_EVENTS_KEPT = 500
 _METHODS: dict[str, TrainingMethod] = {"sft": "sft", "dpo": "dpo", "rft": "rft"}
 
 
-def backends(services: Services) -> FineTuneBackends:
+def backends(services: Ports) -> FineTuneBackends:
     """The registry of fine-tuning backends; UserFacingError when there is none."""
-    if services.finetune is None:
-        raise UserFacingError("Fine-tuning is not configured in this process.")
     return services.finetune
 
 
-def backend_of(services: Services, job: FineTuneJob) -> FineTuneBackend:
+def backend_of(services: Ports, job: FineTuneJob) -> FineTuneBackend:
     """The backend `job` was created with; UserFacingError when this process lacks it."""
     try:
         return backends(services).named(job.backend, job.provider)
@@ -64,7 +62,7 @@ def backend_of(services: Services, job: FineTuneJob) -> FineTuneBackend:
         raise UserFacingError(str(exc)) from exc
 
 
-async def show(services: Services, job: FineTuneJob, extra: str = "") -> None:
+async def show(services: Ports, job: FineTuneJob, extra: str = "") -> None:
     """Update the job's one message in place."""
     if not (job.channel and job.message_ts):
         return
@@ -74,7 +72,7 @@ async def show(services: Services, job: FineTuneJob, extra: str = "") -> None:
         log.warning("job message update failed: %s", exc.code)
 
 
-async def _thread(services: Services, job: FineTuneJob, text: str) -> None:
+async def _thread(services: Ports, job: FineTuneJob, text: str) -> None:
     if job.channel and job.message_ts:
         try:
             await services.chat.post(job.channel, text, thread_ts=job.message_ts)
@@ -82,13 +80,13 @@ async def _thread(services: Services, job: FineTuneJob, text: str) -> None:
             log.warning("job thread post failed: %s", exc.code)
 
 
-async def _update(services: Services, job_id: int, **fields: Any) -> FineTuneJob:
+async def _update(services: Ports, job_id: int, **fields: Any) -> FineTuneJob:
     job = await services.db.run(store.update, job_id=job_id, **fields)
     assert job is not None
     return job
 
 
-def _other_providers(services: Services, provider: str) -> str:
+def _other_providers(services: Ports, provider: str) -> str:
     others = [p for p in services.models.providers() if p != provider]
     if not others:
         return (
@@ -102,7 +100,7 @@ def _other_providers(services: Services, provider: str) -> str:
     )
 
 
-async def submit(services: Services, job_id: int) -> FineTuneJob:
+async def submit(services: Ports, job_id: int) -> FineTuneJob:
     """Upload the data and create the backend job exactly once; then follow it.
 
     One process at a time submits a job (a lease on its row): the command that asked
@@ -125,7 +123,7 @@ def _key(job: FineTuneJob) -> str:
     return job.request_key[:64]
 
 
-async def _upload(services: Services, job: FineTuneJob, part: str) -> str | None:
+async def _upload(services: Ports, job: FineTuneJob, part: str) -> str | None:
     """Stream the stored `part` to the backend through a temporary file; None if empty.
 
     The data goes database -> disk -> backend a chunk at a time, so a large training
@@ -142,7 +140,7 @@ async def _upload(services: Services, job: FineTuneJob, part: str) -> str | None
         )
 
 
-async def _submit(services: Services, job: FineTuneJob) -> FineTuneJob:
+async def _submit(services: Ports, job: FineTuneJob) -> FineTuneJob:
     job_id = job.id or 0
     fresh = await services.db.run(store.get_job, job_id=job_id)
     job = fresh or job
@@ -169,7 +167,7 @@ async def _submit(services: Services, job: FineTuneJob) -> FineTuneJob:
     return job
 
 
-async def _find(services: Services, job: FineTuneJob) -> JobInfo | None:
+async def _find(services: Ports, job: FineTuneJob) -> JobInfo | None:
     try:
         return await backend_of(services, job).find(job.provider, _key(job))
     except ProviderError as exc:
@@ -177,7 +175,7 @@ async def _find(services: Services, job: FineTuneJob) -> JobInfo | None:
         return None
 
 
-def training_request(services: Services, job: FineTuneJob) -> TrainingRequest:
+def training_request(services: Ports, job: FineTuneJob) -> TrainingRequest:
     """The job's row as a backend's create() takes it."""
     return TrainingRequest(
         request_key=_key(job),
@@ -194,7 +192,7 @@ def training_request(services: Services, job: FineTuneJob) -> TrainingRequest:
     )
 
 
-async def _create(services: Services, job: FineTuneJob) -> JobInfo | None:
+async def _create(services: Ports, job: FineTuneJob) -> JobInfo | None:
     ft = backend_of(services, job)
     request = training_request(services, job)
     for attempt in range(1, CREATE_ATTEMPTS + 1):
@@ -230,24 +228,22 @@ async def _create(services: Services, job: FineTuneJob) -> JobInfo | None:
     return None
 
 
-async def follow(services: Services, job: FineTuneJob) -> None:
+async def follow(services: Ports, job: FineTuneJob) -> None:
     """Poll the job on the scheduler (persisted: survives restarts)."""
-    if services.scheduler is not None:
-        await services.scheduler.every(
-            scheduled.finetune_job_id(job.id or 0),
-            scheduled.POLL_FINETUNE,
-            services.policy.poll_seconds,
-            (job.id or 0,),
-            first_in_s=1,
-        )
+    await services.scheduler.every(
+        scheduled.finetune_job_id(job.id or 0),
+        scheduled.POLL_FINETUNE,
+        services.policy.poll_seconds,
+        (job.id or 0,),
+        first_in_s=1,
+    )
 
 
 async def poll(services: Services, job_id: int) -> FineTuneJob | None:
     """One look at the backend job: message, thread events, and the end of the job."""
     job = await services.db.run(store.get_job, job_id=job_id)
     if job is None or not job.provider_job_id or job.status in store.TERMINAL:
-        if services.scheduler is not None:
-            await services.scheduler.cancel(scheduled.finetune_job_id(job_id))
+        await services.scheduler.cancel(scheduled.finetune_job_id(job_id))
         return job
     ft = backend_of(services, job)
     info = await ft.get(job.provider, job.provider_job_id)
@@ -284,8 +280,7 @@ async def poll(services: Services, job_id: int) -> FineTuneJob | None:
     if not ended_here:
         return ended
     await show(services, ended)
-    if services.scheduler is not None:
-        await services.scheduler.cancel(scheduled.finetune_job_id(job_id))
+    await services.scheduler.cancel(scheduled.finetune_job_id(job_id))
     await finish(services, ended, metrics)
     return ended
 
@@ -312,7 +307,7 @@ async def finish(services: Services, job: FineTuneJob, metrics: list[JobEvent]) 
         await _thread(services, job, ":no_entry_sign: The job was cancelled.")
         return
     if job.serving_name or job.fine_tuned_model:
-        await evaluate(services, job)
+        await services.outcomes.finetune_finished(services, job)
 
 
 async def evaluate(services: Services, job: FineTuneJob) -> None:
@@ -332,15 +327,16 @@ async def evaluate(services: Services, job: FineTuneJob) -> None:
         )
         base_run = latest.id if latest is not None else None
         models = [model] if base_run else [job.base_model, model]
-        ref = {
-            "kind": "finetune",
-            "job": job.id,
-            "new": model,
-            "baseline": job.base_model,
-            "base_run": base_run,
-            "thread": job.message_ts,
-            "channel": job.channel,
-        }
+        origin, origin_ref = stored(
+            FineTune(
+                job=job.id,
+                new=model,
+                baseline=job.base_model,
+                base_run=base_run,
+                channel=job.channel,
+                thread=job.message_ts,
+            )
+        )
         return run_store.create_run(
             session=session,
             suite=suite.name,
@@ -349,8 +345,8 @@ async def evaluate(services: Services, job: FineTuneJob) -> None:
             total=total,
             channel=job.channel,
             user_id=job.user_id,
-            origin="finetune",
-            origin_ref=json.dumps(ref),
+            origin=origin,
+            origin_ref=origin_ref,
         )
 
     run = await services.db.run(plan)
@@ -364,7 +360,7 @@ async def evaluate(services: Services, job: FineTuneJob) -> None:
     await services.engine.start(run.id or 0)
 
 
-async def cancel(services: Services, job: FineTuneJob) -> FineTuneJob:
+async def cancel(services: Ports, job: FineTuneJob) -> FineTuneJob:
     """Cancel at the provider (or locally, before it was submitted)."""
     if job.status in store.TERMINAL:
         raise UserFacingError(f"`f{job.id}` has already {job.status}.")
@@ -376,13 +372,12 @@ async def cancel(services: Services, job: FineTuneJob) -> FineTuneJob:
         await services.db.run(store.drop_data, job_id=job.id or 0)
     await show(services, job)
     if job.status == "cancelled":
-        if services.scheduler is not None:
-            await services.scheduler.cancel(scheduled.finetune_job_id(job.id or 0))
+        await services.scheduler.cancel(scheduled.finetune_job_id(job.id or 0))
         await _thread(services, job, ":no_entry_sign: Cancelled.")
     return job
 
 
-async def _free_if_dead(services: Services, job: FineTuneJob) -> FineTuneJob:
+async def _free_if_dead(services: Ports, job: FineTuneJob) -> FineTuneJob:
     """Release a pending job held by a stopped process on this host (a restart)."""
     now = utcnow()
     if (

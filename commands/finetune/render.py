@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from commands.eval.render import money, progress_bar
+from commands.formats import money, progress_bar
 from storage.tables import FineTuneJob
 
 STATUS_WORDS = {

@@ -13,14 +13,15 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from commands.eval.render import clip
+from commands.approvals import APPROVE, REJECT, approvers_for, judge_reaction
+from commands.formats import clip
 from commands.grammar import Parsed
 from commands.model_names import check_model_name
 from commands.ports import ChatError, Posted
 from commands.promote.evidence import gather_evidence, missing_evidence
 from commands.promote.message import decision_text, proposal_text
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError
-from commands.services import Services
+from commands.services import Ports, Services
 from storage import aliases as alias_store
 from storage import proposals as store
 from storage.tables import Proposal
@@ -29,15 +30,7 @@ log = logging.getLogger(__name__)
 
 PROMOTE = Family("/promote", "propose a model for a suite's production alias; approvers react")
 
-APPROVE, REJECT = "white_check_mark", "x"
 _ALIAS = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-
-
-def approvers_for(services: Services, suite_name: str) -> set[str]:
-    """Who may decide on a suite's proposals: the deployment's approvers and its owners."""
-    suite = services.suites.get(suite_name)
-    owners = set(suite.owners) if suite is not None else set()
-    return set(services.policy.approvers) | owners
 
 
 @PROMOTE.main("<suite> <model> [alias=production]", keys=("alias",))
@@ -77,7 +70,7 @@ class NoEvidence(UserFacingError):
     """The candidate has no finished, complete run on the suite's current data."""
 
 
-def evidence_gate(services: Services) -> store.EvidenceGate:
+def evidence_gate(services: Ports) -> store.EvidenceGate:
     """The re-check made when the deciding approval arrives: the suite's data may have
     changed, the run been deleted, or production moved since the proposal was made."""
 
@@ -99,7 +92,7 @@ def evidence_gate(services: Services) -> store.EvidenceGate:
 
 
 async def propose(
-    services: Services,
+    services: Ports,
     *,
     suite: str,
     model: str,
@@ -162,14 +155,12 @@ async def propose(
     return proposal
 
 
-async def expire_due(services: Services) -> int:
+async def expire_due(services: Ports) -> int:
     """Expire due proposals now (the scheduler calls this every few minutes)."""
     expired = await services.db.run(store.expire_due)
     for p in expired:
         if p.kind == "finetune":
-            from commands.finetune import on_gate_decided
-
-            await on_gate_decided(services, p)
+            await services.outcomes.gate_decided(services, p)
             continue
         if p.channel and p.message_ts:
             where = Posted(p.channel, p.message_ts)
@@ -180,20 +171,29 @@ async def expire_due(services: Services) -> int:
     return len(expired)
 
 
-async def on_reaction(services: Services, event: dict[str, Any], *, added: bool) -> None:
+async def on_reaction(services: Ports, event: dict[str, Any], *, added: bool) -> None:
     """A reaction on any message: counts only on a proposal, from an approver."""
     item = event.get("item") or {}
-    reaction = str(event.get("reaction", "")).split("::")[0]
+    reaction = str(event.get("reaction", ""))
     user = str(event.get("user", ""))
     channel, ts = str(item.get("channel", "")), str(item.get("ts", ""))
-    if item.get("type") != "message" or reaction not in (APPROVE, REJECT) or not user:
-        return
+    if item.get("type") != "message" or reaction.split("::")[0] not in (APPROVE, REJECT):
+        return  # not a vote on anything: no database read
     proposal = await services.db.run(store.by_message, channel=channel, ts=ts)
     if proposal is None:
         return
     where = Posted(channel, ts)
     approvers = approvers_for(services, proposal.suite)
-    if user not in approvers:
+    spec = services.suites.get(proposal.suite)
+    judgement = judge_reaction(
+        reaction=reaction,
+        user=user,
+        added=added,
+        approvers=approvers,
+        proposer=proposal.proposer,
+        self_approval=spec is not None and spec.self_approval,
+    )
+    if judgement.kind == "not_approver":
         if added:
             who = ", ".join(f"<@{u}>" for u in sorted(approvers))
             await _note(
@@ -204,13 +204,7 @@ async def on_reaction(services: Services, event: dict[str, Any], *, added: bool)
                 "may approve or reject it.",
             )
         return
-    spec = services.suites.get(proposal.suite)
-    if (
-        added
-        and reaction == APPROVE
-        and user == proposal.proposer
-        and not (spec is not None and spec.self_approval)
-    ):
+    if judgement.kind == "self_approval":
         await _note(
             services,
             channel,
@@ -220,7 +214,7 @@ async def on_reaction(services: Services, event: dict[str, Any], *, added: bool)
             "`self_approval: true`).",
         )
         return
-    kind = "approve" if reaction == APPROVE else "reject"
+    kind = judgement.vote or "reject"
     outcome = await services.db.run(
         store.vote,
         proposal_id=proposal.id or 0,
@@ -233,9 +227,7 @@ async def on_reaction(services: Services, event: dict[str, Any], *, added: bool)
     p = outcome.proposal
     if p.kind == "finetune":  # the approval gate of a costly fine-tune
         if outcome.result in ("approved", "rejected"):
-            from commands.finetune import on_gate_decided
-
-            await on_gate_decided(services, p)
+            await services.outcomes.gate_decided(services, p)
         elif outcome.result == "closed" and added:
             await _note(services, channel, user, f"That fine-tune was already {p.status}.")
         return
@@ -254,7 +246,7 @@ async def on_reaction(services: Services, event: dict[str, Any], *, added: bool)
         )
 
 
-async def _thread(services: Services, where: Posted, p: Proposal, approvals: list[str]) -> None:
+async def _thread(services: Ports, where: Posted, p: Proposal, approvals: list[str]) -> None:
     if p.status == "approved":
         who = ", ".join(f"<@{u}>" for u in approvals)
         text = (
@@ -281,14 +273,14 @@ async def _thread(services: Services, where: Posted, p: Proposal, approvals: lis
         log.warning("decision post failed: %s", exc.code)
 
 
-async def _update(services: Services, where: Posted, text: str) -> None:
+async def _update(services: Ports, where: Posted, text: str) -> None:
     try:
         await services.chat.update(where, text)
     except ChatError as exc:
         log.warning("proposal update failed: %s", exc.code)
 
 
-async def _note(services: Services, channel: str, user: str, text: str) -> None:
+async def _note(services: Ports, channel: str, user: str, text: str) -> None:
     try:
         await services.chat.ephemeral(channel, user, text)
     except ChatError as exc:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from commands.eval.stats import paired_diff, wilson_interval
+from commands.stats import paired_diff, wilson_interval
 from storage import runs as store
 from storage.tables import EvalRun
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from commands import jobs
-from commands.eval.render import clip
+from commands import schedule as jobs
+from commands.formats import clip
 from commands.grammar import Parsed, duration_option, format_duration, list_option
 from commands.model_names import check_model_glob
 from commands.permissions import check_start, check_stop, refused_at_once
@@ -85,8 +85,6 @@ def add(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
             + ", ".join(f"`{p}`" for p in services.models.providers())
             + "."
         )
-    if services.scheduler is None:
-        return "Scheduling is not running in this process; watches cannot be added."
     refusal = refused_at_once(services.policy, inv.user_id)
     if refusal is not None:
         return refusal
@@ -103,7 +101,6 @@ def add(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
             provider=provider,
         )
         watch_id = watch.id or 0
-        assert services.scheduler is not None
         await services.scheduler.every(
             jobs.watch_job_id(watch_id), jobs.POLL_WATCH, every, (watch_id,)
         )
@@ -173,20 +170,17 @@ def _change(verb: str, action: Any) -> Any:
 
 async def _remove(services: Services, watch: Watch) -> None:
     await services.db.run(store.delete_watch, watch_id=watch.id or 0)
-    if services.scheduler is not None:
-        await services.scheduler.cancel(jobs.watch_job_id(watch.id or 0))
+    await services.scheduler.cancel(jobs.watch_job_id(watch.id or 0))
 
 
 async def _pause(services: Services, watch: Watch) -> None:
     await services.db.run(store.set_paused, watch_id=watch.id or 0, paused=True)
-    if services.scheduler is not None:
-        await services.scheduler.pause(jobs.watch_job_id(watch.id or 0))
+    await services.scheduler.pause(jobs.watch_job_id(watch.id or 0))
 
 
 async def _resume(services: Services, watch: Watch) -> None:
     await services.db.run(store.set_paused, watch_id=watch.id or 0, paused=False)
-    if services.scheduler is not None:
-        await services.scheduler.resume(jobs.watch_job_id(watch.id or 0))
+    await services.scheduler.resume(jobs.watch_job_id(watch.id or 0))
 
 
 _remove_h = _change("removed", _remove)

@@ -8,13 +8,14 @@ announce each thing once.
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
 from commands.eval.suite import Suite
+from commands.origins import Drift, Release, stored
 from commands.ports import ChatError, ModelInfo
+from commands.releases import PastRun, choose_baseline, new_releases, reusable_run
 from commands.services import Services
 from storage import aliases as alias_store
 from storage import notices
@@ -56,17 +57,17 @@ async def poll(services: Services, watch_id: int) -> list[str]:
     if watch.glob == DRIFT:
         if watch.initialized:  # the first poll only records
             await check_drift(services, updated)
-    elif watch.initialized and updated.baseline_at is not None:
-        baseline = updated.baseline_at
-        for model in listed:
-            if not fnmatch.fnmatchcase(model.id, watch.glob):
-                continue
-            seen = firsts.get(model.id)
-            if seen is None or seen <= baseline:
-                continue
-            name = qualified(watch.provider, model.id)
+    elif watch.initialized:
+        releases = new_releases(
+            [m.id for m in listed],
+            glob=watch.glob,
+            first_seen=firsts,
+            baseline_at=updated.baseline_at,
+        )
+        for model_id in releases:
+            name = qualified(watch.provider, model_id)
             for suite in watch.suites:
-                key = f"release:{watch.provider}:{model.id}:{suite}"
+                key = f"release:{watch.provider}:{model_id}:{suite}"
                 if await services.db.run(notices.claim, key=key, channel=watch.channel):
                     await start_release_run(services, updated, name, suite)
                     started.append(name)
@@ -74,26 +75,26 @@ async def poll(services: Services, watch_id: int) -> list[str]:
     return started
 
 
-def _best_recent(session: Any, suite: str, data_version: str) -> tuple[str | None, int | None]:
-    """The model with the best pass rate among recent full runs on this data version."""
-    best: tuple[float, str, int] | None = None
-    for run in run_store.complete_runs(session, suite=suite, data_version=data_version, limit=30):
-        for model, t in run_store.tallies(
-            session=session, run_id=run.id or 0, with_latencies=False
-        ).items():
-            if t.pass_rate is not None and (best is None or t.pass_rate > best[0]):
-                best = (t.pass_rate, model, run.id or 0)
-    return (best[1], best[2]) if best else (None, None)
-
-
-def _reusable_run(
-    session: Any, suite: str, model: str, data_version: str, total: int
-) -> int | None:
-    """A finished run of `model` on the same data and every sample: no need to pay again."""
-    run = run_store.latest_complete_run(
-        session, suite=suite, data_version=data_version, model=model
-    )
-    return run.id if run is not None and run.total >= total else None
+def past_runs(session: Any, suite: str, *, rates: bool) -> list[PastRun]:
+    """The suite's recent runs as the release rules see them (commands.releases)."""
+    out = []
+    for run in run_store.recent_runs(session=session, suite=suite, limit=30):
+        pass_rates: dict[str, float | None] = {}
+        if rates and run.status == "finished":
+            tallies = run_store.tallies(session=session, run_id=run.id or 0, with_latencies=False)
+            pass_rates = {m: t.pass_rate for m, t in tallies.items()}
+        out.append(
+            PastRun(
+                id=run.id or 0,
+                status=run.status,
+                models=list(run.models),
+                data_version=run.data_version,
+                total=run.total,
+                sample_limit=run.sample_limit,
+                pass_rates=pass_rates,
+            )
+        )
+    return out
 
 
 async def start_release_run(services: Services, watch: Watch, model: str, suite_name: str) -> None:
@@ -105,23 +106,23 @@ async def start_release_run(services: Services, watch: Watch, model: str, suite_
     total = len(suite.items)
 
     def plan(session: Any) -> Any:
-        baseline = alias_store.get_alias(session=session, suite=suite_name)
-        basis = "production"
-        base_run = None
-        if baseline is None:
-            baseline, base_run = _best_recent(session, suite_name, suite.data_version)
-            basis = "best recent run"
-        elif baseline != model:
-            base_run = _reusable_run(session, suite_name, baseline, suite.data_version, total)
-        models = [model] if base_run is not None or baseline in (None, model) else [baseline, model]
-        ref = {
-            "watch": watch.id,
-            "kind": "release",
-            "new": model,
-            "baseline": baseline,
-            "basis": basis,
-            "base_run": base_run,
-        }
+        production = alias_store.get_alias(session=session, suite=suite_name)
+        choice = choose_baseline(
+            model,
+            production=production,
+            runs=past_runs(session, suite_name, rates=production is None),
+            data_version=suite.data_version,
+            total=total,
+        )
+        baseline, basis, base_run, models = (
+            choice.model,
+            choice.basis,
+            choice.base_run,
+            choice.models,
+        )
+        origin, origin_ref = stored(
+            Release(watch=watch.id, new=model, baseline=baseline, basis=basis, base_run=base_run)
+        )
         return run_store.create_run(
             session=session,
             suite=suite_name,
@@ -130,8 +131,8 @@ async def start_release_run(services: Services, watch: Watch, model: str, suite_
             total=total,
             channel=watch.channel,
             user_id=None,
-            origin="watch",
-            origin_ref=json.dumps(ref),
+            origin=origin,
+            origin_ref=origin_ref,
         )
 
     run = await services.db.run(plan)
@@ -143,14 +144,15 @@ def _plan_drift(session: Any, *, watch: Watch, suite: Suite) -> EvalRun | None:
     production = alias_store.get_alias(session=session, suite=suite.name)
     if production is None:
         return None
-    previous = _reusable_run(session, suite.name, production, suite.data_version, len(suite.items))
-    ref = {
-        "watch": watch.id,
-        "kind": "drift",
-        "model": production,
-        "previous_run": previous,
-        "channel": watch.channel,
-    }
+    previous = reusable_run(
+        past_runs(session, suite.name, rates=False),
+        model=production,
+        data_version=suite.data_version,
+        total=len(suite.items),
+    )
+    origin, origin_ref = stored(
+        Drift(watch=watch.id, model=production, previous_run=previous, channel=watch.channel)
+    )
     # No channel: a drift run posts nothing unless it finds a drop.
     return run_store.create_run(
         session=session,
@@ -159,8 +161,8 @@ def _plan_drift(session: Any, *, watch: Watch, suite: Suite) -> EvalRun | None:
         models=[production],
         total=len(suite.items),
         channel=None,
-        origin="drift",
-        origin_ref=json.dumps(ref),
+        origin=origin,
+        origin_ref=origin_ref,
     )
 
 

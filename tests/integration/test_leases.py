@@ -31,6 +31,7 @@ from bot.wiring import build_services
 from commands.eval.runner import RunEngine
 from commands.finetune.jobs import poll, poll_by_provider_id, resume_pending, submit
 from commands.leases import dead_here
+from commands.ports import IdleScheduler
 from commands.services import Services
 from storage import finetunes as ft_store
 from storage import runs as store
@@ -98,10 +99,18 @@ async def two(
     }.items():
         monkeypatch.setenv(name, value)
     settings = load_settings(require_slack=False, env_file=None)
-    procs = [Process(*build_services(settings, database)) for _ in range(2)]
-    for number, proc in enumerate(procs):
-        # Two processes on two hosts: each one's liveness is unknowable to the other.
-        proc.services.instance = f"host-{number}:{os.getpid()}:{number}"
+    # Two processes on two hosts: each one's liveness is unknowable to the other.
+    procs = [
+        Process(
+            *build_services(
+                settings,
+                database,
+                scheduler=IdleScheduler(),
+                instance=f"host-{number}:{os.getpid()}:{number}",
+            )
+        )
+        for number in range(2)
+    ]
     try:
         yield procs[0], procs[1]
     finally:

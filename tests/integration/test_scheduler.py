@@ -15,11 +15,13 @@ from storage.db import Database
 from tests.conftest import PG_URL
 
 CALLS: list[str] = []
+DEPS = object()  # stands for the Services the composition root hands the scheduler
 
 
-async def record(tag: str) -> None:
-    """A job function referenced by name, as the job store keeps them."""
-    CALLS.append(tag)
+async def record(tag: str, *, services: object) -> None:
+    """A job function referenced by name, as the job store keeps them; the scheduler
+    passes the process's dependencies as `services`."""
+    CALLS.append(tag if services is DEPS else f"{tag} without deps")
 
 
 async def wait_for(predicate: object, timeout: float = 10.0) -> None:
@@ -36,7 +38,7 @@ async def test_jobs_persist_and_run_when_time_is_moved_forward(tmp_path: Path) -
     url = f"sqlite:///{tmp_path / 'sched.db'}"
     db = Database.connect(url)
     first = JobScheduler(db)
-    await first.start()
+    await first.start(DEPS)
     assert first.leader  # SQLite: the one process leads
     await first.every("job-1", "tests.integration.test_scheduler:record", 3600, ("hourly",))
     job = first.scheduler.get_job("job-1")

@@ -14,7 +14,9 @@ from commands.logctx import log_context
 BOT_TOKEN = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp"
 APP_TOKEN = "xapp-1-A0123456789-1234567890123-abcdef0123456789"
 OPENAI_KEY = "sk-proj-Zx9_Yw8-Vu7Ts6Rq5Po4"
-SIGNING_SECRET = "8f14e45fceea167a5a36dedd4bea2543"  # no recognisable shape
+# No recognisable shape (a real Slack signing secret is 32 hex, which the Azure key
+# shape masks even unconfigured): only the configured value can catch it.
+SIGNING_SECRET = "signing-Secret-without-shape-7f3a9c"
 
 
 @pytest.fixture

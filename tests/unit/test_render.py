@@ -1,4 +1,4 @@
-"""How a run reads (commands/eval/render.py) and what it costs (commands/prices.py)."""
+"""How a run reads (bot/presenters/run.py) and what it costs (commands/prices.py)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,36 @@ from pathlib import Path
 
 import pytest
 
-from commands.eval.render import (
-    BAR_WIDTH,
-    RunHeader,
-    model_summary,
-    progress_bar,
-    progress_text,
-    summary_text,
-)
+from bot.presenters import run as present
+from bot.presenters.mrkdwn import SLACK
+from commands.eval.render import BAR_WIDTH, progress_bar
 from commands.eval.stats import wilson_interval
 from commands.prices import BUILTIN, Price, PriceTable
+from commands.reports import RunHeader, RunProgress, RunSummary
 from storage.runs import ModelTally
 
 HEADER = RunHeader(run="r12", suite="ticket-routing", data_version="sha256:" + "ab" * 32, total=10)
+
+
+def summary_text(
+    h: RunHeader,
+    state: str,
+    models: list[str],
+    counts: dict[str, ModelTally],
+    costs: dict[str, float | None],
+    elapsed_s: float | None,
+) -> str:
+    return present.summary(SLACK, RunSummary(h, state, models, counts, costs, elapsed_s))
+
+
+def model_summary(model: str, t: ModelTally, cost: float | None) -> str:
+    return present.model_summary(SLACK, model, t, cost)
+
+
+def progress_text(
+    h: RunHeader, models: list[str], counts: dict[str, ModelTally], elapsed_s: float
+) -> str:
+    return present.progress(SLACK, RunProgress(h, models, counts, elapsed_s))
 
 
 def tally(

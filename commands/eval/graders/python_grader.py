@@ -1,11 +1,14 @@
 """python: the suite's own `def grade(sample, item) -> float`, run in worker processes.
 
 The code comes from the suite folder (inline `source`, or `source_file` inside the
-folder), never from Slack. It runs in separate processes (`python -I`, empty
-environment so no token leaks to it, RLIMIT_AS memory cap) that each serve many
-samples over JSON lines; a sample that overruns its wall time gets its worker
-killed, and the next sample starts a fresh one. This isolates the bot from crashes,
-hangs and memory blow-ups in grader code; it is not a security sandbox.
+folder), never from Slack, but a suite is still not trusted with the bot's secrets.
+It runs in separate processes (`python -I`, empty environment, an empty scratch dir
+as cwd, a session and process group of their own) that each serve many samples over
+JSON lines, behind the walls of _grader_sandbox.py (no network, no files but Python's
+own and the scratch dir, no new processes, memory and CPU limits). A sample that
+overruns its wall time, or leaves a thread or process running, gets its worker's
+whole process group killed; the next sample starts a fresh one. docs/security.md
+says what this protects against and what it does not.
 """
 
 from __future__ import annotations
@@ -14,10 +17,13 @@ import ast
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +39,8 @@ DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_MEMORY_MB = 512
 _WORKER_SCRIPT = Path(__file__).with_name("_python_worker.py")
 _MIN_STARTUP_S = 10.0
+_log = logging.getLogger(__name__)
+_warned: set[str] = set()
 
 
 class _WorkerGone(Exception):
@@ -42,9 +50,11 @@ class _WorkerGone(Exception):
 class _Worker:
     """One process running the grader; not shared between concurrent samples."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, scratch: str, cpu_s: int) -> None:
         self.process = process
         self.loop = asyncio.get_running_loop()
+        self.scratch = scratch
+        self.cpu_s = cpu_s
 
     @property
     def usable(self) -> bool:
@@ -72,17 +82,35 @@ class _Worker:
             await asyncio.wait_for(self.process.wait(), 1.0)
         await self.kill()
 
+    def leftovers(self, min_cpu_left_s: float) -> bool:
+        """True when the worker must not serve another sample: a thread or child process
+        outlived the sample, or too little of its CPU limit is left for one more."""
+        proc = f"/proc/{self.process.pid}"
+        try:
+            tasks = os.listdir(f"{proc}/task")
+            for task in tasks:
+                with open(f"{proc}/task/{task}/children") as children:
+                    if children.read().strip():
+                        return True
+            with open(f"{proc}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return True  # gone, or not inspectable: do not trust it with another sample
+        used_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return len(tasks) > 1 or self.cpu_s - used_s < min_cpu_left_s
+
     async def kill(self) -> None:
-        if self.process.returncode is not None:
-            return
-        if self.loop is not asyncio.get_running_loop():
-            # Its event loop is gone (a new loop in tests): signal the pid directly.
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.process.pid, signal.SIGKILL)
-            return
-        with contextlib.suppress(ProcessLookupError):
-            self.process.kill()
-        await self.process.wait()
+        # The whole process group (the worker leads its own session): a child the
+        # code managed to start goes with it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.process.returncode is not None or self.loop is not asyncio.get_running_loop():
+            return  # already reaped, or its event loop is gone (a new loop in tests)
+        # wait() also waits for the pipes to close, which a process outside the group
+        # could hold open for as long as it likes: the sample does not wait on it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.process.wait(), 2.0)
 
 
 class PythonGrader:
@@ -98,6 +126,8 @@ class PythonGrader:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         memory_mb: int = DEFAULT_MEMORY_MB,
         max_workers: int | None = None,
+        cpu_s: int | None = None,
+        sandbox: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.source = source
@@ -106,6 +136,10 @@ class PythonGrader:
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self.max_workers = max_workers or min(4, os.cpu_count() or 1)
+        # A worker's CPU limit covers several samples; it retires before a sample
+        # could run short. Tests lower it (cpu_s) and switch guards off (sandbox).
+        self.cpu_s = cpu_s or 4 * math.ceil(timeout_s) + 10
+        self.sandbox = dict(sandbox or {})
         self._idle: list[_Worker] = []
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
@@ -124,6 +158,8 @@ class PythonGrader:
             except _WorkerGone:
                 await worker.reap()
                 raise GradeError(self._died(worker)) from None
+            if worker.leftovers(min(self.timeout_s, self.cpu_s / 2)):
+                await worker.kill()  # nothing of a sample outlives it
         if "error" in reply:
             raise GradeError(f"grade() raised {reply['error']}")
         score = reply.get("score")
@@ -143,7 +179,9 @@ class PythonGrader:
     def _died(self, worker: _Worker) -> str:
         code = worker.process.returncode
         if code is not None and code < 0 and -code == signal.SIGKILL:
-            how = "was killed (out of memory?)"
+            how = "was killed (out of memory or CPU time?)"
+        elif code is not None and code < 0 and -code == signal.SIGXCPU:
+            how = "ran out of CPU time"
         else:
             how = f"exited with code {code}"
         return f"the grader process {how}"
@@ -179,6 +217,7 @@ class PythonGrader:
                     await worker.kill()
 
     async def _start(self) -> _Worker:
+        scratch = tempfile.mkdtemp(prefix="evalbot-grader-")
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-I",
@@ -186,14 +225,16 @@ class PythonGrader:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
-            cwd=self.folder,
-            env={},
+            cwd=scratch,
+            env={"HOME": scratch, "TMPDIR": scratch},
+            start_new_session=True,
         )
-        worker = _Worker(process)
+        worker = _Worker(process, scratch, self.cpu_s)
         hello = {
             "source": self.source,
             "filename": self.filename,
             "memory_bytes": self.memory_mb * 1024 * 1024,
+            "sandbox": {"scratch": scratch, "cpu_seconds": self.cpu_s, **self.sandbox},
         }
         try:
             reply = await asyncio.wait_for(worker.call(hello), max(_MIN_STARTUP_S, self.timeout_s))
@@ -205,8 +246,20 @@ class PythonGrader:
             raise GradeError(self._died(worker)) from None
         if "error" in reply:
             await worker.kill()
+            if reply.get("sandbox") is False:
+                _warn_once(f"python graders cannot run on this machine: {reply['error']}")
+                raise GradeError(f"python graders cannot run here: {reply['error']}")
             raise GradeError(f"loading the grader code raised {reply['error']}")
+        for warning in reply.get("warnings") or ():
+            _warn_once(f"python grader sandbox is weaker here: {warning}")
         return worker
+
+
+def _warn_once(message: str) -> None:
+    """The operator hears once per process what the sandbox cannot do here."""
+    if message not in _warned:
+        _warned.add(message)
+        _log.warning(message)
 
 
 def _check_source(source: str, filename: str, where: str, ctx: SpecContext) -> bool:

@@ -1,0 +1,49 @@
+"""The terminal's markup: none. Text is printed as written, control characters aside."""
+
+from __future__ import annotations
+
+import re
+
+from commands.formats import clip
+from commands.reports import Code, Title
+
+# A model's answer could carry escape sequences that move the cursor or recolour the
+# terminal: shown as their code points instead.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
+
+
+def literal(text: str) -> str:
+    """Text for a terminal: everything printable kept as is (`*`, `_`, `<`, backticks)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class Plain:
+    """The Style of bot.presenters.mrkdwn for a terminal."""
+
+    def esc(self, text: str) -> str:
+        return literal(text)
+
+    def inert(self, text: str) -> str:
+        return literal(text)
+
+    def bold(self, ours: str) -> str:
+        return ours
+
+    def code(self, theirs: str, limit: int | None = None, *, empty: str = "(empty)") -> str:
+        flat = clip(theirs, limit) if limit is not None else " ".join(theirs.split())
+        return literal(flat) if flat else empty
+
+    def strong_name(self, name: str) -> str:
+        return literal(name)
+
+    def mention(self, user: str) -> str:
+        return "@" + literal(user)
+
+    def block(self, lines: list[str]) -> str:
+        return "\n".join(literal(line) for line in lines)
+
+    def title(self, parts: Title) -> str:
+        return "".join(literal(p.text if isinstance(p, Code) else p) for p in parts)
+
+
+PLAIN = Plain()

@@ -1,0 +1,140 @@
+"""A run's messages: the progress kept up to date, the summary, the failing samples.
+
+Functions from reports to text in one `Style` (Slack mrkdwn or plain terminal text), so
+the wording is unit-tested once and both media say the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from bot.presenters.mrkdwn import Style
+from commands.formats import duration, money, pct, progress_bar, tokens
+from commands.reports import FailureList, RunHeader, RunProgress, RunSummary
+from commands.stats import percentile, wilson_interval
+from storage.admission import QueuePlace
+from storage.runs import ModelTally
+
+
+def header_line(s: Style, h: RunHeader, state: str) -> str:
+    who = f" · started by {s.mention(h.user)}" if h.user else ""
+    line = f"{s.bold(f'Eval {h.run}')} · {s.code(h.suite)} · {h.total} samples · {state}{who}"
+    watch = f"watch {h.watch}" if h.watch else "a watch"
+    if h.release_of is not None:
+        banner = f":rocket: {s.bold('Release alert')} — new model {s.code(h.release_of)} ({watch})"
+        return f"{banner}\n{line}"
+    if h.drift:
+        return f":mag: Drift check ({watch})\n{line}"
+    return line
+
+
+def progress(s: Style, p: RunProgress) -> str:
+    """The message kept up to date while a run goes."""
+    h = p.header
+    lines = [header_line(s, h, "queued" if p.queued else "running")]
+    for model in p.models:
+        t = p.counts.get(model, ModelTally())
+        rate = f"{t.passed}/{t.graded} passed ({pct(t.pass_rate)})" if t.graded else "—"
+        errored = f" · {t.errored} errored" if t.errored else ""
+        lines.append(
+            f"{s.code(model)} {progress_bar(t.done, h.total)} {t.done}/{h.total} · {rate}{errored}"
+        )
+    lines.append(queued_line(s, p.queued) if p.queued else f"elapsed {duration(p.elapsed_s)}")
+    return "\n".join(lines)
+
+
+def _run_ids(runs: tuple[int, ...], shown: int = 6) -> str:
+    ids = ", ".join(f"r{i}" for i in runs[:shown])
+    return ids + (f" and {len(runs) - shown} more" if len(runs) > shown else "")
+
+
+def queued_line(s: Style, q: QueuePlace) -> str:
+    """What a queued run waits for: the runs ahead of it and those executing."""
+    n = len(q.ahead)
+    ahead = f"behind {n} queued run{'s' if n != 1 else ''} ({_run_ids(q.ahead)}) and " if n else ""
+    return (
+        f":hourglass_flowing_sand: {s.bold('Queued')} {ahead}{len(q.running)} running "
+        f"({_run_ids(q.running)}): at most {q.limit} runs at once (EVALBOT_MAX_ACTIVE_RUNS); "
+        "it starts when one ends."
+    )
+
+
+def model_summary(s: Style, model: str, t: ModelTally, cost: float | None) -> str:
+    """One model's line: the contract's `<passed>/<graded> passed`, interval, cost, latency."""
+    if t.graded:
+        lo, hi = wilson_interval(t.passed, t.graded)
+        rate = f"{pct(t.pass_rate)} (95% CI {lo * 100:.1f}–{hi * 100:.1f}%)"
+    else:
+        rate = "no sample graded"
+    errored = f" · {t.errored} errored (not counted)" if t.errored else " · 0 errored"
+    lat = t.latencies_ms
+    latency = (
+        f"p50 {percentile(lat, 50) / 1000:.2f} s, p95 {percentile(lat, 95) / 1000:.2f} s"
+        if lat
+        else "n/a"
+    )
+    return (
+        f"{s.strong_name(model)}: {t.passed}/{t.graded} passed — {rate}{errored}\n"
+        f"      tokens {tokens(t.input_tokens)} in / {tokens(t.output_tokens)} out · "
+        f"cost {money(cost)} · latency {latency}"
+    )
+
+
+def summary(s: Style, r: RunSummary) -> str:
+    """The final message of a run."""
+    took = f" in {duration(r.elapsed_s)}" if r.elapsed_s is not None else ""
+    lines = [
+        header_line(s, r.header, f"{r.state}{took}"),
+        f"data {s.code(r.header.data_version[:19])}",
+    ]
+    if r.state == "failed":
+        # The reason names the model in code (our words) around the provider's message:
+        # shown escaped with emphasis made inert rather than all as code.
+        lines.append(f":x: {s.inert(r.error or 'no reason given')}")
+    elif r.state == "cancelled":
+        lines.append(":no_entry_sign: cancelled — the counts below are the samples done before.")
+    for model, params in sorted(r.adjustments.items()):
+        shown = ", ".join(s.code(p) for p in params)
+        lines.append(
+            f":information_source: {s.code(model)} does not accept {shown}: it ran with the "
+            "provider's default."
+        )
+    for model in r.models:
+        lines.append(model_summary(s, model, r.counts.get(model, ModelTally()), r.costs.get(model)))
+    if len(r.models) > 1:
+        lines.append(ranking(s, r.models, r.counts, r.costs))
+    return "\n".join(lines)
+
+
+def ranking(
+    s: Style,
+    models: Sequence[str],
+    counts: Mapping[str, ModelTally],
+    costs: Mapping[str, float | None],
+) -> str:
+    """A small table of the models by pass rate, for a multi-model run."""
+    rows = sorted(models, key=lambda m: -(counts.get(m, ModelTally()).pass_rate or -1))
+    width = max(len(m) for m in rows)
+    out = [f"{'model'.ljust(width)}  pass rate   passed  errored  cost"]
+    for m in rows:
+        t = counts.get(m, ModelTally())
+        out.append(
+            f"{m.ljust(width)}  {pct(t.pass_rate).rjust(9)}  {f'{t.passed}/{t.graded}'.rjust(7)}"
+            f"  {str(t.errored).rjust(7)}  {money(costs.get(m))}"
+        )
+    return s.block(out)
+
+
+def failures(s: Style, r: FailureList) -> str:
+    """Up to ten failing samples for the run's thread: what was asked, expected, answered."""
+    lines = [
+        f"{s.bold(f'Failing samples of {r.run}')} ({len(r.failures)} of {r.total_failed} shown)"
+    ]
+    for f in r.failures:
+        score = f" · score {f.score:.2f}" if f.score is not None else ""
+        lines.append(f"• {s.code(f.model)} item #{f.index}{score}")
+        lines.append(f"    input: {s.code(f.input, 300)}")
+        if f.expected is not None:
+            lines.append(f"    expected: {s.code(f.expected, 200)}")
+        lines.append(f"    got: {s.code(f.got, 300, empty='(empty answer)')}")
+    return "\n".join(lines)

@@ -1,0 +1,186 @@
+"""What follows when something ends: the one place that knows.
+
+- A run ends: its summary and failing samples are posted (commands.eval.announce), then,
+  once, what its origin asks for: a comparison (and maybe a proposal) for a multi-model
+  run typed in Slack, a release alert for a watch's run, a drift alarm, a fine-tune's
+  comparison with its base in the job's thread.
+- A fine-tuning job ends: a succeeded job is evaluated against its base at once.
+- A fine-tune's approval gate is decided: the job is submitted, or shown rejected.
+
+Each follow-up is claimed in storage.notices before it happens, so a redelivered event,
+a retry or a restart never does it twice; the claims live here, next to what they guard.
+Command families never import each other: they reach this module through the
+`Outcomes` port (commands.services), and this module calls into them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from commands.approvals import approvers_for
+from commands.eval import compare
+from commands.eval.announce import announce, post_note
+from commands.finetune import on_gate_decided
+from commands.finetune.jobs import evaluate
+from commands.origins import Drift, FineTune, Origin, Release, Slack, origin_of
+from commands.ports import ChatError, Posted
+from commands.promote import NoEvidence, propose
+from commands.reports import Code, Title
+from commands.services import Ports, Services
+from commands.verdicts import proposal_candidate
+from storage import aliases as alias_store
+from storage import notices
+from storage import runs as run_store
+from storage.tables import EvalRun, FineTuneJob, Proposal
+
+log = logging.getLogger(__name__)
+
+
+class RunOutcomes:
+    """The implementation of commands.services.Outcomes that the composition root wires."""
+
+    async def run_finished(self, ports: Ports, run: EvalRun) -> Posted | None:
+        """Announce a terminal run, then (once) what its origin asks for."""
+        where = await announce(ports, run)
+        run_id = run.id or 0
+        # Claimed first: a restart between posting and marking the run announced must
+        # not post the report (and its proposal) a second time.
+        if run.status == "finished" and await ports.db.run(
+            notices.claim, key=f"run:{run_id}:report"
+        ):
+            await self._follow_up(ports, run, origin_of(run), where)
+        await ports.db.run(run_store.mark_announced, run_id=run_id)
+        return where
+
+    async def _follow_up(
+        self, ports: Ports, run: EvalRun, origin: Origin, where: Posted | None
+    ) -> None:
+        match origin:
+            case Release() | FineTune():
+                if where is not None:
+                    await release_report(ports, run, origin, where)
+            case Drift():
+                await drift_report(ports, run, origin)
+            case Slack():
+                if where is not None and len(run.models) > 1:
+                    comparison = await compare.for_run(ports, run)
+                    await compare.post_report(
+                        ports, comparison, where, ("Comparison r" + str(run.id),)
+                    )
+                    await propose_if_better(ports, comparison, where, over_production=True)
+            case _:  # Cli: the terminal prints its own summary; nothing follows
+                return
+
+    async def gate_decided(self, ports: Ports, proposal: Proposal) -> None:
+        """A costly fine-tune's gate: approved jobs are submitted, the rest shown closed."""
+        await on_gate_decided(ports, proposal)
+
+    async def finetune_finished(self, services: Services, job: FineTuneJob) -> None:
+        """A job that produced a model is evaluated against its base."""
+        if job.serving_name or job.fine_tuned_model:
+            await evaluate(services, job)
+
+
+async def propose_if_better(
+    ports: Ports, c: compare.Comparison, where: Posted, *, over_production: bool
+) -> None:
+    """Propose the best significantly better challenger (commands.verdicts decides)."""
+    production = await ports.db.run(alias_store.get_alias, suite=c.suite)
+    best = proposal_candidate(
+        c,
+        production=production,
+        over_production=over_production,
+        has_approvers=bool(approvers_for(ports, c.suite)),
+    )
+    if best is None:
+        return
+    # A sampled run (limit=) or one on older data is no evidence: nothing is proposed.
+    with contextlib.suppress(NoEvidence):
+        await propose(
+            ports,
+            suite=c.suite,
+            model=best,
+            proposer=None,
+            channel=where.channel,
+            thread_ts=where.ts,
+        )
+
+
+async def release_report(
+    ports: Ports, run: EvalRun, origin: Release | FineTune, where: Posted
+) -> None:
+    """The new model against production (or the best recent model), chart and proposal."""
+    finetune = isinstance(origin, FineTune)
+    title: Title = (
+        ("Fine-tuned ", Code(origin.new)) if finetune else ("Release alert: ", Code(origin.new))
+    )
+    if isinstance(origin, FineTune) and origin.channel and origin.thread:
+        where = Posted(origin.channel, origin.thread)  # the job's thread
+    comparison = None
+    if origin.base_run:
+        base = await ports.db.run(run_store.get_run, run_id=origin.base_run)
+        if base is not None:
+            try:
+                comparison = await compare.for_two_runs(ports, base, run, baseline=origin.baseline)
+            except compare.CompareRefused as exc:
+                log.warning("release comparison refused: %s", exc)
+    elif len(run.models) > 1:
+        comparison = await compare.for_run(ports, run)
+    if comparison is None:
+        note = (
+            "no production model or earlier run to compare with: the new model's "
+            "results stand alone above."
+        )
+        line = ports.presenter.line(("*", *title, "* on ", Code(run.suite), f" — {note}"))
+        await post_note(ports, where, line)
+        return
+    basis = "base model" if finetune else getattr(origin, "basis", "production")
+    await compare.post_report(
+        ports,
+        comparison,
+        where,
+        (*title, " vs ", Code(comparison.baseline.model), f" ({basis})"),
+    )
+    await propose_if_better(ports, comparison, where, over_production=not finetune)
+
+
+async def drift_report(ports: Ports, run: EvalRun, origin: Drift) -> None:
+    """Alert the watch's channel only when the production model dropped significantly."""
+    if not origin.previous_run or not origin.channel:
+        return
+    previous = await ports.db.run(run_store.get_run, run_id=origin.previous_run)
+    if previous is None:
+        return
+    try:
+        comparison = await compare.for_two_runs(ports, previous, run, baseline=origin.model)
+    except compare.CompareRefused as exc:
+        log.info("drift check skipped: %s", exc)
+        return
+    _, diff = comparison.challengers[0]
+    log.info("drift of %s on %s: %s", origin.model, run.suite, diff.verdict)
+    if diff.verdict != "worse":
+        return
+    try:
+        posted = await ports.chat.post(
+            origin.channel,
+            ports.presenter.line(
+                (
+                    ":chart_with_downwards_trend: *Drift*: ",
+                    Code(origin.model),
+                    " on ",
+                    Code(run.suite),
+                    f" dropped {diff.diff_pp:+.1f} pp since r{previous.id} (r{run.id}, p = "
+                    f"{diff.p_value:.3g}, {diff.regressed} samples regressed).",
+                )
+            ),
+        )
+    except ChatError as exc:
+        log.warning("drift alert failed: %s", exc.code)
+        return
+    await compare.post_report(
+        ports,
+        comparison,
+        posted,
+        ("Drift of ", Code(origin.model), f": r{previous.id} vs r{run.id}"),
+    )

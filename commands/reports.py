@@ -1,0 +1,147 @@
+"""What use cases say, as data: the edge (bot/presenters, bot/cli.py) words it.
+
+A report carries numbers and the raw text others wrote (model outputs, dataset items,
+provider messages, model names) exactly as it came. It is never mrkdwn: each presenter
+escapes what it did not write for its own medium, and nobody parses rendered text back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from commands.stats import PairedDiff, percentile
+from storage.admission import QueuePlace
+from storage.runs import ModelTally
+from storage.tables import SampleResult
+
+
+@dataclass(frozen=True)
+class RunHeader:
+    """What every message about one run starts with."""
+
+    run: str  # "r12"
+    suite: str
+    data_version: str
+    total: int  # samples per model
+    user: str | None = None
+    # Why the run exists when no person started it: a watch's release or drift check.
+    release_of: str | None = None  # the new model of a release run
+    drift: bool = False
+    watch: str | None = None  # "w3"
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """The run's message while it goes."""
+
+    header: RunHeader
+    models: Sequence[str]
+    counts: Mapping[str, ModelTally]
+    elapsed_s: float
+    # Waiting for its turn (EVALBOT_MAX_ACTIVE_RUNS): the runs executing and those ahead.
+    queued: QueuePlace | None = None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The run's message once it has ended."""
+
+    header: RunHeader
+    state: str  # finished, cancelled, failed
+    models: Sequence[str]
+    counts: Mapping[str, ModelTally]
+    costs: Mapping[str, float | None]  # None: the price table does not know the model
+    elapsed_s: float | None
+    error: str | None = None  # a failed run's reason (often the provider's message)
+    # model -> sampling parameters it refused, so it ran with the provider's default
+    adjustments: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failing sample, in the provider's and the dataset's own words."""
+
+    index: int
+    model: str
+    input: str
+    expected: str | None
+    got: str
+    score: float | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FailureList:
+    """Up to a few failing samples of a run, for its thread."""
+
+    run: str
+    failures: Sequence[Failure]
+    total_failed: int
+
+
+@dataclass(frozen=True)
+class Side:
+    """One model's results in one run, keyed by item index."""
+
+    label: str  # the key in the report: the model, or model@rN when names clash
+    model: str
+    run_id: int
+    results: dict[int, SampleResult]
+
+    def graded(self) -> dict[int, bool]:
+        return {i: r.status == "passed" for i, r in self.results.items() if r.status != "errored"}
+
+    @property
+    def cost(self) -> float:
+        return sum(r.cost_usd for r in self.results.values())
+
+    def latency_ms(self, q: float) -> float | None:
+        values = [r.latency_ms for r in self.results.values() if r.status != "errored"]
+        return percentile(values, q) if values else None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    suite: str
+    baseline: Side
+    challengers: list[tuple[Side, PairedDiff]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "baseline": self.baseline.label,
+            "challengers": {
+                side.label: {
+                    "diff_pp": round(d.diff_pp, 2),
+                    "ci95_pp": [round(d.ci95_pp[0], 2), round(d.ci95_pp[1], 2)],
+                    "p_value": round(d.p_value, 6),
+                    "improved": d.improved,
+                    "regressed": d.regressed,
+                    "paired": d.paired,
+                    "verdict": d.verdict,
+                    "cost_diff_usd": round(side.cost - self.baseline.cost, 6),
+                }
+                for side, d in self.challengers
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Code:
+    """A name someone else chose (a model, a suite), shown as code, never as markup."""
+
+    text: str
+
+
+# A title in parts: our own words, and names shown as code ("Release alert: ", Code(m)).
+Title = tuple[str | Code, ...]
+
+
+@dataclass(frozen=True)
+class ComparisonReport:
+    """A paired comparison with its title ("Comparison r12", "Release alert: `m`")."""
+
+    title: Title
+    comparison: Comparison

@@ -1,0 +1,143 @@
+"""What follows a finished run, in-process: commands.outcomes with in-memory ports.
+
+A real SQLite database (the notices that make follow-ups happen once are rows), the
+in-memory Chat, Models and Charts of tests/fakes/memory.py, the Slack presenter.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from commands.eval.prices import PriceTable
+
+from bot.presenters.mrkdwn import SLACK
+from bot.presenters.slack import StyledPresenter
+from commands.eval.catalog import SuiteCatalog
+from commands.origins import Release, stored
+from commands.outcomes import RunOutcomes
+from commands.ports import IdleScheduler
+from commands.services import Policy, Ports, Tasks
+from commands.throttle import ResilientModels
+from storage import aliases
+from storage import runs as store
+from storage.db import Database
+from tests.fakes.memory import PNG, MemoryCharts, MemoryChat, MemoryModels
+
+N = 30
+
+
+class NoFineTuning:
+    """No fine-tune is started by a run's follow-ups; any call is a test failure."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"fine-tuning backend called: {name}")
+
+
+def write_suite(root: Path) -> Path:
+    folder = root / "qa"
+    folder.mkdir(parents=True)
+    (folder / "suite.yaml").write_text(
+        "name: qa\ndata: eval.jsonl\n"
+        'input:\n  - role: user\n    content: "{{ item.q }}"\n'
+        "grader:\n  type: string_check\n  name: a\n"
+        '  input: "{{ sample.output_text }}"\n  reference: "{{ item.a }}"\n'
+        "  operation: eq\n"
+    )
+    rows = [json.dumps({"q": f"q{i} <!channel>", "a": "yes"}) for i in range(N)]
+    (folder / "eval.jsonl").write_text("\n".join(rows) + "\n")
+    return root
+
+
+@pytest.fixture
+def ports(tmp_path: Path) -> Ports:
+    chat = MemoryChat()
+    return Ports(
+        chat=chat,
+        presenter=StyledPresenter(SLACK),
+        models=ResilientModels(MemoryModels(["prod", "new"]), concurrency=4),
+        db=Database.connect(f"sqlite:///{tmp_path / 'db.sqlite'}"),
+        suites=SuiteCatalog.load(write_suite(tmp_path / "suites")),
+        prices=PriceTable.load(None),
+        charts=MemoryCharts(),
+        policy=Policy(approvers=frozenset({"UAPPROVER"})),
+        tasks=Tasks(),
+        scheduler=IdleScheduler(),
+        finetune=NoFineTuning(),  # type: ignore[arg-type]
+        outcomes=RunOutcomes(),
+        instance="test:1:a",
+        held=set(),
+    )
+
+
+def finished_run(ports: Ports, models: list[str], passes: dict[str, bool], **kw: Any) -> Any:
+    suite = ports.suites.get("qa")
+    assert suite is not None
+    run = ports.db.call(
+        store.create_run,
+        suite="qa",
+        data_version=suite.data_version,
+        models=models,
+        total=N,
+        channel="C1",
+        **kw,
+    )
+    rows = []
+    for model in models:
+        for i in range(N):
+            row = store.new_result_row(run.id, model, i)
+            row["status"] = "passed" if passes[model] else "failed"
+            row["output"] = "yes" if passes[model] else "no <@U1> *x*"
+            rows.append(row)
+    ports.db.call(store.save_result_rows, rows=rows)
+    ports.db.call(store.finish, run_id=run.id, status="finished")
+    return ports.db.call(store.get_run, run_id=run.id)
+
+
+async def test_a_better_challenger_than_production_is_compared_and_proposed_once(
+    ports: Ports,
+) -> None:
+    chat = ports.chat
+    assert isinstance(chat, MemoryChat)
+    ports.db.call(aliases.set_alias, suite="qa", alias="production", model="prod", decided_by=None)
+    run = finished_run(ports, ["prod", "new"], {"prod": False, "new": True})
+
+    where = await ports.outcomes.run_finished(ports, run)
+
+    assert where is not None
+    summary = chat.top_level()[0]
+    assert "0/30 passed" in summary.text and "30/30 passed" in summary.text
+    thread = [m.text for m in chat.thread(where)]
+    failing = next(t for t in thread if t.startswith("*Failing samples of r1*"))
+    assert "&lt;!channel&gt;" in failing and "<!channel>" not in failing
+    report = next(t for t in thread if t.startswith("*Comparison r1*"))
+    assert "+100.0 pp" in report and "*better*" in report
+    assert chat.uploads and chat.uploads[0][1].content.startswith(PNG)
+    proposals = [m for m in chat.top_level() if "p1" in m.text] + [
+        m for m in chat.messages if "p1" in m.text and m.thread_ts
+    ]
+    assert proposals, "a significantly better challenger over production is proposed"
+    assert ports.db.call(store.get_run, run_id=run.id).announced
+
+    before = len(chat.messages)
+    await ports.outcomes.run_finished(ports, run)  # a retry or a restart
+    assert [m for m in chat.messages[before:] if m.thread_ts] == [], "follow-ups happen once"
+
+
+async def test_a_release_with_nothing_to_compare_stands_alone(ports: Ports) -> None:
+    chat = ports.chat
+    assert isinstance(chat, MemoryChat)
+    origin, ref = stored(
+        Release(watch=1, new="new", baseline=None, basis="production", base_run=None)
+    )
+    run = finished_run(ports, ["new"], {"new": True}, origin=origin, origin_ref=ref)
+
+    where = await ports.outcomes.run_finished(ports, run)
+
+    assert where is not None
+    assert chat.top_level()[0].text.startswith(":rocket: *Release alert* — new model `new`")
+    note = [m.text for m in chat.thread(where)]
+    assert any("*Release alert: `new`* on `qa`" in t and "stand alone" in t for t in note)
+    assert chat.uploads == [], "no comparison, no chart"

@@ -1,4 +1,4 @@
-"""No circle of imports in bot/, commands/ and storage/ (tools/import_cycles.py).
+"""No circle of imports in bot/, commands/ and storage/ (tests/import_cycles.py).
 
 grimp records every import statement (module level, inside functions, under
 TYPE_CHECKING), so a function-local import cannot hide a circle.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grimp
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "import_cycles.py"
+TOOL = Path(__file__).resolve().parents[1] / "import_cycles.py"
 
 
 def test_no_circle_of_imports_and_no_family_imports_another_for_follow_ups() -> None:

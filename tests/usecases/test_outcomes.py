@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from commands.eval.prices import PriceTable
 
 from bot.presenters.mrkdwn import SLACK
 from bot.presenters.slack import StyledPresenter
@@ -19,6 +18,7 @@ from commands.eval.catalog import SuiteCatalog
 from commands.origins import Release, stored
 from commands.outcomes import RunOutcomes
 from commands.ports import IdleScheduler
+from commands.prices import PriceTable
 from commands.services import Policy, Ports, Tasks
 from commands.throttle import ResilientModels
 from storage import aliases

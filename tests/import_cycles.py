@@ -5,7 +5,7 @@ level, inside functions, and under `if TYPE_CHECKING:`. Prints each strongly con
 component of more than one module (a circle), and the imports that cross from one
 command family into another. Run from the repository root:
 
-    .venv/bin/python tools/import_cycles.py
+    .venv/bin/python tests/import_cycles.py
 """
 
 from __future__ import annotations

@@ -37,12 +37,10 @@ class Estimate:
 
 def prompt_tokens(suite: Suite, samples: int) -> int:
     """Input tokens of the first `samples` items, at about four characters a token."""
-    from commands.eval.runner import build_messages
-
     chars, items = 0, suite.items[:samples]
     for item in items:
         try:
-            chars += sum(len(str(m["content"])) for m in build_messages(suite, item))
+            chars += sum(len(str(m["content"])) for m in suite.messages(item))
         except TemplateError:
             continue
     return chars // 4 + 4 * len(items)  # plus a few tokens of message framing each

@@ -47,9 +47,9 @@ class Budget:
 
 
 def midnight_utc(now: datetime | None = None) -> datetime:
-    """The start of the UTC day, naive like the stored timestamps."""
+    """The start of the UTC day."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    return now.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 async def _promised(ports: Ports, run: EvalRun) -> float:

@@ -50,12 +50,16 @@ def _run_ids(runs: tuple[int, ...], shown: int = 6) -> str:
 
 def queued_line(s: Style, q: QueuePlace) -> str:
     """What a queued run waits for: the runs ahead of it and those executing."""
-    n = len(q.ahead)
-    ahead = f"behind {n} queued run{'s' if n != 1 else ''} ({_run_ids(q.ahead)}) and " if n else ""
+    waits = []
+    if q.ahead:
+        n = len(q.ahead)
+        waits.append(f"{n} queued run{'s' if n != 1 else ''} ({_run_ids(q.ahead)})")
+    if q.running:
+        waits.append(f"{len(q.running)} running ({_run_ids(q.running)})")
+    behind = f" behind {' and '.join(waits)}" if waits else ""
     return (
-        f":hourglass_flowing_sand: {s.bold('Queued')} {ahead}{len(q.running)} running "
-        f"({_run_ids(q.running)}): at most {q.limit} runs at once (EVALBOT_MAX_ACTIVE_RUNS); "
-        "it starts when one ends."
+        f":hourglass_flowing_sand: {s.bold('Queued')}{behind}: at most {q.limit} runs at "
+        "once (EVALBOT_MAX_ACTIVE_RUNS); it starts when one ends."
     )
 
 

@@ -26,6 +26,9 @@ from storage.tables import EvalRun
 log = logging.getLogger(__name__)
 
 POLL_S = 1.0
+# What `Gate.admit` answers besides None (admitted) and a budget refusal.
+CANCELLED = "cancelled while queued"
+ENDED = "ended elsewhere while queued"
 
 
 async def run_estimate(ports: Ports, run: EvalRun) -> float:
@@ -57,9 +60,9 @@ class Gate:
         cancel: asyncio.Event,
         on_queued: Callable[[QueuePlace], Awaitable[None]],
     ) -> str | None:
-        """Wait for the run's turn and mark it running. Returns None once it runs, or
-        why it may not (over the budget), or "cancelled"/its status when it ended while
-        it waited (cancelled elsewhere)."""
+        """Wait for the run's turn and mark it running. Returns None once it runs;
+        CANCELLED (`cancel` was set) or ENDED (ended in another process) when it ended
+        while it waited; otherwise why it may not run (over the daily budget)."""
         run_id, shown = run.id or 0, None
         db, policy = self.services.db, self.services.policy
         while True:
@@ -68,9 +71,9 @@ class Gate:
                     store.admission, run_id=run_id, max_active=policy.max_active_runs
                 )
                 if state.status != "queued":
-                    return None if state.status == "running" else state.status
+                    return None if state.status == "running" else ENDED
                 if cancel.is_set():
-                    return "cancelled"
+                    return CANCELLED
                 if state.place is None:
                     if policy.daily_usd is not None:
                         wanted = await run_estimate(self.services, run)

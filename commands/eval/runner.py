@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from commands.eval.admission import Gate
+from commands.eval.admission import CANCELLED, ENDED, Gate
 from commands.eval.catalog import SuiteCatalog
 from commands.eval.graders.base import GradeError, Sample
 from commands.eval.render import run_header
@@ -193,7 +193,7 @@ class RunEngine:
         try:
             await self._ensure_message(live)
             held = await self.gate.admit(
-                run, cancel=live.cancel, on_queued=lambda place: self._show_queued(live, place)
+                run, cancel=live.cancel, on_queued=lambda place: self._queued(live, place)
             )
             if held is not None:
                 return await self._not_admitted(run_id, held, lease)
@@ -228,14 +228,19 @@ class RunEngine:
         ended elsewhere meanwhile (announced there)."""
         db = self.services.db
         lease.statuses = store.ACTIVE + store.TERMINAL
-        if why in store.TERMINAL:
+        if why == ENDED:
             lease.lost = True
         else:
-            status, error = ("cancelled", None) if why == "cancelled" else ("failed", why)
+            status, error = ("cancelled", None) if why == CANCELLED else ("failed", why)
             if not await db.run(store.finish, run_id=run_id, status=status, error=error):
                 lease.lost = True
         lease.statuses = store.TERMINAL
         return await db.run(store.get_run, run_id=run_id)
+
+    async def _queued(self, live: Live, place: QueuePlace) -> None:
+        # In the background: the gate goes on watching for its turn and for a cancel
+        # whatever Slack's update budget makes this wait.
+        self.services.tasks.spawn(self._show_queued(live, place), name=f"queued-r{live.run.id}")
 
     async def _show_queued(self, live: Live, place: QueuePlace) -> None:
         run = live.run
@@ -245,7 +250,11 @@ class RunEngine:
             RunProgress(live.header, run.models, live.stored, 0, queued=place)
         )
         try:
-            await self.services.chat.update(Posted(run.channel, run.message_ts), text)
+            # A refresh like progress: it never waits (the gate keeps watching for a
+            # cancel) and never overwrites a final summary.
+            await self.services.chat.update(
+                Posted(run.channel, run.message_ts), text, progress=True
+            )
         except ChatError as exc:
             log.warning("queued update failed: %s", exc.code)
 

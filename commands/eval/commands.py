@@ -16,6 +16,7 @@ from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import ChatError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
 from commands.reports import Failure, FailureList, RunProgress
+from commands.scope import elsewhere_note, samples_visible
 from commands.services import Services
 from storage import aliases as alias_store
 from storage import runs as store
@@ -241,6 +242,9 @@ def show_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Start
         run = await load_run(services, run_id)
         counts = await services.db.run(store.tallies, run_id=run_id)
         text = services.presenter.run_summary(announce.summary_for(services, run, counts))
+        if not samples_visible([run.channel], inv.channel_id):
+            await inv.respond(text + "\n\n" + elsewhere_note(f"`r{run_id}`", run.channel))
+            return
         failed = await services.db.run(store.results, run_id=run_id, status="failed")
         suite = services.suites.get(run.suite)
         if failed and suite is not None:
@@ -312,10 +316,19 @@ def compare_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | St
             comparison = await compare.for_two_runs(services, a, b)
         except compare.CompareRefused as exc:
             raise UserFacingError(str(exc)) from exc
+        here = samples_visible([a.channel, b.channel], inv.channel_id)
         posted = await services.chat.post(
             inv.channel_id, f"*Comparison r{a_id} vs r{b_id}* requested by <@{inv.user_id}>"
         )
-        await compare.post_report(services, comparison, posted, (f"r{a_id} vs r{b_id}",))
+        await compare.post_report(
+            services, comparison, posted, (f"r{a_id} vs r{b_id}",), samples=here
+        )
+        if not here:
+            other = a.channel if a.channel != inv.channel_id else b.channel
+            run = a_id if a.channel != inv.channel_id else b_id
+            await services.chat.post(
+                inv.channel_id, elsewhere_note(f"`r{run}`", other), thread_ts=posted.ts
+            )
 
     return Started(f"Comparing `r{a_id}` with `r{b_id}`…", work, "eval-compare")
 

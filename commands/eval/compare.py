@@ -147,7 +147,9 @@ def tag_rates(services: Ports, c: Comparison) -> list[TagRate]:
     return rows
 
 
-async def post_report(services: Ports, c: Comparison, where: Posted, title: Title) -> None:
+async def post_report(
+    services: Ports, c: Comparison, where: Posted, title: Title, *, samples: bool = True
+) -> None:
     """Report, chart and flipped samples into the thread of `where`."""
     report = ComparisonReport(title, c)
     await services.chat.post(
@@ -182,6 +184,7 @@ async def post_report(services: Ports, c: Comparison, where: Posted, title: Titl
             ),
             thread_ts=where.ts,
         )
-    flips = services.presenter.flips(report)
+    # The flipped samples are eval data: only in the runs' own channel (commands.scope).
+    flips = services.presenter.flips(report) if samples else None
     if flips:
         await services.chat.post(where.channel, flips, thread_ts=where.ts)

@@ -29,6 +29,7 @@ from commands.model_names import check_model_name
 from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import BackendUnavailable, ChatError, Posted, ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
+from commands.scope import elsewhere_note, samples_visible
 from commands.services import Ports, Services
 from storage import finetunes as store
 from storage import proposals as proposal_store
@@ -437,6 +438,12 @@ def status(services: Services, inv: Invocation, parsed: Parsed) -> str | Started
 
     async def work() -> None:
         job = await _load(services, job_id)
+        if not samples_visible([job.channel], inv.channel_id):
+            # Its data, suite and settings are the other channel's business.
+            await inv.respond(
+                f"`f{job_id}` is {job.status}.\n" + elsewhere_note(f"`f{job_id}`", job.channel)
+            )
+            return
         if job.provider_job_id and job.status not in store.TERMINAL:
             job = await jobs.poll(services, job_id) or job
         await inv.respond(job_text(job))

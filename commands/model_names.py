@@ -15,9 +15,10 @@ from commands.registry import UsageError
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$")
 # A glob is a model name with wildcards; it must also name something: at least
-# MIN_GLOB_LITERALS letters or digits, so `*`, `*-*` or `?*` do not match every release.
+# MIN_GLOB_LITERALS characters that are not wildcards, so `*`, `a*`, `*-*` or `?*` do
+# not match (nearly) every release.
 MODEL_GLOB = re.compile(r"^[A-Za-z0-9*?\[][A-Za-z0-9._:/@*?\[\]-]{0,99}$")
-MIN_GLOB_LITERALS = 3
+MIN_GLOB_LITERALS = 2
 
 
 def _shown(text: str) -> str:
@@ -46,10 +47,10 @@ def check_model_glob(glob: str) -> str:
         )
     # A character set (`[34]`) counts as one literal character.
     outside_sets = re.sub(r"\[[^\]]*\]", "0", glob)
-    literals = sum(ch.isalnum() for ch in outside_sets)
+    literals = sum(ch not in "*?" for ch in outside_sets)
     if literals < MIN_GLOB_LITERALS:
         raise UsageError(
             f"`{_shown(glob)}` would match nearly every model: name at least "
-            f"{MIN_GLOB_LITERALS} letters or digits of it, like `gpt-5*` or `*-mini`."
+            f"{MIN_GLOB_LITERALS} characters of it, like `gpt-5*` or `*-mini`."
         )
     return glob

@@ -59,7 +59,7 @@ def test_a_refusal_never_carries_markup(text: str) -> None:
         assert text and len(text) <= 128
 
 
-@pytest.mark.parametrize("glob", ["gpt-5*", "*-mini", "gpt-[45]*", "claude-*"])
+@pytest.mark.parametrize("glob", ["gpt-5*", "*-mini", "gpt-[45]*", "claude-*", "m-*", "o[34]*"])
 def test_globs_that_name_something_pass(glob: str) -> None:
     assert check_model_glob(glob) == glob
 

@@ -5,9 +5,16 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck importlint pytest bench clean
+.PHONY: run test lint typecheck importlint pytest bench clean wordnet
+
+
+# METEOR's synonym stage reads Princeton WordNet 3.0 from Debian's wordnet-base
+# (/usr/share/wordnet); no registry ships it as a Python package. Installed when
+# we can (root, apt-get present); otherwise METEOR runs without synonyms.
+WORDNET := /usr/share/wordnet/data.noun
 
 $(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory wordnet
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -27,13 +34,20 @@ typecheck: $(STAMP)
 importlint: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 
-pytest: $(STAMP)
+pytest: $(STAMP) wordnet
 	$(PY) -m pytest
 
 test: lint typecheck importlint pytest
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+wordnet:
+	@test -f $(WORDNET) || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wordnet-base \
+	   || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	       --no-install-recommends wordnet-base)); } \
+	  || echo "wordnet-base not installed: METEOR will run without WordNet synonyms"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

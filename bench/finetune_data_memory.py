@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from commands.eval.suite import load_suite
+from commands.suites.suite import load_suite
 from storage import finetunes as store
 from storage.db import Database
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import logs
+from bot.cli_import import add_import_parser, run_import
 from bot.presenters.plain import PLAIN, literal
 from bot.presenters.slack import StyledPresenter
 from bot.settings import Settings, SettingsError, load_settings
@@ -25,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     suites_sub = suites.add_subparsers(dest="suites_cmd", required=True)
     check = suites_sub.add_parser("check", help="validate suites without calling any model")
     check.add_argument("dir", nargs="?", type=Path, help="suites folder (EVALBOT_SUITES_DIR)")
+    add_import_parser(suites_sub)
     ev = sub.add_parser("eval", help="run evals from the terminal (for CI pipelines)")
     ev_sub = ev.add_subparsers(dest="eval_cmd", required=True)
     run = ev_sub.add_parser("run", help="run a suite on one or more models")
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         settings = load_settings(require_slack=False)
         logs.configure(level="WARNING", secrets=_secrets(settings))
+        if args.cmd == "suites" and args.suites_cmd == "import":
+            return run_import(args, settings.suites_dir)
         if args.cmd == "suites":
             return check_suites(args.dir or settings.suites_dir)
         return asyncio.run(terminal_eval(settings, args))
@@ -73,7 +77,7 @@ def _secrets(settings: Settings) -> list[str]:
 
 def check_suites(root: Path) -> int:
     """Validate every suite under `root`; print each error; 1 if any."""
-    from commands.eval.suite import load_suites
+    from commands.suites.suite import load_suites
 
     if not root.is_dir():
         _say(f"{root}: not a folder of suites", file=sys.stderr)

@@ -26,6 +26,7 @@ import aiohttp
 import openai
 from openai import AsyncOpenAI
 
+from bot.api_shapes import chat_tool_params, responses_input, responses_tool_calls
 from bot.settings import ProviderConfig
 from commands.ports import Completion, Message, ModelInfo, ProviderError, RateLimitState
 
@@ -209,7 +210,7 @@ class OpenAIGateway:
         provider, name = self.split(model)
         started = time.perf_counter()
         if self.style(provider) == "responses":
-            body = {"model": name, "input": list(messages), **_responses_params(params)}
+            body = {"model": name, "input": responses_input(messages), **_responses_params(params)}
             data = await self._post(provider, "/responses", body)
             usage = data.get("usage") or {}
             details = usage.get("input_tokens_details") or {}
@@ -219,21 +220,26 @@ class OpenAIGateway:
                 cached_input_tokens=int(details.get("cached_tokens") or 0),
                 output_tokens=int(usage.get("output_tokens") or 0),
                 latency_s=time.perf_counter() - started,
+                tool_calls=responses_tool_calls(data),
             )
         data = await self._post(
-            provider, "/chat/completions", {"model": name, "messages": list(messages), **params}
+            provider,
+            "/chat/completions",
+            {"model": name, "messages": list(messages), **chat_tool_params(params)},
         )
         cusage = data.get("usage") or {}
         cdetails = cusage.get("prompt_tokens_details") or {}
         choices = data.get("choices") or []
         message = (choices[0].get("message") or {}) if choices else {}
         text = message.get("content")
+        calls = message.get("tool_calls")
         return Completion(
             text=text if isinstance(text, str) else "",
             input_tokens=int(cusage.get("prompt_tokens") or 0),
             cached_input_tokens=int(cdetails.get("cached_tokens") or 0),
             output_tokens=int(cusage.get("completion_tokens") or 0),
             latency_s=time.perf_counter() - started,
+            tool_calls=[c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else [],
         )
 
     def _session(self, provider: str) -> tuple[aiohttp.ClientSession, str]:

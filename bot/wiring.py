@@ -17,12 +17,12 @@ from bot.gateway import OpenAIGateway
 from bot.presenters.mrkdwn import SLACK
 from bot.presenters.slack import StyledPresenter
 from bot.settings import Settings, parse_api_styles, parse_finetune_backends
-from commands.eval.catalog import SuiteCatalog
 from commands.eval.runner import RunEngine
 from commands.outcomes import RunOutcomes
 from commands.ports import Chat, FineTuneBackend, FineTuneBackends, Presenter, Scheduler
 from commands.prices import PriceTable
 from commands.services import Policy, Ports, Services, Tasks, new_instance_id
+from commands.suites.catalog import SuiteCatalog
 from commands.throttle import ResilientModels, RetryPolicy
 from storage.db import Database
 

@@ -60,7 +60,8 @@ async def run(services: Services, run_text: str) -> Result:
         if found is None:
             return _not_found(f"run {run_text!r}")
         counts = run_store.tallies(session=session, run_id=run_id, with_latencies=False)
-        return 200, run_store.run_as_dict(found, counts)
+        criteria = run_store.criteria_tallies(session=session, run_id=run_id)
+        return 200, run_store.run_as_dict(found, counts, criteria)
 
     return await services.db.run(read)
 

@@ -34,6 +34,9 @@ class Completion:
     cached_input_tokens: int = 0
     output_tokens: int = 0
     latency_s: float = 0.0
+    # The tool calls made, in Chat Completions' shape ({id, type: function, function:
+    # {name, arguments}}) whichever API answered.
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from commands.stats import PairedDiff, percentile
 from storage.admission import QueuePlace
-from storage.runs import ModelTally
+from storage.runs import CriterionTally, ModelTally
 from storage.tables import SampleResult
 
 
@@ -57,6 +57,8 @@ class RunSummary:
     error: str | None = None  # a failed run's reason (often the provider's message)
     # model -> sampling parameters it refused, so it ran with the provider's default
     adjustments: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # model -> criterion -> its own tally, for suites with `graders:` (testing_criteria)
+    criteria: Mapping[str, Mapping[str, CriterionTally]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,16 @@ class Side:
         values = [r.latency_ms for r in self.results.values() if r.status != "errored"]
         return percentile(values, q) if values else None
 
+    def criteria_rates(self) -> dict[str, tuple[int, int]]:
+        """{criterion: (passed, graded)} over this side's samples that stored a breakdown."""
+        out: dict[str, tuple[int, int]] = {}
+        for r in self.results.values():
+            for name, verdict in (r.criteria or {}).items():
+                passed, graded = out.get(name, (0, 0))
+                ok = isinstance(verdict, dict) and verdict.get("passed") is True
+                out[name] = (passed + int(ok), graded + 1)
+        return out
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -122,6 +134,7 @@ class Comparison:
                     "paired": d.paired,
                     "verdict": d.verdict,
                     "cost_diff_usd": round(side.cost - self.baseline.cost, 6),
+                    "criteria": criteria_diff(side, self.baseline),
                 }
                 for side, d in self.challengers
             },
@@ -145,3 +158,19 @@ class ComparisonReport:
 
     title: Title
     comparison: Comparison
+
+
+def criteria_diff(side: Side, baseline: Side) -> dict[str, Any]:
+    """Each criterion's pass rate for the challenger and the baseline, and the diff."""
+    mine, base = side.criteria_rates(), baseline.criteria_rates()
+    out: dict[str, Any] = {}
+    for name in [*base, *(n for n in mine if n not in base)]:
+        rates = [p / g if g else None for p, g in (mine.get(name, (0, 0)), base.get(name, (0, 0)))]
+        out[name] = {
+            "pass_rate": round(rates[0], 4) if rates[0] is not None else None,
+            "baseline_pass_rate": round(rates[1], 4) if rates[1] is not None else None,
+            "diff_pp": round((rates[0] - rates[1]) * 100, 2)
+            if rates[0] is not None and rates[1] is not None
+            else None,
+        }
+    return out

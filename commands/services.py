@@ -16,9 +16,9 @@ from commands.throttle import ResilientModels
 from storage.db import Database
 
 if TYPE_CHECKING:
-    from commands.eval.catalog import SuiteCatalog
     from commands.prices import PriceTable
     from commands.reports import RunHeader
+    from commands.suites.catalog import SuiteCatalog
     from storage.runs import ModelTally
     from storage.tables import EvalRun, FineTuneJob, Proposal
 

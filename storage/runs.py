@@ -248,6 +248,7 @@ class ResultRow(TypedDict):
     cost_usd: float
     attempts: int
     created_at: datetime
+    criteria: dict[str, Any] | None
 
 
 def new_result_row(run_id: int, model: str, item_index: int) -> ResultRow:
@@ -267,6 +268,7 @@ def new_result_row(run_id: int, model: str, item_index: int) -> ResultRow:
         "cost_usd": 0.0,
         "attempts": 1,
         "created_at": utcnow(),
+        "criteria": None,
     }
 
 
@@ -393,8 +395,13 @@ def tallies(session: Session, *, run_id: int, with_latencies: bool = True) -> di
     return out
 
 
-def run_as_dict(run: EvalRun, counts: dict[str, ModelTally]) -> dict[str, Any]:
-    """The run in the JSON shape of GET /api/runs/<id>."""
+def run_as_dict(
+    run: EvalRun,
+    counts: dict[str, ModelTally],
+    criteria: dict[str, dict[str, CriterionTally]] | None = None,
+) -> dict[str, Any]:
+    """The run in the JSON shape of GET /api/runs/<id>; each model's `criteria` holds
+    every testing criterion's own {passed, graded, pass_rate}."""
 
     def iso(value: datetime | None) -> str | None:
         return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
@@ -412,6 +419,14 @@ def run_as_dict(run: EvalRun, counts: dict[str, ModelTally]) -> dict[str, Any]:
             "input_tokens": t.input_tokens,
             "output_tokens": t.output_tokens,
             "cost_usd": round(t.cost_usd, 6),
+            "criteria": {
+                name: {
+                    "passed": c.passed,
+                    "graded": c.graded,
+                    "pass_rate": round(c.pass_rate, 4) if c.pass_rate is not None else None,
+                }
+                for name, c in (criteria or {}).get(model, {}).items()
+            },
         }
     return {
         "id": f"r{run.id}",
@@ -422,3 +437,40 @@ def run_as_dict(run: EvalRun, counts: dict[str, ModelTally]) -> dict[str, Any]:
         "finished_at": iso(run.finished_at),
         "models": models,
     }
+
+
+@dataclass
+class CriterionTally:
+    """One testing criterion's verdicts for one model in one run."""
+
+    passed: int = 0
+    graded: int = 0
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.graded if self.graded else None
+
+
+def criteria_tallies(session: Session, *, run_id: int) -> dict[str, dict[str, CriterionTally]]:
+    """{model: {criterion: tally}} over the run's graded samples, criteria in suite order.
+
+    Only samples that stored a breakdown count (errored ones, and results from before
+    criteria existed, have none).
+    """
+    table: Any = SampleResult.__table__  # type: ignore[attr-defined]
+    rows = session.execute(
+        sa_select(table.c.model, table.c.criteria)
+        .where(table.c.run_id == run_id, table.c.criteria.is_not(None))
+        .order_by(table.c.item_index)
+    ).all()
+    out: dict[str, dict[str, CriterionTally]] = {}
+    for model, criteria in rows:
+        if not isinstance(criteria, dict):
+            continue
+        per_model = out.setdefault(model, {})
+        for name, verdict in criteria.items():
+            tally = per_model.setdefault(str(name), CriterionTally())
+            tally.graded += 1
+            if isinstance(verdict, dict) and verdict.get("passed") is True:
+                tally.passed += 1
+    return out

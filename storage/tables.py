@@ -76,6 +76,9 @@ class SampleResult(SQLModel, table=True):
     cost_usd: float = 0.0
     attempts: int = 1
     created_at: datetime = Field(default_factory=utcnow)
+    # Each testing criterion's verdict: {name: {"score": float, "passed": bool}};
+    # null for an errored sample (and for results stored before criteria existed).
+    criteria: dict[str, Any] | None = _json(None)
 
 
 class FineTuneJob(SQLModel, table=True):
@@ -92,7 +95,9 @@ class FineTuneJob(SQLModel, table=True):
     suite: str
     method: str  # sft dpo rft
     provider: str = "default"
-    backend: str = "openai"  # the FineTuneBackend that runs it (EVALBOT_FINETUNE_BACKENDS)
+    # The FineTuneBackend that runs it (EVALBOT_FINETUNE_BACKENDS). The server defaults
+    # are the ones migration 0002 needed to add these columns to existing rows.
+    backend: str = Field(default="openai", sa_column_kwargs={"server_default": "openai"})
     base_model: str
     # The method's settings: n_epochs, batch_size, learning_rate_multiplier, beta, ...
     hyperparameters: dict[str, Any] = _json(dict)
@@ -101,9 +106,9 @@ class FineTuneJob(SQLModel, table=True):
     seed: int | None = None
     # What the data is: where it came from and its size, as shown in the job's message.
     data_source: str | None = None  # e.g. "suite train.jsonl", "run r12 (passing outputs)"
-    examples: int = 0
-    estimated_tokens: int = 0
-    duplicates: int = 0
+    examples: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    estimated_tokens: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    duplicates: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     cost_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     status: str = Field(default="pending", index=True)
     provider_job_id: str | None = Field(default=None, index=True)

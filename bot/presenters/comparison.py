@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.presenters.mrkdwn import Style
 from commands.formats import money, pct
-from commands.reports import ComparisonReport
+from commands.reports import ComparisonReport, criteria_diff
 
 MAX_FLIPS = 10
 
@@ -44,6 +44,15 @@ def report(s: Style, r: ComparisonReport) -> str:
             f"paired) · {d.improved} improved, {d.regressed} regressed → {verdict}"
             f" · cost {money(side.cost)} vs {money(base.cost)}{latency}"
         )
+        per_criterion = criteria_diff(side, base)
+        if len(per_criterion) > 1:
+            lines.append(
+                "    criteria: "
+                + " · ".join(
+                    f"{s.code(name)} {pct(v['pass_rate'])} vs {pct(v['baseline_pass_rate'])}"
+                    for name, v in per_criterion.items()
+                )
+            )
     return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ from commands.formats import duration, money, pct, progress_bar, tokens
 from commands.reports import FailureList, RunHeader, RunProgress, RunSummary
 from commands.stats import percentile, wilson_interval
 from storage.admission import QueuePlace
-from storage.runs import ModelTally
+from storage.runs import CriterionTally, ModelTally
 
 
 def header_line(s: Style, h: RunHeader, state: str) -> str:
@@ -105,9 +105,22 @@ def summary(s: Style, r: RunSummary) -> str:
         )
     for model in r.models:
         lines.append(model_summary(s, model, r.counts.get(model, ModelTally()), r.costs.get(model)))
+        extra = criteria_line(s, r.criteria.get(model, {}))
+        if extra:
+            lines.append(extra)
     if len(r.models) > 1:
         lines.append(ranking(s, r.models, r.counts, r.costs))
     return "\n".join(lines)
+
+
+def criteria_line(s: Style, criteria: Mapping[str, CriterionTally]) -> str | None:
+    """Each criterion's own pass rate, when a suite has more than one (`graders:`)."""
+    if len(criteria) < 2:
+        return None
+    parts = [
+        f"{s.code(name)} {t.passed}/{t.graded} ({pct(t.pass_rate)})" for name, t in criteria.items()
+    ]
+    return "      criteria: " + " · ".join(parts)
 
 
 def ranking(

@@ -11,11 +11,11 @@ import logging
 from typing import Any
 
 from commands.eval.render import run_header
-from commands.eval.suite import Suite
-from commands.eval.templates import TemplateError, render
 from commands.ports import ChatError, Posted
 from commands.reports import Failure, FailureList, RunSummary
 from commands.services import Ports
+from commands.suites.suite import Suite
+from commands.suites.templates import TemplateError, render
 from storage import notices
 from storage import runs as store
 from storage.ids import format_id
@@ -58,7 +58,12 @@ def costs_of(
     }
 
 
-def summary_for(services: Ports, run: EvalRun, counts: dict[str, store.ModelTally]) -> RunSummary:
+def summary_for(
+    services: Ports,
+    run: EvalRun,
+    counts: dict[str, store.ModelTally],
+    criteria: dict[str, dict[str, store.CriterionTally]] | None = None,
+) -> RunSummary:
     """The report of a stored run that has ended (or of where it stands)."""
     elapsed = None
     if run.started_at and run.finished_at:
@@ -72,6 +77,7 @@ def summary_for(services: Ports, run: EvalRun, counts: dict[str, store.ModelTall
         elapsed_s=elapsed,
         error=run.error if run.status == "failed" else None,
         adjustments=dict(run.adjustments or {}),
+        criteria=criteria or {},
     )
 
 
@@ -83,7 +89,8 @@ async def announce(services: Ports, run: EvalRun) -> Posted | None:
     """
     run_id = run.id or 0
     counts = await services.db.run(store.tallies, run_id=run_id)
-    text = services.presenter.run_summary(summary_for(services, run, counts))
+    criteria = await services.db.run(store.criteria_tallies, run_id=run_id)
+    text = services.presenter.run_summary(summary_for(services, run, counts, criteria))
     where: Posted | None = None
     if run.channel and run.message_ts:
         where = Posted(run.channel, run.message_ts)

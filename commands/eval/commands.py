@@ -9,7 +9,6 @@ from typing import Any
 
 from commands.eval import announce
 from commands.eval.render import clip, pct, run_header
-from commands.eval.suite import Suite
 from commands.grammar import Parsed, int_option
 from commands.model_names import check_model_name
 from commands.permissions import check_start, check_stop, refused_at_once
@@ -18,6 +17,7 @@ from commands.registry import Family, Invocation, Started, UsageError, UserFacin
 from commands.reports import Failure, FailureList, RunProgress
 from commands.scope import elsewhere_note, samples_visible
 from commands.services import Services
+from commands.suites.suite import Suite
 from storage import aliases as alias_store
 from storage import runs as store
 
@@ -241,7 +241,8 @@ def show_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Start
     async def work() -> None:
         run = await load_run(services, run_id)
         counts = await services.db.run(store.tallies, run_id=run_id)
-        text = services.presenter.run_summary(announce.summary_for(services, run, counts))
+        criteria = await services.db.run(store.criteria_tallies, run_id=run_id)
+        text = services.presenter.run_summary(announce.summary_for(services, run, counts, criteria))
         if not samples_visible([run.channel], inv.channel_id):
             await inv.respond(text + "\n\n" + elsewhere_note(f"`r{run_id}`", run.channel))
             return

@@ -12,10 +12,10 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from commands.eval.suite import Suite
-from commands.eval.templates import TemplateError
 from commands.prices import PriceTable
 from commands.services import Ports
+from commands.suites.suite import Suite
+from commands.suites.templates import TemplateError
 from storage import runs as store
 
 ASSUMED_OUTPUT_TOKENS = 256

@@ -19,17 +19,19 @@ from datetime import timedelta
 from typing import Any
 
 from commands.eval.admission import CANCELLED, ENDED, Gate
-from commands.eval.catalog import SuiteCatalog
-from commands.eval.graders.base import GradeError, Sample
 from commands.eval.render import run_header
-from commands.eval.suite import Suite
-from commands.eval.templates import TemplateError, render
 from commands.leases import Lease, dead_here
 from commands.logctx import log_context
 from commands.ports import ChatError, Posted, ProviderError
 from commands.prices import PriceTable
 from commands.reports import RunHeader, RunProgress
 from commands.services import Ports
+from commands.suites.catalog import SuiteCatalog
+from commands.suites.graders.base import Sample
+from commands.suites.grading import grade_sample
+from commands.suites.suite import Suite
+from commands.suites.templates import TemplateError, render
+from commands.suites.tools import shown_output, tool_params
 from commands.throttle import ResilientModels
 from storage import runs as store
 from storage.admission import QueuePlace
@@ -347,7 +349,12 @@ class RunEngine:
             while True:
                 try:
                     completion, attempts = await self.models.complete_counted(
-                        model, messages, dict(live.params[model])
+                        model,
+                        messages,
+                        {
+                            **live.params[model],
+                            **tool_params(live.suite.tools, live.suite.tool_choice),
+                        },
                     )
                     break
                 except ProviderError as exc:
@@ -380,7 +387,7 @@ class RunEngine:
             self._record(live, result)
             return
         result["attempts"] = attempts
-        result["output"] = completion.text
+        result["output"] = shown_output(completion.text, completion.tool_calls)
         result["input_tokens"] = completion.input_tokens
         result["cached_input_tokens"] = completion.cached_input_tokens
         result["output_tokens"] = completion.output_tokens
@@ -394,15 +401,14 @@ class RunEngine:
             )
             or 0.0
         )
-        try:
-            grade = await live.suite.grader_impl.grade(item, Sample(completion.text), self.models)
-        except GradeError as exc:
-            result["error"] = f"grader: {exc.message}"
-        except ProviderError as exc:
-            result["error"] = f"grader model: {exc.kind}: {exc.message}"
+        sample = Sample(completion.text, output_tools=completion.tool_calls)
+        verdict = await grade_sample(live.suite.criteria, item, sample, self.models)
+        if verdict.status == "errored":
+            result["error"] = verdict.error
         else:
-            result["score"] = grade.score
-            result["status"] = "passed" if grade.score >= live.suite.pass_threshold else "failed"
+            result["score"] = verdict.score
+            result["status"] = verdict.status
+            result["criteria"] = verdict.criteria
         self._record(live, result)
 
     @staticmethod

@@ -19,7 +19,6 @@ from typing import Any
 
 from commands.approvals import APPROVE, REJECT, approvers_for, needs_gate
 from commands.budget import over_budget
-from commands.eval.suite import Suite
 from commands.finetune import estimates, jobs, sources
 from commands.finetune.render import job_text
 from commands.finetune.validation import DataError, Method
@@ -31,6 +30,8 @@ from commands.ports import BackendUnavailable, ChatError, Posted, ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
 from commands.scope import elsewhere_note, samples_visible
 from commands.services import Ports, Services
+from commands.suites.graders.openai_schema import RftGraderRefused, suite_rft_grader
+from commands.suites.suite import Suite
 from storage import finetunes as store
 from storage import proposals as proposal_store
 from storage import runs as run_store
@@ -250,10 +251,13 @@ def method_spec(request: Request, grader: dict[str, Any] | None) -> dict[str, An
 def rft_grader(suite: Suite) -> dict[str, Any]:
     """The grader an RFT job trains with, as the backend takes it (OpenAI grader schema).
 
-    This is the one place that builds it: a conversion of suite graders the fine-tuning
-    API does not take as they are belongs here.
+    This is the one place that builds it: evalbot-only keys stripped, names filled in,
+    and graders the fine-tuning API does not take refused before any upload.
     """
-    return dict(suite.grader)
+    try:
+        return suite_rft_grader(suite.grader, folder=suite.folder, name=suite.name)
+    except RftGraderRefused as exc:
+        raise UserFacingError(f"`{suite.name}` cannot be used for RFT: {exc}") from exc
 
 
 async def start(services: Services, inv: Invocation, request: Request) -> FineTuneJob | None:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from commands.eval.suite import Suite
 from commands.finetune.estimates import estimate_tokens
 from commands.finetune.validation import (
     DataError,
@@ -22,6 +21,7 @@ from commands.finetune.validation import (
     parse_numbered,
     validate,
 )
+from commands.suites.suite import Suite
 from storage.tables import SampleResult
 
 # In an RFT row every other key is an item field for the grader.

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from commands.eval.graders.spec import did_you_mean
-from commands.eval.suite import Suite
-from commands.eval.templates import FieldPath, TemplateError, resolve, template_fields
+from commands.suites.graders.spec import did_you_mean
+from commands.suites.suite import Suite
+from commands.suites.templates import FieldPath, TemplateError, resolve, template_fields
 
 Method = Literal["sft", "dpo", "rft"]
 

@@ -13,13 +13,13 @@ import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
-from commands.eval.suite import Suite
 from commands.model_names import MODEL_NAME
 from commands.origins import Drift, Release, stored
 from commands.ports import ChatError, ModelInfo
 from commands.releases import PastRun, choose_baseline, new_releases, reusable_run
 from commands.reports import Code
 from commands.services import Services
+from commands.suites.suite import Suite
 from storage import aliases as alias_store
 from storage import notices
 from storage import runs as run_store

@@ -54,7 +54,8 @@ def request(
 
 def test_healthz_stays_open(world: tuple[Path, BotProcess]) -> None:
     _, bot = world
-    assert request(bot, "/healthz") == (200, {"ok": True})
+    status, body = request(bot, "/healthz")
+    assert status == 200 and body["ok"] is True
 
 
 @pytest.mark.parametrize("path", ["/api/aliases", "/api/runs/r1", "/api/compare/r1/r2", "/metrics"])

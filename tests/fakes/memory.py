@@ -9,15 +9,18 @@ HTTP-level fakes (tests/fakes/slack.py, openai_server.py) stay the e2e tier's.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from commands.ports import (
     ChartBar,
+    ChartDiff,
     ChatError,
+    ColourSlots,
     Completion,
+    HistoryPoint,
     Message,
     ModelInfo,
     Posted,
@@ -153,20 +156,29 @@ class MemoryCharts:
     def __init__(self) -> None:
         self.drawn: list[tuple[str, str]] = []
 
-    async def comparison(self, title: str, bars: Sequence[ChartBar]) -> bytes:
+    async def comparison(
+        self,
+        title: str,
+        bars: Sequence[ChartBar],
+        diffs: Sequence[ChartDiff] = (),
+        colours: ColourSlots | None = None,
+    ) -> bytes:
         self.drawn.append(("comparison", title))
         return PNG + repr(bars).encode()
 
     async def history(
         self,
         title: str,
-        series: dict[str, list[tuple[datetime, float]]],
+        series: Mapping[str, Sequence[HistoryPoint]],
         promotions: Sequence[tuple[datetime, str]],
+        colours: ColourSlots | None = None,
     ) -> bytes:
         self.drawn.append(("history", title))
         return PNG
 
-    async def tag_breakdown(self, title: str, rows: Sequence[TagRate]) -> bytes:
+    async def tag_breakdown(
+        self, title: str, rows: Sequence[TagRate], colours: ColourSlots | None = None
+    ) -> bytes:
         self.drawn.append(("tags", title))
         return PNG
 

@@ -37,6 +37,8 @@ ROLES = ("user", "assistant", "system", "developer")
 SAMPLING_PARAMS = ("max_completions_tokens", "reasoning_effort", "seed", "temperature", "top_p")
 RFT_GRADER_TYPES = ("string_check", "text_similarity", "python", "score_model", "multi")
 ALL_GRADER_TYPES = (*RFT_GRADER_TYPES, "label_model")
+# A multi grader may not contain another multi grader.
+_SUB_GRADER_TYPES = tuple(t for t in ALL_GRADER_TYPES if t != "multi")
 
 _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # type: (required, optional)
@@ -193,9 +195,9 @@ def _check_multi(grader: Mapping[str, Any], param: str) -> None:
     if isinstance(graders, Mapping) and "type" not in graders:
         names = set(graders)
         for key, sub in graders.items():
-            validate_grader(sub, param=f"{param}.graders.{key}", allowed=ALL_GRADER_TYPES)
+            validate_grader(sub, param=f"{param}.graders.{key}", allowed=_SUB_GRADER_TYPES)
     else:
-        validate_grader(graders, param=f"{param}.graders", allowed=ALL_GRADER_TYPES)
+        validate_grader(graders, param=f"{param}.graders", allowed=_SUB_GRADER_TYPES)
         names = {graders["name"]}
     formula = grader["calculate_output"]
     try:

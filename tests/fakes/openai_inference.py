@@ -20,6 +20,12 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.openai_tools import (
+    chat_tool_calls,
+    planned_calls,
+    responses_function_calls,
+    tool_names,
+)
 from tests.fakes.openai_wire import (
     TOKENS_KEY,
     ApiError,
@@ -64,7 +70,8 @@ class Request:
 
 Responder = Callable[[Request], "str | dict[str, Any]"]
 """Returns the answer text, or a dict with ``text`` and optional ``prompt_tokens``,
-``completion_tokens``, ``cached_tokens``, ``finish_reason``; or ``{"status": 400,
+``completion_tokens``, ``cached_tokens``, ``finish_reason``, ``tool_calls`` (a list of
+``{"name", "arguments"}``, answered in the endpoint's own shape); or ``{"status": 400,
 "error": {...}}`` to answer with an error. Raising ``ApiError`` works too."""
 
 
@@ -85,6 +92,7 @@ class InferenceEndpoints:
     """``/v1/chat/completions``, ``/v1/responses``, ``/v1/embeddings``; mixed into FakeOpenAI."""
 
     answers: dict[tuple[str, str], str]
+    tool_answers: dict[tuple[str, str], list[dict[str, Any]]]
     responder: Responder | None
     reasoning_models: set[str]
     cached_tokens: int
@@ -97,6 +105,7 @@ class InferenceEndpoints:
     def _init_inference(self) -> None:
         self.reasoning_models = set(DEFAULT_REASONING)
         self.answers = {}
+        self.tool_answers = {}
         self.responder = None
         self.cached_tokens = 0
         self.embedding_dims = 64
@@ -119,9 +128,21 @@ class InferenceEndpoints:
         message is ``prompt`` (exactly, else the first scripted prompt it contains)."""
         self.answers[(model, prompt)] = text
 
-    def default_responder(self, request: Request) -> str:
-        """Scripted answers from ``answers``; otherwise echo the last user message."""
+    def answer_tool(self, model: str, prompt: str, name: str, arguments: Any) -> None:
+        """Script ``model`` (or ``"*"``) to call function ``name`` with ``arguments`` when
+        the last user message is ``prompt`` and that function is among the tools sent."""
+        self.tool_answers.setdefault((model, prompt), []).append(
+            {"name": name, "arguments": arguments}
+        )
+
+    def default_responder(self, request: Request) -> str | dict[str, Any]:
+        """Scripted tool calls, then scripted answers; otherwise echo the last user message."""
         prompt = request.last_user
+        calls = self.tool_answers.get((request.model, prompt)) or self.tool_answers.get(
+            ("*", prompt)
+        )
+        if calls and request.params.get("tools") and request.params.get("tool_choice") != "none":
+            return {"text": "", "tool_calls": calls}
         text = self.answers.get((request.model, prompt)) or self.answers.get(("*", prompt))
         if text is not None:
             return text
@@ -146,7 +167,8 @@ class InferenceEndpoints:
             error = reply["error"]
             raise ApiError(int(reply.get("status", 400)), **error)
         text = str(reply.get("text", ""))
-        finish = reply.get("finish_reason", "stop")
+        calls = planned_calls(reply, tool_names(req.endpoint, req.params))
+        finish = reply.get("finish_reason", "tool_calls" if calls else "stop")
         words = text.split()
         if isinstance(max_tokens, int) and 0 < max_tokens < len(words):
             text, finish = " ".join(words[:max_tokens]), "length"
@@ -156,6 +178,7 @@ class InferenceEndpoints:
         completion = reply.get("completion_tokens")
         return {
             "text": text,
+            "calls": calls,
             "finish_reason": finish,
             "prompt_tokens": prompt_tokens,
             "completion_tokens": max(1, count_words(text)) if completion is None else completion,
@@ -194,6 +217,7 @@ class InferenceEndpoints:
             raise missing("messages")
         params = {k: v for k, v in body.items() if k not in ("model", "messages")}
         self._check_sampling(model, params, "chat")
+        tool_names("chat", params)
         chat = [
             {"role": str(m.get("role", "user")), "content": content_text(m.get("content"))}
             for m in messages
@@ -202,12 +226,14 @@ class InferenceEndpoints:
         req = Request("chat", model, chat, params)
         reply = self._reply(req, params.get("max_completion_tokens") or params.get("max_tokens"))
         request[TOKENS_KEY] = reply["prompt_tokens"] + reply["completion_tokens"]
-        message = {
+        message: dict[str, Any] = {
             "role": "assistant",
-            "content": reply["text"],
+            "content": reply["text"] if reply["text"] or not reply["calls"] else None,
             "refusal": None,
             "annotations": [],
         }
+        if reply["calls"]:
+            message["tool_calls"] = chat_tool_calls(reply["calls"])
         choices = [
             {
                 "index": i,
@@ -246,6 +272,7 @@ class InferenceEndpoints:
             raise missing("input")
         params = {k: v for k, v in body.items() if k not in ("model", "input", "instructions")}
         self._check_sampling(model, params, "responses")
+        tool_names("responses", params)
         messages = _responses_messages(body.get("instructions"), body["input"])
         req = Request("responses", model, messages, params)
         reply = self._reply(req, params.get("max_output_tokens"))
@@ -261,22 +288,7 @@ class InferenceEndpoints:
                 "error": None,
                 "model": model,
                 "instructions": body.get("instructions"),
-                "output": [
-                    {
-                        "type": "message",
-                        "id": new_id("msg"),
-                        "status": "completed",
-                        "role": "assistant",
-                        "content": [
-                            {
-                                "type": "output_text",
-                                "text": reply["text"],
-                                "annotations": [],
-                                "logprobs": [],
-                            }
-                        ],
-                    }
-                ],
+                "output": _responses_output(reply),
                 "usage": {
                     "input_tokens": reply["prompt_tokens"],
                     "input_tokens_details": {"cached_tokens": reply["cached_tokens"]},
@@ -285,8 +297,8 @@ class InferenceEndpoints:
                     "total_tokens": reply["prompt_tokens"] + reply["completion_tokens"],
                 },
                 "parallel_tool_calls": True,
-                "tool_choice": "auto",
-                "tools": [],
+                "tool_choice": params.get("tool_choice") or "auto",
+                "tools": params.get("tools") or [],
                 "temperature": params.get("temperature"),
                 "top_p": params.get("top_p"),
                 "max_output_tokens": params.get("max_output_tokens"),
@@ -324,6 +336,29 @@ class InferenceEndpoints:
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             }
         )
+
+
+def _responses_output(reply: dict[str, Any]) -> list[dict[str, Any]]:
+    """A message item for the text (unless the model only called tools), then the calls."""
+    items: list[dict[str, Any]] = []
+    if reply["text"] or not reply["calls"]:
+        items.append(
+            {
+                "type": "message",
+                "id": new_id("msg"),
+                "status": "completed",
+                "role": "assistant",
+                "content": [
+                    {
+                        "type": "output_text",
+                        "text": reply["text"],
+                        "annotations": [],
+                        "logprobs": [],
+                    }
+                ],
+            }
+        )
+    return items + responses_function_calls(reply["calls"])
 
 
 def _responses_messages(instructions: Any, items: Any) -> list[dict[str, str]]:

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from commands.eval.graders import _grader_sandbox
-from commands.eval.graders.base import GradeError, Sample
-from commands.eval.graders.python_grader import PythonGrader
 from commands.ports import Models
+from commands.suites.graders import _grader_sandbox
+from commands.suites.graders.base import GradeError, Sample
+from commands.suites.graders.python_grader import PythonGrader
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
 

@@ -29,10 +29,11 @@ def schema_of(engine: Engine) -> dict[str, Any]:
     tables: dict[str, Any] = {}
     for name in sorted(insp.get_table_names()):
         tables[name] = {
-            "columns": [
+            # By name: ALTER TABLE ADD COLUMN appends, and the order is not the schema.
+            "columns": sorted(
                 (c["name"], str(c["type"]), c["nullable"], c.get("default"))
                 for c in insp.get_columns(name)
-            ],
+            ),
             "primary_key": insp.get_pk_constraint(name)["constrained_columns"],
             "foreign_keys": sorted(
                 (

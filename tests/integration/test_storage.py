@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import inspect, text
 
+import storage
 from storage import aliases, events, notices
 from storage import runs as store
 from storage.db import Database, migrate
@@ -48,15 +50,26 @@ def new_run(db: Database, models: list[str] | None = None, total: int = 4) -> in
     return run.id
 
 
+def _head_revision() -> str:
+    """The newest migration's id, so this test holds as migrations are added."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    folder = Path(storage.__file__).parent / "migrations"
+    config = Config()
+    config.set_main_option("script_location", str(folder))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
 def test_migrations_create_every_durable_table_and_are_idempotent(database: Database) -> None:
     tables = set(inspect(database.engine).get_table_names())
     assert tables >= EXPECTED_TABLES
     migrate(database.engine)  # a second start applies nothing and does not fail
     with database.engine.connect() as conn:
-        assert (
-            conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            == "0002_finetune_columns"
-        )
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert version == _head_revision()
 
 
 def test_run_results_are_stored_once_and_tallied(database: Database) -> None:
@@ -186,6 +199,41 @@ def test_run_json_matches_the_contract(database: Database) -> None:
         "input_tokens": 0,
         "output_tokens": 0,
         "cost_usd": 0.0,
+        "criteria": {},
+    }
+
+
+def test_each_criterion_is_counted_beside_the_models_totals(database: Database) -> None:
+    run_id = new_run(database, ["m1", "m2"], total=4)
+    rows = []
+    for model, verdicts in {
+        "m1": [(True, True), (True, False), (False, False), None],
+        "m2": [(True, True), (True, True), (True, True), (True, True)],
+    }.items():
+        for i, verdict in enumerate(verdicts):
+            row = store.new_result_row(run_id, model, i)
+            if verdict is not None:
+                label, fmt = verdict
+                row["status"] = "passed" if label and fmt else "failed"
+                row["criteria"] = {
+                    "label": {"score": float(label), "passed": label},
+                    "format": {"score": float(fmt), "passed": fmt},
+                }
+            rows.append(row)
+    database.call(store.save_result_rows, rows=rows)
+    run = database.call(store.get_run, run_id=run_id)
+    criteria = database.call(store.criteria_tallies, run_id=run_id)
+    body = store.run_as_dict(run, database.call(store.tallies, run_id=run_id), criteria)
+    m1 = body["models"]["m1"]
+    assert (m1["passed"], m1["graded"], m1["errored"]) == (1, 3, 1)
+    assert m1["criteria"] == {
+        "label": {"passed": 2, "graded": 3, "pass_rate": 0.6667},
+        "format": {"passed": 1, "graded": 3, "pass_rate": 0.3333},
+    }
+    assert body["models"]["m2"]["criteria"]["format"] == {
+        "passed": 4,
+        "graded": 4,
+        "pass_rate": 1.0,
     }
 
 

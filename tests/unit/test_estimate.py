@@ -8,8 +8,8 @@ import pytest
 
 from commands.eval.estimate import ASSUMED_OUTPUT_TOKENS, Estimate, from_prices, prompt_tokens
 from commands.eval.runner import build_messages
-from commands.eval.suite import load_suite
 from commands.prices import PriceTable
+from commands.suites.suite import load_suite
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

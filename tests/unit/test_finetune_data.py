@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from commands.eval.suite import Suite, load_suite
 from commands.finetune.estimates import (
     estimate_tokens,
     rft_cost_note,
@@ -26,6 +25,7 @@ from commands.finetune.sources import (
 )
 from commands.finetune.validation import DataError, DataIssue, parse_jsonl, validate
 from commands.prices import PriceTable
+from commands.suites.suite import Suite, load_suite
 from storage.tables import SampleResult
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from commands.eval.graders import SuiteError
-from commands.eval.suite import InvalidSuite, Suite, load_suite, load_suites
+from commands.suites.graders import SuiteError
+from commands.suites.suite import InvalidSuite, Suite, load_suite, load_suites
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -110,7 +110,7 @@ def test_loads_a_good_suite(tmp_path: Path) -> None:
 
 
 async def test_the_compiled_grader_grades(tmp_path: Path) -> None:
-    from commands.eval.graders import Sample
+    from commands.suites.graders import Sample
 
     suite = load_suite(write_suite(tmp_path))
     grade = await suite.grader_impl.grade(ITEMS[0], Sample("Billing"), None)  # type: ignore[arg-type]
@@ -188,7 +188,7 @@ def test_both_examples_load_without_error() -> None:
     assert len(summaries.items) >= 30
     assert summaries.grader["type"] == "text_similarity"
     assert all(item["tags"] for item in summaries.items)
-    assert 0 < summaries.pass_threshold < 1
+    assert 0 < summaries.criteria[0].pass_threshold < 1 and summaries.criteria[0].own_threshold
 
 
 # -- every validation error names file, line and field --------------------------------
@@ -316,6 +316,7 @@ def test_unknown_text_similarity_metric(tmp_path: Path) -> None:
           input: "{{ sample.output_text }}"
           reference: "{{ item.label }}"
           evaluation_metric: rouge_6
+          pass_threshold: 0.5
         """
     )
     error = only_error(write_suite(tmp_path, grader=grader))
@@ -536,3 +537,87 @@ def test_duplicate_names_across_suites(tmp_path: Path) -> None:
 def test_missing_root(tmp_path: Path) -> None:
     suites, errors = load_suites(tmp_path / "nope")
     assert suites == {} and "no such folder" in errors[0].message
+
+
+# -- graders: (testing criteria) and tools: -------------------------------------------
+
+GRADERS = """\
+graders:
+  - type: string_check
+    name: label
+    input: "{{ sample.output_text }}"
+    reference: "{{ item.label }}"
+    operation: ilike
+  - type: text_similarity
+    name: close
+    input: "{{ sample.output_text }}"
+    reference: "{{ item.label }}"
+    evaluation_metric: fuzzy_match
+    pass_threshold: 0.6
+"""
+
+
+def test_graders_list_becomes_criteria_with_their_own_pass_marks(tmp_path: Path) -> None:
+    suite = load_suite(write_suite(tmp_path, grader=GRADERS))
+    assert [(c.name, c.pass_threshold, c.own_threshold) for c in suite.criteria] == [
+        ("label", 1.0, False),
+        ("close", 0.6, True),
+    ]
+    # An RFT job gets one grader: a multi over the criteria, passing when all do.
+    assert suite.grader["type"] == "multi"
+    assert suite.grader["calculate_output"] == "min(c0, c1)"
+    assert suite.grader["graders"]["c1"]["name"] == "close"
+
+
+@pytest.mark.parametrize(
+    ("grader", "field", "message"),
+    [
+        (GRADERS.replace("name: close", "name: label"), "graders[1].name", "already the name"),
+        ("graders: []\n", "graders", "non-empty list"),
+        (STRING_CHECK + GRADERS, "grader", "either grader (one) or graders"),
+        (
+            GRADERS.replace("    pass_threshold: 0.6\n", ""),
+            "graders[1].pass_threshold",
+            "needs its pass mark",
+        ),
+    ],
+)
+def test_graders_errors_name_the_field(
+    tmp_path: Path, grader: str, field: str, message: str
+) -> None:
+    error = only_error(write_suite(tmp_path, grader=grader))
+    assert error.field == field and message in error.message
+
+
+TOOLS = """\
+tools:
+  - type: function
+    name: route_ticket
+    parameters: {type: object, properties: {queue: {type: string}}}
+  - type: function
+    function: {name: escalate, description: Chat Completions' shape is accepted too}
+tool_choice: {type: function, name: route_ticket}
+"""
+
+
+def test_tools_are_kept_in_the_responses_shape(tmp_path: Path) -> None:
+    suite = load_suite(write_suite(tmp_path, grader=STRING_CHECK + TOOLS))
+    assert [t["name"] for t in suite.tools] == ["route_ticket", "escalate"]
+    assert suite.tools[1]["description"].startswith("Chat Completions")
+    assert suite.tools[1]["parameters"] == {"type": "object", "properties": {}}
+    assert suite.tool_choice == {"type": "function", "name": "route_ticket"}
+
+
+@pytest.mark.parametrize(
+    ("tools", "field", "message"),
+    [
+        (TOOLS.replace("name: route_ticket\n", "name: route ticket\n"), "tools[0].name", "1-64"),
+        (TOOLS.replace("type: function\n    name: route", "type: web_search\n    name: route"),
+         "tools[0].type", "only function tools"),
+        (TOOLS.replace("name: route_ticket}", "name: nope}"), "tool_choice.name", "not one of"),
+        ("tool_choice: required\n", "tool_choice", "needs tools"),
+    ],
+)  # fmt: skip
+def test_tool_errors_name_the_field(tmp_path: Path, tools: str, field: str, message: str) -> None:
+    error = only_error(write_suite(tmp_path, grader=STRING_CHECK + tools))
+    assert error.field == field and message in error.message

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commands.eval.templates import TemplateError, render, resolve, template_fields
+from commands.suites.templates import TemplateError, render, resolve, template_fields
 
 CONTEXT: dict[str, Any] = {
     "item": {
@@ -95,7 +95,9 @@ def test_template_fields_lists_every_path() -> None:
     [
         "{{ user.name }}",  # unknown namespace
         "{{ item.__class__.__init__ }}x{{ os.system('ls') }}",
-        "{{ item['a'] }}",
+        "{{ item[a] }}",  # an unquoted key in brackets
+        "{{ item['a }}",
+        "{{ item.a[-1] }}",
         "{{ item.a + 1 }}",
         "{{ }}",
         "{{ item..a }}",
@@ -133,3 +135,48 @@ def test_render_only_ever_raises_template_error(text: str) -> None:
 def test_text_without_braces_is_unchanged(text: str) -> None:
     assert render(text, CONTEXT) == text
     assert template_fields(text) == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The JSON-path-like forms of OpenAI's graders guide.
+        ("{{ sample.output_tools[0].function.name }}", "route_ticket"),
+        ("{{ sample.output_tools[0]['function'][\"arguments\"] }}", '{"queue": "billing"}'),
+        ("{{ sample.choices[0].message.content }}", "ok"),
+        ("{{ item.meta.flags[1] }}", "eu"),
+        ('{{ item["dotted.key"] }}', "dots"),
+        ("{{ item['with space'] }}", "space"),
+        ("{{ item.città }}", "Zürich"),
+        ("{{ item.日本 }}", "東京"),
+        ('{{ item["quote\\"d"] }}', "escaped"),
+    ],
+)
+def test_json_path_templates(text: str, expected: str) -> None:
+    context: dict[str, Any] = {
+        "item": {
+            **CONTEXT["item"],
+            "dotted.key": "dots",
+            "with space": "space",
+            "città": "Zürich",
+            "日本": "東京",
+            'quote"d': "escaped",
+        },
+        "sample": {
+            "output_text": "ok",
+            "output_tools": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "route_ticket", "arguments": '{"queue": "billing"}'},
+                }
+            ],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}}],
+        },
+    }
+    assert render(text, context) == expected
+
+
+def test_an_index_past_the_end_names_the_path() -> None:
+    with pytest.raises(TemplateError, match=r"item.meta.flags.7: missing"):
+        render("{{ item.meta.flags[7] }}", CONTEXT)

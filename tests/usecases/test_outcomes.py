@@ -14,12 +14,12 @@ import pytest
 
 from bot.presenters.mrkdwn import SLACK
 from bot.presenters.slack import StyledPresenter
-from commands.eval.catalog import SuiteCatalog
 from commands.origins import Release, stored
 from commands.outcomes import RunOutcomes
 from commands.ports import IdleScheduler
 from commands.prices import PriceTable
 from commands.services import Policy, Ports, Tasks
+from commands.suites.catalog import SuiteCatalog
 from commands.throttle import ResilientModels
 from storage import aliases
 from storage import runs as store

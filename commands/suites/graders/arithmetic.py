@@ -1,9 +1,11 @@
 """A small arithmetic language for multi's `calculate_output`, never eval'd.
 
-The text is parsed by `ast.parse(mode="eval")` and only a whitelist of nodes is
-accepted: numbers, names, + - * / and ** (`^` means power too, as in OpenAI's
-docs), unary minus, parentheses, and calls of min, max, abs, floor, ceil, exp,
-sqrt, log. The tree is then walked by `evaluate`; nothing is compiled or executed.
+The text is read by a small recursive-descent parser of our own (Python's parser
+would read `^` as XOR, with the wrong precedence): numbers, names, + - * /, `^` as
+power (right-associative, binding tighter than * and unary minus, as OpenAI's
+graders guide writes it; `**` is accepted as a synonym), parentheses, and calls of
+min, max, abs, floor, ceil, exp, sqrt, log. Line breaks are plain whitespace. The
+parser builds `ast` nodes that `evaluate` walks; nothing is compiled or executed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -25,7 +28,6 @@ _BINARY: Mapping[type[ast.operator], Callable[[float, float], float]] = {
     ast.Mult: operator.mul,
     ast.Div: operator.truediv,
     ast.Pow: operator.pow,
-    ast.BitXor: operator.pow,
 }
 _UNARY: Mapping[type[ast.unaryop], Callable[[float], float]] = {
     ast.USub: operator.neg,
@@ -79,7 +81,7 @@ def _check(node: ast.AST, names: set[str], used: set[str]) -> None:
         used.add(node.id)
     elif isinstance(node, ast.BinOp):
         if type(node.op) not in _BINARY:
-            raise FormulaError("only + - * / and ** (or ^) are allowed")
+            raise FormulaError("only + - * / and ^ are allowed")
         _check(node.left, names, used)
         _check(node.right, names, used)
     elif isinstance(node, ast.UnaryOp):
@@ -120,7 +122,7 @@ def _evaluate(node: ast.expr, values: Mapping[str, float]) -> float:
         return float(values[node.id])
     if isinstance(node, ast.BinOp):
         left, right = _evaluate(node.left, values), _evaluate(node.right, values)
-        if type(node.op) in (ast.Pow, ast.BitXor) and abs(right) > _MAX_EXPONENT:
+        if isinstance(node.op, ast.Pow) and abs(right) > _MAX_EXPONENT:
             raise FormulaError(f"exponent {right:g} is too large")
         return float(_BINARY[type(node.op)](left, right))
     if isinstance(node, ast.UnaryOp):
@@ -130,16 +132,109 @@ def _evaluate(node: ast.expr, values: Mapping[str, float]) -> float:
     raise FormulaError(f"{type(node).__name__} is not allowed in a formula")
 
 
+_TOKEN = re.compile(
+    r"\s*(?:(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+    r"|(?P<name>[^\W\d]\w*)|(?P<op>\*\*|[-+*/^(),]))"
+)
+_MAX_DEPTH = 100
+
+
+class _Parser:
+    """expr := term (('+'|'-') term)*;  term := unary (('*'|'/') unary)*;
+    unary := ('-'|'+') unary | power;  power := atom ('^' unary)?;
+    atom := number | name | name '(' expr (',' expr)* ')' | '(' expr ')'."""
+
+    def __init__(self, text: str) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        at, end = 0, len(text.rstrip())
+        while at < end:
+            match = _TOKEN.match(text, at)
+            if match is None or match.end() == at:
+                raise FormulaError(f"not a formula: unexpected {text[at:].strip()[:10]!r}")
+            kind = match.lastgroup or "op"
+            value = match.group(kind)
+            self.tokens.append((kind, "^" if value == "**" else value))
+            at = match.end()
+        self.at = 0
+        self.depth = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.at][1] if self.at < len(self.tokens) else None
+
+    def take(self, value: str) -> bool:
+        if self.peek() == value and self.tokens[self.at][0] == "op":
+            self.at += 1
+            return True
+        return False
+
+    def parse(self) -> ast.expr:
+        if not self.tokens:
+            raise FormulaError("not a formula: it is empty")
+        tree = self.expr()
+        if self.at != len(self.tokens):
+            raise FormulaError(f"not a formula: unexpected {self.peek()!r}")
+        return tree
+
+    def expr(self) -> ast.expr:
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise FormulaError("not a formula: nested too deeply")
+        node = self.term()
+        while self.peek() in ("+", "-"):
+            op: ast.operator = ast.Add() if self.take("+") or not self.take("-") else ast.Sub()
+            node = ast.BinOp(node, op, self.term())
+        self.depth -= 1
+        return node
+
+    def term(self) -> ast.expr:
+        node = self.unary()
+        while self.peek() in ("*", "/"):
+            op: ast.operator = ast.Mult() if self.take("*") or not self.take("/") else ast.Div()
+            node = ast.BinOp(node, op, self.unary())
+        return node
+
+    def unary(self) -> ast.expr:
+        if self.take("-"):
+            return ast.UnaryOp(ast.USub(), self.unary())
+        if self.take("+"):
+            return ast.UnaryOp(ast.UAdd(), self.unary())
+        return self.power()
+
+    def power(self) -> ast.expr:
+        base = self.atom()
+        if self.take("^"):
+            return ast.BinOp(base, ast.Pow(), self.unary())
+        return base
+
+    def atom(self) -> ast.expr:
+        if self.at >= len(self.tokens):
+            raise FormulaError("not a formula: it ends too early")
+        kind, value = self.tokens[self.at]
+        self.at += 1
+        if kind == "number":
+            return ast.Constant(float(value))
+        if kind == "name":
+            if self.take("("):
+                args = [self.expr()]
+                while self.take(","):
+                    args.append(self.expr())
+                if not self.take(")"):
+                    raise FormulaError(f"not a formula: {value}( is not closed")
+                return ast.Call(ast.Name(value), args, [])
+            return ast.Name(value)
+        if value == "(":
+            inner = self.expr()
+            if not self.take(")"):
+                raise FormulaError("not a formula: a ( is not closed")
+            return inner
+        raise FormulaError(f"not a formula: unexpected {value!r}")
+
+
 def parse_formula(text: str, names: set[str]) -> Formula:
     """Parse and check `text` against the allowed `names`; raises FormulaError."""
     if len(text) > _MAX_LENGTH:
         raise FormulaError(f"longer than {_MAX_LENGTH} characters")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise FormulaError(f"not a formula: {exc.msg}") from exc
-    except (ValueError, RecursionError, MemoryError) as exc:
-        raise FormulaError("not a formula") from exc
+    tree = _Parser(text).parse()
     used: set[str] = set()
-    _check(tree.body, names, used)
-    return Formula(text, tree.body, frozenset(used))
+    _check(tree, names, used)
+    return Formula(text, tree, frozenset(used))

@@ -6,9 +6,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from commands.eval.graders.base import Grade, Sample, render_pair, shorten
-from commands.eval.graders.spec import SpecContext
 from commands.ports import Models
+from commands.suites.graders.base import Grade, Sample, render_pair, shorten
+from commands.suites.graders.spec import SpecContext
 
 __all__ = ["OPERATIONS", "StringCheckGrader", "build_string_check"]
 

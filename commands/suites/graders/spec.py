@@ -14,15 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from commands.eval.graders.base import Grader, SuiteError
-from commands.eval.templates import FieldPath, TemplateError, format_path, template_fields
+from commands.suites.graders.base import Grader, SuiteError
+from commands.suites.templates import FieldPath, TemplateError, format_path, template_fields
 
 __all__ = ["MessageTemplate", "SpecContext", "did_you_mean"]
 
 MESSAGE_ROLES = ("system", "developer", "user", "assistant")
 # The keys of one message in an `input` list (OpenAI also writes `type: message`).
 _MESSAGE_KEYS = ("role", "content", "type")
-_CONTENT_TYPES = ("input_text", "output_text")
+_TEXT_PARTS = ("input_text", "output_text")
+_IMAGE_PART = "input_image"
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str:
@@ -33,10 +34,15 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class MessageTemplate:
-    """One chat message whose content is a template."""
+    """One chat message whose content is a template.
+
+    `content` is the text (text parts joined by newlines); `images` holds the
+    `image_url` templates of OpenAI's `input_image` parts, in order after the text.
+    """
 
     role: str
     content: str
+    images: tuple[str, ...] = ()
 
 
 @dataclass
@@ -52,6 +58,7 @@ class SpecContext:
     # Files a grader reads (python `source_file`), part of the suite's data version.
     files: list[Path] = field(default_factory=list)
     build_nested: Callable[[Any, str, SpecContext], Grader | None] | None = None
+    in_multi: bool = False  # building a multi grader's sub-graders
 
     def line_of(self, where: str) -> int | None:
         """The YAML line of `where`, else of its nearest parent that has one."""
@@ -91,6 +98,12 @@ class SpecContext:
             self.error(f"{where}.{key}", f"must be a non-empty string, not {value!r}")
             return None
         return value
+
+    def optional_number(self, spec: Mapping[str, Any], key: str, where: str) -> float | None:
+        """A finite number when `key` is present (else an error); None when absent."""
+        if key not in spec:
+            return None
+        return self.number(spec, key, where, 0.0)
 
     def number(self, spec: Mapping[str, Any], key: str, where: str, default: float) -> float | None:
         """An optional finite number."""
@@ -169,38 +182,61 @@ class SpecContext:
                 continue
             self.check_keys(message, here, _MESSAGE_KEYS, "a message")
             role = self.choice(message, "role", here, MESSAGE_ROLES, "role")
-            content = _content_text(message.get("content"))
-            if content is None:
+            parts = _content_parts(message.get("content"))
+            if parts is None:
                 self.error(
                     f"{here}.content",
-                    "missing or not text: write a string (or {type: input_text, text: ...})",
+                    "missing or not text: write a string, or a list of parts "
+                    "({type: input_text, text: ...}, {type: input_image, image_url: ...})",
                 )
                 continue
-            text = self.template_text(content, f"{here}.content", allow_sample=allow_sample)
-            if role is not None and text is not None:
-                out.append(MessageTemplate(role, text))
+            texts, images, ok = [], [], True
+            for kind, part in parts:
+                checked = self.template_text(part, f"{here}.content", allow_sample=allow_sample)
+                if checked is None:
+                    ok = False
+                elif kind == "image":
+                    images.append(checked)
+                else:
+                    texts.append(checked)
+            if role is not None and ok:
+                out.append(MessageTemplate(role, "\n".join(texts), tuple(images)))
         return out if len(out) == len(value) else None
 
 
-def _content_text(content: Any) -> str | None:
-    if isinstance(content, str):
-        return content
-    if (
-        isinstance(content, dict)
-        and content.get("type") in _CONTENT_TYPES
-        and isinstance(content.get("text"), str)
-    ):
-        return str(content["text"])
+def _part(part: Any) -> tuple[str, str] | None:
+    if isinstance(part, str):
+        return "text", part
+    if not isinstance(part, dict):
+        return None
+    if part.get("type") in _TEXT_PARTS and isinstance(part.get("text"), str):
+        return "text", str(part["text"])
+    if part.get("type") == _IMAGE_PART and isinstance(part.get("image_url"), str):
+        return "image", str(part["image_url"])
     return None
+
+
+def _content_parts(content: Any) -> list[tuple[str, str]] | None:
+    """("text" | "image", template) for a message's content: a string, one part, or a
+    list of parts as OpenAI's graders take them; None when it is none of these."""
+    items = content if isinstance(content, list) else [content]
+    if not items:
+        return None
+    parts = [_part(item) for item in items]
+    if any(p is None for p in parts):
+        return None
+    return [p for p in parts if p is not None]
 
 
 def _sample_path_problem(path: FieldPath, allow_sample: bool) -> str | None:
     name = format_path(path)
     if not allow_sample:
         return f"{{{{ {name} }}}}: the model's answer does not exist yet here; use item fields"
-    if path[1:] == ("output_text",) or (len(path) >= 2 and path[1] == "output_json"):
+    if path[1:] == ("output_text",) or (
+        len(path) >= 2 and path[1] in ("output_json", "output_tools", "choices")
+    ):
         return None
     return (
-        f"{{{{ {name} }}}}: a sample has output_text and output_json only "
-        "(e.g. {{ sample.output_text }}, {{ sample.output_json.label }})"
+        f"{{{{ {name} }}}}: a sample has output_text, output_json, output_tools and choices "
+        "(e.g. {{ sample.output_text }}, {{ sample.output_tools[0].function.name }})"
     )

@@ -28,13 +28,22 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from commands.eval.graders.base import Grade, GradeError, Sample
-from commands.eval.graders.spec import SpecContext
 from commands.ports import Models
+from commands.suites.graders.base import Grade, GradeError, Sample
+from commands.suites.graders.spec import SpecContext
 
 __all__ = ["PythonGrader", "build_python"]
 
-KEYS = ("type", "name", "source", "source_file", "image_tag", "timeout", "memory_mb")
+KEYS = (
+    "type",
+    "name",
+    "source",
+    "source_file",
+    "image_tag",
+    "pass_threshold",
+    "timeout",
+    "memory_mb",
+)
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_MEMORY_MB = 512
 _WORKER_SCRIPT = Path(__file__).with_name("_python_worker.py")
@@ -140,6 +149,7 @@ class PythonGrader:
         # could run short. Tests lower it (cpu_s) and switch guards off (sandbox).
         self.cpu_s = cpu_s or 4 * math.ceil(timeout_s) + 10
         self.sandbox = dict(sandbox or {})
+        self.pass_threshold: float | None = None  # in the units grade() returns
         self._idle: list[_Worker] = []
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
@@ -160,12 +170,14 @@ class PythonGrader:
                 raise GradeError(self._died(worker)) from None
             if worker.leftovers(min(self.timeout_s, self.cpu_s / 2)):
                 await worker.kill()  # nothing of a sample outlives it
+        # The code's verdict is a score, never an error (OpenAI's rules): raising or
+        # returning no number scores 0. Only a grader that could not run is an error.
         if "error" in reply:
-            raise GradeError(f"grade() raised {reply['error']}")
+            return Grade(0.0, detail=f"grade() raised {reply['error']}", raw=0.0)
         score = reply.get("score")
-        if not isinstance(score, float) or not math.isfinite(score) or not 0 <= score <= 1:
-            raise GradeError(f"grade() returned {score!r}; a score must be in [0, 1]")
-        return Grade(score)
+        if not isinstance(score, float) or math.isnan(score):
+            return Grade(0.0, detail=f"grade() returned {score!r}, not a number", raw=0.0)
+        return Grade(min(1.0, max(0.0, score)), raw=score)
 
     async def aclose(self) -> None:
         """Stop the idle worker processes (they also exit when the bot does)."""
@@ -327,7 +339,7 @@ def build_python(spec: Mapping[str, Any], where: str, ctx: SpecContext) -> Pytho
         return None
     if timeout is None or memory is None:
         return None
-    return PythonGrader(
+    grader = PythonGrader(
         str(spec.get("name", "python")),
         found[0],
         filename=found[1],
@@ -335,3 +347,5 @@ def build_python(spec: Mapping[str, Any], where: str, ctx: SpecContext) -> Pytho
         timeout_s=timeout,
         memory_mb=int(memory),
     )
+    grader.pass_threshold = ctx.optional_number(spec, "pass_threshold", where)
+    return grader

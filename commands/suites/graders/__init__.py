@@ -7,10 +7,10 @@ passed = grade.score >= suite.pass_threshold
 
 from __future__ import annotations
 
-from commands.eval.graders.base import Grade, GradeError, Grader, Sample, SuiteError
-from commands.eval.graders.compile import GRADER_TYPES, build_grader, compile_grader
-from commands.eval.graders.python_grader import PythonGrader
-from commands.eval.graders.spec import MessageTemplate, SpecContext
+from commands.suites.graders.base import Grade, GradeError, Grader, Sample, SuiteError
+from commands.suites.graders.compile import GRADER_TYPES, build_grader, compile_grader
+from commands.suites.graders.python_grader import PythonGrader
+from commands.suites.graders.spec import MessageTemplate, SpecContext
 
 __all__ = [
     "GRADER_TYPES",

@@ -1,7 +1,10 @@
 """`{{ namespace.path }}` substitution, as in OpenAI's grader templates.
 
 A template refers to the eval item (`{{ item.ticket }}`, `{{ item.meta.lang }}`) or to
-the model's answer (`{{ sample.output_text }}`, `{{ sample.output_json.label }}`).
+the model's answer (`{{ sample.output_text }}`, `{{ sample.output_json.label }}`). Paths
+are JSON-path-like, as in OpenAI's graders guide: dotted keys (any letters, so `città`
+works), list indexes (`{{ sample.output_tools[0].function.name }}`, or `.0`), and quoted
+keys for names with dots or spaces (`{{ item["a.b"] }}`, `{{ item['x y'] }}`).
 Strings are inserted as they are; any other value is rendered as JSON. Templates
 are parsed with a regular expression and looked up in plain dicts: nothing is ever
 evaluated, so a template cannot run code.
@@ -28,8 +31,15 @@ NAMESPACES = ("item", "sample")
 
 # `{{` then anything but braces then `}}`; whitespace inside the braces is ignored.
 _PLACEHOLDER = re.compile(r"\{\{(?P<expr>[^{}]*)\}\}")
-# A path is dot-separated segments of letters, digits, `_` and `-` (list indices too).
-_PATH = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
+# One step of a path: `.key` (word characters of any script, and `-`), `[0]`, or a
+# quoted key `["..."]` / `['...']` (backslash escapes the quote).
+_FIRST = re.compile(r"\s*(?P<name>[\w-]+)")
+_STEP = re.compile(
+    r"""\.(?P<key>[\w-]+)|\[\s*(?P<index>\d+)\s*\]"""
+    r"""|\[\s*(?:"(?P<dq>(?:[^"\\]|\\.)*)"|'(?P<sq>(?:[^'\\]|\\.)*)')\s*\]"""
+)
+_PLAIN = re.compile(r"[\w-]+")
+_ESCAPE = re.compile(r"\\(.)")
 
 FieldPath = tuple[str, ...]
 
@@ -47,18 +57,43 @@ class TemplateError(Exception):
 
 
 def format_path(path: FieldPath) -> str:
-    """("item", "a", "b") -> "item.a.b"."""
-    return ".".join(path)
+    """("item", "a", "b") -> "item.a.b"; a key that is not one plain word is quoted."""
+    out = path[0] if path else ""
+    for segment in path[1:]:
+        out += f".{segment}" if _PLAIN.fullmatch(segment) else f"[{json.dumps(segment)}]"
+    return out
+
+
+def _parse_steps(text: str) -> FieldPath | None:
+    first = _FIRST.match(text)
+    if first is None:
+        return None
+    segments = [first.group("name")]
+    at = first.end()
+    end = len(text.rstrip())
+    while at < end:
+        step = _STEP.match(text, at)
+        if step is None:
+            return None
+        if step.group("key") is not None:
+            segments.append(step.group("key"))
+        elif step.group("index") is not None:
+            segments.append(str(int(step.group("index"))))
+        else:
+            quoted = step.group("dq") if step.group("dq") is not None else step.group("sq")
+            segments.append(_ESCAPE.sub(r"\1", quoted))
+        at = step.end()
+    return tuple(segments)
 
 
 def _parse_expr(expr: str) -> FieldPath:
     text = expr.strip()
-    if not _PATH.fullmatch(text):
+    path = _parse_steps(text)
+    if path is None or len(path) < 1:
         raise TemplateError(
-            f"cannot read template {{{{{expr}}}}}: expected {{{{ item.<field> }}}} "
-            "or {{ sample.output_text }}"
+            f"cannot read template {{{{{expr}}}}}: expected {{{{ item.<field> }}}}, "
+            "{{ item.list[0] }} or {{ sample.output_text }}"
         )
-    path = tuple(text.split("."))
     if path[0] not in NAMESPACES:
         raise TemplateError(
             f"unknown namespace {path[0]!r} in {{{{ {text} }}}}: use item or sample",

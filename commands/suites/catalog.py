@@ -6,8 +6,8 @@ import difflib
 import logging
 from pathlib import Path
 
-from commands.eval.graders.base import SuiteError
-from commands.eval.suite import Suite, load_suites
+from commands.suites.graders.base import SuiteError
+from commands.suites.suite import Suite, load_suites
 
 log = logging.getLogger(__name__)
 

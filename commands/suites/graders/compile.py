@@ -6,13 +6,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from commands.eval.graders.base import Grader, SuiteError
-from commands.eval.graders.model_graders import build_label_model, build_score_model
-from commands.eval.graders.multi import build_multi
-from commands.eval.graders.python_grader import build_python
-from commands.eval.graders.spec import SpecContext, did_you_mean
-from commands.eval.graders.string_check import build_string_check
-from commands.eval.graders.text_similarity import build_text_similarity
+from commands.suites.graders.base import Grader, SuiteError
+from commands.suites.graders.model_graders import build_label_model, build_score_model
+from commands.suites.graders.multi import build_multi
+from commands.suites.graders.python_grader import build_python
+from commands.suites.graders.spec import SpecContext, did_you_mean
+from commands.suites.graders.string_check import build_string_check
+from commands.suites.graders.text_similarity import build_text_similarity
 
 __all__ = ["GRADER_TYPES", "build_grader", "compile_grader"]
 

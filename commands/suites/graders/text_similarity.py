@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from commands.eval.graders.base import Grade, GradeError, Sample, render_pair
-from commands.eval.graders.similarity import LOCAL_METRICS
-from commands.eval.graders.spec import SpecContext
 from commands.ports import Models
+from commands.suites.graders.base import Grade, GradeError, Sample, render_pair
+from commands.suites.graders.similarity import LOCAL_METRICS
+from commands.suites.graders.spec import SpecContext
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "METRICS", "TextSimilarityGrader", "build_text_similarity"]
 
-DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
+# OpenAI computes cosine on text-embedding-3-large embeddings.
+DEFAULT_EMBEDDING_MODEL = "text-embedding-3-large"
 METRICS = (*LOCAL_METRICS, "cosine")
 # `model` is evalbot's addition, for `cosine`: OpenAI picks the embedding model itself.
-KEYS = ("type", "name", "input", "reference", "evaluation_metric", "model")
+KEYS = ("type", "name", "input", "reference", "evaluation_metric", "pass_threshold", "model")
 
 
 def cosine_similarity(a: list[float], b: list[float]) -> float:
@@ -38,15 +40,18 @@ class TextSimilarityGrader:
     reference: str
     metric: str
     model: str = DEFAULT_EMBEDDING_MODEL
+    pass_threshold: float | None = None
 
     async def grade(self, item: dict[str, Any], sample: Sample, models: Models) -> Grade:
         """Render both templates and compute the metric."""
         text, reference = render_pair(self.name, self.input, self.reference, item, sample)
         if self.metric != "cosine":
-            score = LOCAL_METRICS[self.metric](text, reference)
+            # In a thread: METEOR's first call reads WordNet (seconds), and long texts
+            # cost milliseconds; neither may stall the event loop.
+            score = await asyncio.to_thread(LOCAL_METRICS[self.metric], text, reference)
         elif not text.strip() or not reference.strip():
-            # The embeddings endpoint refuses empty input.
-            score = 1.0 if text.strip() == reference.strip() else 0.0
+            # The embeddings endpoint refuses empty input; an empty text is like nothing.
+            score = 0.0
         else:
             # A ProviderError propagates: the caller reports its kind (rate limit...).
             vectors = await models.embed(self.model, [text, reference])
@@ -65,6 +70,13 @@ def build_text_similarity(
     text = ctx.template(spec, "input", where)
     reference = ctx.template(spec, "reference", where)
     metric = ctx.choice(spec, "evaluation_metric", where, METRICS, "evaluation_metric")
+    # OpenAI's schema requires it: a similarity has no natural pass mark.
+    threshold = ctx.optional_number(spec, "pass_threshold", where)
+    if "pass_threshold" not in spec and not ctx.in_multi:  # a multi's formula decides
+        ctx.error(
+            f"{where}.pass_threshold",
+            "missing: a text_similarity grader needs its pass mark, e.g. pass_threshold: 0.8",
+        )
     model = DEFAULT_EMBEDDING_MODEL
     if "model" in spec:
         model = ctx.string(spec, "model", where) or model
@@ -72,6 +84,8 @@ def build_text_similarity(
             ctx.error(f"{where}.model", "only the cosine metric uses a model")
     if text is None or reference is None or metric is None:
         return None
+    if threshold is None and not ctx.in_multi:
+        return None
     return TextSimilarityGrader(
-        str(spec.get("name", "text_similarity")), text, reference, metric, model
+        str(spec.get("name", "text_similarity")), text, reference, metric, model, threshold
     )

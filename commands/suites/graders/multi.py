@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from commands.eval.graders.arithmetic import Formula, FormulaError, parse_formula
-from commands.eval.graders.base import Grade, GradeError, Grader, Sample
-from commands.eval.graders.spec import SpecContext
 from commands.ports import Models
+from commands.suites.graders.arithmetic import Formula, FormulaError, parse_formula
+from commands.suites.graders.base import Grade, GradeError, Grader, Sample
+from commands.suites.graders.spec import SpecContext
 
 __all__ = ["MultiGrader", "build_multi"]
 
@@ -56,6 +58,26 @@ class MultiGrader:
         return Grade(score, detail=detail, sub_scores=scores)
 
 
+_WORD = re.compile(r"[^\W\d]\w*")
+
+
+def _name_problem(name: Any) -> str | None:
+    """Why `name` cannot be used in a formula, or None.
+
+    A name must read the same in every Unicode normal form: a decomposed accent or a
+    ligature (`ﬁ`) would look right in the YAML and never match in the formula.
+    """
+    if isinstance(name, str) and unicodedata.normalize("NFKC", name) != name:
+        plain = unicodedata.normalize("NFKC", name)
+        return (
+            f"write the name as {plain!r}: ligatures and accents typed as two characters "
+            "cannot be matched in the formula"
+        )
+    if not isinstance(name, str) or not _WORD.fullmatch(name):
+        return "a grader name must be a word (letters, digits, _) to use in a formula"
+    return None
+
+
 def build_multi(spec: Mapping[str, Any], where: str, ctx: SpecContext) -> MultiGrader | None:
     """Check a multi spec and its sub-graders; None (errors in ctx) when invalid."""
     ctx.check_keys(spec, where, KEYS, "a multi grader")
@@ -67,12 +89,21 @@ def build_multi(spec: Mapping[str, Any], where: str, ctx: SpecContext) -> MultiG
     complete = bool(specs)
     for name, sub in specs.items():
         here = f"{where}.graders.{name}"
-        if not isinstance(name, str) or not name.isidentifier():
-            ctx.error(here, "a grader name must be a word (letters, digits, _) to use in a formula")
+        problem = _name_problem(name)
+        if problem:
+            ctx.error(here, problem)
+            complete = False
+            continue
+        if isinstance(sub, dict) and sub.get("type") == "multi":
+            ctx.error(f"{here}.type", "a multi grader may not contain another multi grader")
             complete = False
             continue
         assert ctx.build_nested is not None
-        built = ctx.build_nested(sub, here, ctx)
+        ctx.in_multi = True
+        try:
+            built = ctx.build_nested(sub, here, ctx)
+        finally:
+            ctx.in_multi = False
         if built is None:
             complete = False
         else:

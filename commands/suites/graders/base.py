@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from commands.eval.templates import TemplateError, render
 from commands.ports import Models
+from commands.suites.templates import TemplateError, render
 
 __all__ = [
     "Grade",
@@ -94,27 +94,58 @@ _UNSET: Any = object()
 
 @dataclass(frozen=True)
 class Sample:
-    """A model's answer to one item. `output_json` is parsed from the text unless given."""
+    """A model's answer to one item, as OpenAI's `sample` namespace has it.
+
+    `output_json` is parsed from the text unless given. `output_tools` are the tool
+    calls in Chat Completions' shape ({id, type: function, function: {name,
+    arguments}}), whichever API answered; `choices` is Chat Completions' choice list,
+    built from the text and the calls when not given.
+    """
 
     output_text: str
     output_json: Any = field(default=_UNSET)
+    output_tools: list[dict[str, Any]] = field(default_factory=list)
+    choices: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.output_json is _UNSET:
             object.__setattr__(self, "output_json", parse_output_json(self.output_text))
+        if not self.choices:
+            message: dict[str, Any] = {"role": "assistant", "content": self.output_text}
+            if self.output_tools:
+                message["tool_calls"] = self.output_tools
+            finish = "tool_calls" if self.output_tools else "stop"
+            choice = {"index": 0, "message": message, "finish_reason": finish}
+            object.__setattr__(self, "choices", [choice])
 
     def as_dict(self) -> dict[str, Any]:
         """The `sample` namespace of templates and python graders."""
-        return {"output_text": self.output_text, "output_json": self.output_json}
+        return {
+            "output_text": self.output_text,
+            "output_json": self.output_json,
+            "output_tools": self.output_tools,
+            "choices": self.choices,
+        }
 
 
 @dataclass(frozen=True)
 class Grade:
-    """A score in [0, 1]; the caller decides pass/fail against the suite's threshold."""
+    """A score in [0, 1]; the caller decides pass/fail against the threshold.
+
+    `raw` is the score in the grader's own units where they differ (a score_model's
+    `range`, a python grader's return value): a grader's own `pass_threshold` is
+    written in those units, as in OpenAI's schema.
+    """
 
     score: float
     detail: str | None = None
     sub_scores: dict[str, float] = field(default_factory=dict)
+    raw: float | None = None
+
+    @property
+    def value(self) -> float:
+        """The score in the grader's own units."""
+        return self.score if self.raw is None else self.raw
 
 
 class Grader(Protocol):

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from commands.eval.graders.base import (
+from commands.ports import Message, Models
+from commands.suites.graders.base import (
     Grade,
     GradeError,
     Sample,
@@ -23,9 +24,8 @@ from commands.eval.graders.base import (
     shorten,
     template_context,
 )
-from commands.eval.graders.spec import MessageTemplate, SpecContext, did_you_mean
-from commands.eval.templates import TemplateError, render
-from commands.ports import Message, Models
+from commands.suites.graders.spec import MessageTemplate, SpecContext, did_you_mean
+from commands.suites.templates import TemplateError, render
 
 __all__ = [
     "LabelModelGrader",
@@ -35,7 +35,7 @@ __all__ = [
     "parse_score",
 ]
 
-SCORE_KEYS = ("type", "name", "input", "model", "range", "sampling_params")
+SCORE_KEYS = ("type", "name", "input", "model", "range", "sampling_params", "pass_threshold")
 LABEL_KEYS = ("type", "name", "input", "model", "labels", "passing_labels")
 # OpenAI's sampling_params key -> the chat-completions parameter we pass on.
 # Note OpenAI's spelling `max_completions_tokens`; the correct one is accepted too.
@@ -56,7 +56,20 @@ def _render_messages(
 ) -> list[Message]:
     context = template_context(item, sample)
     try:
-        return [{"role": m.role, "content": render(m.content, context)} for m in messages]
+        out: list[Message] = []
+        for m in messages:
+            text = render(m.content, context)
+            if not m.images:
+                out.append({"role": m.role, "content": text})
+                continue
+            # Images go as Chat Completions content parts (the gateway maps them).
+            parts: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+            parts += [
+                {"type": "image_url", "image_url": {"url": render(url, context)}}
+                for url in m.images
+            ]
+            out.append({"role": m.role, "content": parts})
+        return out
     except TemplateError as exc:
         raise GradeError(f"grader {name!r}: {exc.message}") from exc
 
@@ -107,6 +120,7 @@ class ScoreModelGrader:
     low: float = 0.0
     high: float = 1.0
     params: dict[str, Any] = field(default_factory=dict)
+    pass_threshold: float | None = None  # in the range's units, as OpenAI's schema has it
 
     async def grade(self, item: dict[str, Any], sample: Sample, models: Models) -> Grade:
         """Ask the judge, parse its number and normalise it."""
@@ -120,14 +134,18 @@ class ScoreModelGrader:
         )
         reply = await _ask(models, self.model, messages, dict(self.params))
         raw = parse_score(reply)
-        if raw is None or not math.isfinite(raw):
-            raise GradeError(f"grader {self.name!r}: no score in the reply {shorten(reply)!r}")
-        if not self.low <= raw <= self.high:
-            raise GradeError(
-                f"grader {self.name!r}: score {raw:g} is outside range "
-                f"[{self.low:g}, {self.high:g}]"
+        # A judgement is a verdict, never an error (OpenAI's rules): no number scores
+        # the bottom of the range, a number outside the range is clipped into it.
+        if raw is None or math.isnan(raw):
+            return Grade(
+                0.0, detail=f"no score in the judge's reply {shorten(reply)!r}", raw=self.low
             )
-        return Grade((raw - self.low) / (self.high - self.low), detail=f"judge scored {raw:g}")
+        clipped = min(self.high, max(self.low, raw))
+        detail = f"judge scored {raw:g}"
+        if clipped != raw:
+            detail += f", clipped to {clipped:g}"
+        score = (clipped - self.low) / (self.high - self.low)
+        return Grade(score, detail=detail, raw=clipped)
 
 
 @dataclass(frozen=True)
@@ -162,10 +180,11 @@ class LabelModelGrader:
         )
         reply = await _ask(models, self.model, messages, {})
         label = self.parse_label(reply)
-        if label is None:
-            raise GradeError(
-                f"grader {self.name!r}: the reply {shorten(reply)!r} is not one of the labels "
-                f"{', '.join(self.labels)}"
+        if label is None:  # a verdict, not an error: an unlabelled answer does not pass
+            return Grade(
+                0.0,
+                detail=f"the reply {shorten(reply)!r} is not one of the labels "
+                f"{', '.join(self.labels)}",
             )
         return Grade(1.0 if label in self.passing_labels else 0.0, detail=f"label {label}")
 
@@ -225,10 +244,11 @@ def build_score_model(
     model = ctx.string(spec, "model", where)
     bounds = _range(ctx, spec, where)
     params = _sampling(ctx, spec, where)
+    threshold = ctx.optional_number(spec, "pass_threshold", where)
     if messages is None or model is None or bounds is None or params is None:
         return None
     name = str(spec.get("name", "score_model"))
-    return ScoreModelGrader(name, model, tuple(messages), bounds[0], bounds[1], params)
+    return ScoreModelGrader(name, model, tuple(messages), bounds[0], bounds[1], params, threshold)
 
 
 def build_label_model(

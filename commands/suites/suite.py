@@ -19,19 +19,25 @@ from typing import Any
 
 import yaml
 
-from commands.eval.graders import Grader, SpecContext, SuiteError, build_grader
-from commands.eval.graders.base import display_path
-from commands.eval.graders.spec import did_you_mean
-from commands.eval.templates import FieldPath, TemplateError, render, resolve
 from commands.ports import Message
+from commands.suites.graders import Grader, SpecContext, SuiteError, build_grader
+from commands.suites.graders.base import display_path
+from commands.suites.graders.spec import did_you_mean
+from commands.suites.grading import Criterion, criterion
+from commands.suites.templates import FieldPath, TemplateError, render, resolve
+from commands.suites.tools import check_tool_choice, check_tools
 
 __all__ = ["InvalidSuite", "Suite", "SuiteError", "load_suite", "load_suites"]
 
 SUITE_FILE = "suite.yaml"
 MAX_ERRORS = 20
-REQUIRED_KEYS = ("name", "data", "input", "grader")
+REQUIRED_KEYS = ("name", "data", "input")
 TOP_LEVEL_KEYS = (
     *REQUIRED_KEYS,
+    "grader",
+    "graders",
+    "tools",
+    "tool_choice",
     "description",
     "train",
     "valid",
@@ -57,8 +63,10 @@ class Suite:
     train_path: Path | None
     valid_path: Path | None
     input: list[dict[str, str]]  # {"role", "content"}; content is an item template
-    grader: dict[str, Any]  # as written, in OpenAI's grader schema (also for RFT jobs)
-    grader_impl: Grader  # the compiled grader
+    # The one grader an RFT job gets, in OpenAI's grader schema: `grader:` as written,
+    # or for `graders:` the only one, else a multi grader over them all (min).
+    grader: dict[str, Any]
+    grader_impl: Grader  # the first criterion's compiled grader
     items: list[dict[str, Any]]
     data_version: str  # "sha256:<hex>" over suite.yaml and every file it uses
     pass_threshold: float = 1.0
@@ -67,6 +75,10 @@ class Suite:
     approvals: int = 1
     self_approval: bool = False
     tags: list[str] = field(default_factory=list)  # every tag the items carry, sorted
+    # The testing criteria, in order; a sample passes when every one passes.
+    criteria: tuple[Criterion, ...] = ()
+    tools: list[dict[str, Any]] = field(default_factory=list)  # Responses API shape
+    tool_choice: Any = None
 
     def messages(self, item: dict[str, Any]) -> list[Message]:
         """The chat messages to send the model under test for `item`."""
@@ -286,9 +298,58 @@ def _check_top_level(doc: dict[str, Any], ctx: SpecContext) -> None:
     for key in REQUIRED_KEYS:
         if key not in doc:
             ctx.error(key, "missing; a suite needs name, data, input and grader")
+    if ("grader" in doc) == ("graders" in doc):
+        ctx.error(
+            "grader",
+            "give either grader (one) or graders (a list, OpenAI's testing_criteria)"
+            if "grader" in doc
+            else "missing; a suite needs name, data, input and grader",
+        )
     name = doc.get("name")
     if "name" in doc and (not isinstance(name, str) or not _NAME.fullmatch(name)):
         ctx.error("name", "must be one word of letters, digits, '.', '_' or '-'")
+
+
+def _criteria(
+    doc: dict[str, Any], ctx: SpecContext, suite_threshold: float
+) -> list[Criterion] | None:
+    """The testing criteria of `grader:` or `graders:`; None (errors in ctx) if invalid."""
+    if "grader" in doc and "graders" not in doc:
+        specs: list[tuple[str, Any]] = [("grader", doc["grader"])]
+    elif "graders" in doc and "grader" not in doc:
+        value = doc["graders"]
+        if not isinstance(value, list) or not value:
+            ctx.error("graders", "must be a non-empty list of graders")
+            return None
+        specs = [(f"graders[{i}]", spec) for i, spec in enumerate(value)]
+    else:
+        return None
+    out: list[Criterion] = []
+    names: dict[str, str] = {}
+    for where, spec in specs:
+        built = build_grader(spec, where, ctx)
+        if built is None:
+            continue
+        name = str(spec.get("name") or spec.get("type"))
+        if name in names:
+            ctx.error(f"{where}.name", f"{name!r} is already the name of {names[name]}")
+            continue
+        names[name] = where
+        out.append(criterion(name, built, spec, suite_threshold))
+    return out if len(out) == len(specs) else None
+
+
+def _rft_grader(name: str, criteria: list[Criterion]) -> dict[str, Any]:
+    """The one grader an RFT job takes: the only criterion, else a multi over all."""
+    if len(criteria) == 1:
+        return criteria[0].spec
+    words = {c.name: f"c{i}" for i, c in enumerate(criteria)}
+    return {
+        "type": "multi",
+        "name": name,
+        "graders": {words[c.name]: c.spec for c in criteria},
+        "calculate_output": f"min({', '.join(words.values())})",
+    }
 
 
 def load_suite(folder: Path) -> Suite:
@@ -312,7 +373,15 @@ def load_suite(folder: Path) -> Suite:
     messages = (
         ctx.messages(doc.get("input"), "input", allow_sample=False) if "input" in doc else None
     )
-    grader = build_grader(doc["grader"], "grader", ctx) if "grader" in doc else None
+    criteria = _criteria(doc, ctx, settings.get("pass_threshold", 1.0))
+    tools = check_tools(doc.get("tools"), "tools", ctx) if "tools" in doc else []
+    tool_choice = (
+        check_tool_choice(doc.get("tool_choice"), tools, "tool_choice", ctx)
+        if "tool_choice" in doc and tools is not None  # bad tools are reported already
+        else None
+    )
+    if messages is not None and any(m.images for m in messages):
+        ctx.error("input", "image parts are for graders' judge messages, not the suite input")
     data = _data_file(doc, "data", ctx) if "data" in doc else None
     extra = {key: _data_file(doc, key, ctx) for key in ("train", "valid") if key in doc}
     for error in ctx.errors:
@@ -327,7 +396,7 @@ def load_suite(folder: Path) -> Suite:
             _check_training_file(path, errors)
     if errors.errors:
         raise InvalidSuite(errors.result())
-    assert data is not None and messages is not None and grader is not None
+    assert data is not None and messages is not None and criteria is not None
 
     files = [file, data, *(p for p in extra.values() if p is not None), *ctx.files]
     return Suite(
@@ -337,8 +406,11 @@ def load_suite(folder: Path) -> Suite:
         train_path=extra.get("train"),
         valid_path=extra.get("valid"),
         input=[{"role": m.role, "content": m.content} for m in messages],
-        grader=doc["grader"],
-        grader_impl=grader,
+        grader=_rft_grader(str(doc["name"]), criteria),
+        grader_impl=criteria[0].grader,
+        criteria=tuple(criteria),
+        tools=tools or [],
+        tool_choice=tool_choice,
         items=items,
         data_version=_data_version(folder, files),
         tags=tags,

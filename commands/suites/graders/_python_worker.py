@@ -98,7 +98,8 @@ def main() -> None:
         request = json.loads(line)
         try:
             value = grade(request["sample"], request["item"])
-            if not isinstance(value, int | float):
+            # bool is an int to Python, but True is a verdict, not a score.
+            if isinstance(value, bool) or not isinstance(value, int | float):
                 raise TypeError(f"grade() returned {value!r}, not a number")
             reply: dict[str, Any] = {"score": float(value)}
         except BaseException as exc:  # noqa: BLE001 - the user's exception is the answer

@@ -162,14 +162,16 @@ async def build_set(services: Services, inv: Invocation, request: Request) -> so
     data = request.data
     try:
         if data and data.startswith("run:"):
-            results = await _run_results(services, suite.name, data[4:], want_passing=True)
+            results = await _run_results(
+                services, suite.name, data[4:], channel=inv.channel_id, want_passing=True
+            )
             return await asyncio.to_thread(sources.sft_from_run, suite, results)
         if data and data.startswith("runs:"):
             ids = [p.strip() for p in data[5:].split(",") if p.strip()]
             if len(ids) != 2:
                 raise UserFacingError("`data=runs:` takes two run ids, like `runs:r3,r4`.")
-            a = await _run_results(services, suite.name, ids[0])
-            b = await _run_results(services, suite.name, ids[1])
+            a = await _run_results(services, suite.name, ids[0], channel=inv.channel_id)
+            b = await _run_results(services, suite.name, ids[1], channel=inv.channel_id)
             return await asyncio.to_thread(sources.dpo_from_runs, suite, a, b)
         if data:
             try:
@@ -210,7 +212,7 @@ def _file_refusal(exc: ChatError, data: str, services: Services) -> str:
 
 
 async def _run_results(
-    services: Services, suite: str, text: str, *, want_passing: bool = False
+    services: Services, suite: str, text: str, *, channel: str, want_passing: bool = False
 ) -> list[Any]:
     run_id = parse_id("run", text)
     if run_id is None:
@@ -220,6 +222,9 @@ async def _run_results(
         raise UserFacingError(f"There is no run `r{run_id}` of `{suite}`.")
     if run.status != "finished":
         raise UserFacingError(f"`r{run_id}` has not finished ({run.status}).")
+    if not samples_visible([run.channel], channel):
+        # Its answers are eval data of another channel: they do not become training data here.
+        raise UserFacingError(elsewhere_note(f"`r{run_id}`", run.channel) + " Nothing was started.")
     counts = await services.db.run(run_store.tallies, run_id=run_id, with_latencies=False)
     # The run's best model is the teacher (or the side) whose outputs are used.
     model = max(run.models, key=lambda m: (counts[m].pass_rate or 0) if m in counts else -1)

@@ -28,6 +28,7 @@ from commands.model_names import check_model_name
 from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import BackendUnavailable, ChatError, Posted, ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
+from commands.reports import Code
 from commands.scope import elsewhere_note, samples_visible
 from commands.services import Ports, Services
 from commands.suites.graders.openai_schema import RftGraderRefused, suite_rft_grader
@@ -280,7 +281,9 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
             await ft.validate_grader(request.provider, grader)
         except ProviderError as exc:
             raise UserFacingError(
-                f"The provider rejected the suite's grader: {exc.message}"
+                services.presenter.line(
+                    ("The provider rejected the suite's grader: ", Code(exc.message))
+                )
             ) from exc
     epochs = int(request.hyperparameters.get("n_epochs", 3))
     cost = estimates.training_cost_usd(

@@ -12,6 +12,7 @@ from commands.model_names import check_model_glob
 from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
+from commands.reports import Code
 from commands.services import Services
 from commands.watch.poll import DRIFT, poll
 from storage import watches as store
@@ -116,8 +117,9 @@ def add(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
                 else ""
             )
         except ProviderError as exc:
+            said = services.presenter.line((Code(clip(exc.message, 120)),))
             note = (
-                f" The first check failed ({exc.kind}: {clip(exc.message, 120)}); it will "
+                f" The first check failed ({exc.kind}: {said}); it will "
                 "be retried at the next tick."
             )
         watch = await _load(services, inv, watch_id)
@@ -214,9 +216,10 @@ def check(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
             try:
                 started = await poll(services, watch.id or 0)
             except ProviderError as exc:
+                said = services.presenter.line((Code(clip(exc.message, 100)),))
                 lines.append(
-                    f"• `w{watch.id}`: the provider failed ({exc.kind}: "
-                    f"{clip(exc.message, 100)}); the next tick retries."
+                    f"• `w{watch.id}`: the provider failed ({exc.kind}: {said}); "
+                    "the next tick retries."
                 )
                 continue
             found = ", ".join(f"`{m}`" for m in dict.fromkeys(started)) or "no new model"

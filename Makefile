@@ -4,6 +4,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+TRAIN  := $(VENV)/.installed-train
+# The CPU build of torch, named exactly: this machine's pip finds it on local disk, while
+# the `train` extra's range alone would let pip pick a ~3 GB CUDA build. A GPU machine
+# can name another build (e.g. TORCH_SPEC='torch==2.14.1').
+TORCH_SPEC ?= torch==2.13.0
 
 .PHONY: run test lint typecheck importlint pytest bench clean wordnet
 
@@ -20,6 +25,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# The open-weight training tier (tests/training): torch first, then the `train` extra,
+# which then finds torch satisfied and installs no other build of it.
+$(TRAIN): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet '$(TORCH_SPEC)'
+	$(PY) -m pip install --quiet -e '.[dev,train]'
+	@touch $(TRAIN)
+
 run: $(STAMP)
 	$(PY) -m bot
 
@@ -34,7 +46,7 @@ typecheck: $(STAMP)
 importlint: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 
-pytest: $(STAMP) wordnet
+pytest: $(TRAIN) wordnet
 	$(PY) -m pytest
 
 test: lint typecheck importlint pytest

@@ -18,6 +18,7 @@ def _registry() -> dict[str, Callable[[bool], Result]]:
     from bench.ack import ack_latency
     from bench.charts_bench import chart_render
     from bench.cli_start import cli_start
+    from bench.crash_waste import crash_waste
     from bench.memory import memory
     from bench.ratelimit import rate_limited
     from bench.reference import reference
@@ -31,6 +32,7 @@ def _registry() -> dict[str, Callable[[bool], Result]]:
         "charts": chart_render,
         "reference": reference,
         "cli_start": cli_start,
+        "crash_waste": crash_waste,
     }
 
 

@@ -9,7 +9,16 @@ from pathlib import Path
 from bench.common import REPO, Result, machine
 
 DOC = REPO / "docs" / "benchmarks.md"
-ORDER = ("throughput", "ratelimit", "memory", "ack", "charts", "reference", "cli_start")
+ORDER = (
+    "throughput",
+    "ratelimit",
+    "memory",
+    "ack",
+    "charts",
+    "reference",
+    "cli_start",
+    "crash_waste",
+)
 _DATA = re.compile(r"<!-- bench-data\n(.*?)\n-->", re.S)
 
 CHANGES = """\

@@ -127,6 +127,8 @@ class Bot:
         if self.site is not None:
             await self.site.cleanup()
         await self.gateway.close()
+        if self.services.finetune is not None:
+            await self.services.finetune.aclose()
         if isinstance(self.services.charts, ProcessCharts):
             self.services.charts.close()
         await asyncio.to_thread(self.db.close)

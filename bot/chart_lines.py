@@ -220,16 +220,34 @@ def loss_curve_chart(
     title: str,
     train: Sequence[tuple[int, float]],
     valid: Sequence[tuple[int, float]] = (),
+    reward: Sequence[tuple[int, float]] = (),
 ) -> bytes:
-    """Training and validation loss against step, as a PNG."""
+    """Training and validation loss against step, as a PNG; an RFT job's mean reward
+    (in [0, 1]) on a second axis at the right."""
     figure, axes = new_figure(title, 3.6)
     train_points = sorted(p for p in train if math.isfinite(p[1]))
     valid_points = sorted(p for p in valid if math.isfinite(p[1]))
-    if not train_points and not valid_points:
+    reward_points = sorted(p for p in reward if math.isfinite(p[1]))
+    if not train_points and not valid_points and not reward_points:
         no_data(axes)
         return png(figure)
     handles: list[Any] = []
     labels: list[str] = []
+    if reward_points:
+        right = axes.twinx()
+        (reward_line,) = right.plot(
+            [step for step, _ in reward_points],
+            [value for _, value in reward_points],
+            color=PALETTE[2],
+            linewidth=2.2,
+            marker="^" if len(reward_points) <= MARKER_LIMIT else None,
+            markersize=6,
+        )
+        right.set_ylabel("mean reward")
+        right.set_ylim(0, 1.05)
+        right.yaxis.set_major_locator(MaxNLocator(nbins=5))
+        right.tick_params(axis="y", colors=TEXT)
+        right.yaxis.label.set_color(TEXT)
     for points, label, colour, style, marker in (
         (train_points, "training", PALETTE[0], "-", "o"),
         (valid_points, "validation", PALETTE[1], "--", "s"),
@@ -254,5 +272,8 @@ def loss_curve_chart(
     axes.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
     axes.yaxis.set_major_locator(MaxNLocator(nbins=5))
     axes.grid(color=TEXT, alpha=0.25, zorder=0)
-    legend(axes, handles, labels, ncol=2, loc="lower right", bbox_to_anchor=(1.0, 1.02))
+    if reward_points:
+        handles.append(reward_line)
+        labels.append("reward")
+    legend(axes, handles, labels, ncol=3, loc="lower right", bbox_to_anchor=(1.0, 1.02))
     return png(figure)

@@ -121,10 +121,14 @@ class ProcessCharts:
         return result
 
     async def loss_curve(
-        self, title: str, train: Sequence[tuple[int, float]], valid: Sequence[tuple[int, float]]
+        self,
+        title: str,
+        train: Sequence[tuple[int, float]],
+        valid: Sequence[tuple[int, float]],
+        reward: Sequence[tuple[int, float]] = (),
     ) -> bytes:
         result: bytes = await self._run(
-            _render, "loss_curve_chart", title, list(train), list(valid)
+            _render, "loss_curve_chart", title, list(train), list(valid), list(reward)
         )
         return result
 

@@ -30,6 +30,7 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 
 from commands.chart_colours import PALETTE_SIZE, colour_slots, preferred_slot  # noqa: E402
 
@@ -190,9 +191,12 @@ def fit(figure: Figure, *, below: float = 0.0) -> None:
     renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
     width, height = figure.bbox.width, figure.bbox.height
     box = axes.get_window_extent(renderer)
-    tight = axes.get_tightbbox(renderer, for_layout_only=True)
-    if tight is None:
+    # A twin axes (an RFT job's reward) keeps its labels at the right: measure them all.
+    boxes = [a.get_tightbbox(renderer, for_layout_only=True) for a in figure.axes]
+    found = [b for b in boxes if b is not None]
+    if not found:
         return
+    tight = Bbox.union(found)
     title = 0.0
     for text in figure.texts:  # the suptitle, hung from the top edge
         if text.get_visible() and text.get_text().strip():

@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 
 ApiStyle = Literal["responses", "chat"]
 
+# A completion body is refused past this size. The default output-token cap (see
+# commands.eval.runner.DEFAULT_MAX_OUTPUT_TOKENS) keeps honest answers far below it:
+# 8,192 tokens are ~40 KB of JSON; this leaves room for logprobs and tool calls.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
 # Suite `sampling` keys as Chat Completions names them; Responses renames a few.
 _RESPONSES_RENAMES = {
     "max_completion_tokens": "max_output_tokens",
@@ -138,8 +143,10 @@ class OpenAIGateway:
         concurrency: int = 32,
         timeout_s: float = 60.0,
         styles: Mapping[str, ApiStyle] | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self._providers = dict(providers)
+        self.max_body_bytes = max_body_bytes
         self._concurrency = concurrency
         self._timeout = timeout_s
         self._styles = {name: default_style(p) for name, p in self._providers.items()}
@@ -220,6 +227,8 @@ class OpenAIGateway:
                 cached_input_tokens=int(details.get("cached_tokens") or 0),
                 output_tokens=int(usage.get("output_tokens") or 0),
                 latency_s=time.perf_counter() - started,
+                truncated=data.get("status") == "incomplete"
+                and (data.get("incomplete_details") or {}).get("reason") == "max_output_tokens",
                 tool_calls=responses_tool_calls(data),
             )
         data = await self._post(
@@ -230,7 +239,8 @@ class OpenAIGateway:
         cusage = data.get("usage") or {}
         cdetails = cusage.get("prompt_tokens_details") or {}
         choices = data.get("choices") or []
-        message = (choices[0].get("message") or {}) if choices else {}
+        first = choices[0] if choices and isinstance(choices[0], dict) else {}
+        message = first.get("message") or {}
         text = message.get("content")
         calls = message.get("tool_calls")
         return Completion(
@@ -239,6 +249,7 @@ class OpenAIGateway:
             cached_input_tokens=int(cdetails.get("cached_tokens") or 0),
             output_tokens=int(cusage.get("completion_tokens") or 0),
             latency_s=time.perf_counter() - started,
+            truncated=first.get("finish_reason") == "length",
             tool_calls=[c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else [],
         )
 
@@ -266,7 +277,8 @@ class OpenAIGateway:
         session, base = self._session(provider)
         try:
             async with session.post(base + path, data=json.dumps(body)) as resp:
-                status, headers, raw = resp.status, resp.headers, await resp.read()
+                status, headers = resp.status, resp.headers
+                raw = await _read_capped(resp, self.max_body_bytes)
         except TimeoutError as exc:  # aiohttp's timeouts are TimeoutErrors too
             raise ProviderError("timeout", "the provider did not answer in time") from exc
         except aiohttp.ClientError as exc:
@@ -328,6 +340,32 @@ class OpenAIGateway:
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The response body, refused once it passes `limit` bytes.
+
+    A rambling model (or a broken proxy) can send a body of any size; reading it whole
+    would hold it all in memory and then parse it on the event loop.
+    """
+    declared = resp.content_length
+    if declared is not None and declared > limit:
+        raise ProviderError("too_large", _too_large(limit))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise ProviderError("too_large", _too_large(limit))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> str:
+    return (
+        f"the provider's answer was over {limit // (1024 * 1024)} MB and was not read; "
+        "set a smaller max_completion_tokens under `sampling` in suite.yaml"
+    )
 
 
 def _responses_params(params: Mapping[str, Any]) -> dict[str, Any]:

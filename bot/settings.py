@@ -59,6 +59,13 @@ HOW_TO_GET = {
     "EVALBOT_API_TOKEN": "give a random token of 16 or more characters (e.g. `openssl rand "
     "-hex 32`); clients send it as `Authorization: Bearer <token>`",
     "EVALBOT_HOST": "give the address to bind, e.g. 127.0.0.1 or 0.0.0.0",
+    "EVALBOT_RAY_ADDRESS": "give the Ray cluster's job server, e.g. http://ray-head:8265",
+    "EVALBOT_MODEL_STORE": "give a path the Ray cluster and the model servers share, "
+    "or an s3:// URL",
+    "EVALBOT_SERVING": "use `provider=vllm-lora|path,...`, e.g. `local=vllm-lora`",
+    "EVALBOT_RAY_TOKENS_PER_GPU_HOUR": "give the training throughput used for GPU-hour "
+    "estimates (default 10000000)",
+    "EVALBOT_RAY_GPU_HOUR_USD": "give the price of one GPU-hour in USD (default 2)",
 }
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -135,6 +142,13 @@ class Settings(BaseSettings):
     evalbot_finetune_backends: str = ""  # provider=openai|ray,...
     evalbot_api_token: str | None = Field(default=None, min_length=16)
     evalbot_host: str | None = None
+    # Open-weight fine-tuning on a Ray cluster (check_ray_settings checks these together).
+    evalbot_ray_address: str | None = None
+    evalbot_model_store: str = "./models"
+    evalbot_serving: str = ""  # provider=vllm-lora|path,...
+    evalbot_ray_python: str = "python"  # the cluster's interpreter that has evalbot[train]
+    evalbot_ray_tokens_per_gpu_hour: float = Field(default=10_000_000, gt=0)
+    evalbot_ray_gpu_hour_usd: float = Field(default=2.0, ge=0)
 
     @field_validator("evalbot_approvers", "evalbot_finetune_users", mode="before")
     @classmethod
@@ -322,6 +336,7 @@ def load_settings(*, require_slack: bool = True, env_file: str | None = ".env") 
         raise _first_error(exc) from None
     parse_api_styles(settings.evalbot_api_style, settings.providers())
     parse_finetune_backends(settings.evalbot_finetune_backends, settings.providers())
+    check_ray_settings(settings)
     _check_url("SLACK_API_URL", settings.slack_api_url)
     if settings.openai_base_url:
         _check_url("OPENAI_BASE_URL", settings.openai_base_url)
@@ -362,3 +377,47 @@ def _check_slack(settings: Settings) -> None:
         raise SettingsError("SLACK_APP_TOKEN", "is not set but EVALBOT_MODE is socket")
     if settings.mode == "http" and not settings.slack_signing_secret:
         raise SettingsError("SLACK_SIGNING_SECRET", "is not set (HTTP mode)")
+
+
+ServingKind = Literal["path", "vllm-lora"]
+SERVING_KINDS: tuple[ServingKind, ...] = ("path", "vllm-lora")
+
+
+def parse_serving(text: str, providers: Any) -> dict[str, ServingKind]:
+    """`local=vllm-lora` -> {provider: serving}; providers not named use `path`."""
+    kinds: dict[str, ServingKind] = {}
+    for raw in text.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        name, sep, kind = (part.strip() for part in entry.partition("="))
+        if not sep or not kind:
+            raise SettingsError("EVALBOT_SERVING", f"has an entry without a value ({name!r})")
+        if name not in providers:
+            raise SettingsError(
+                "EVALBOT_SERVING",
+                f"names an unknown provider {name!r} (known: {', '.join(providers)})",
+            )
+        if name in kinds:
+            raise SettingsError("EVALBOT_SERVING", f"names provider {name!r} twice")
+        found = next((k for k in SERVING_KINDS if k == kind), None)
+        if found is None:
+            raise SettingsError(
+                "EVALBOT_SERVING", f"gives {name!r} a serving other than vllm-lora or path"
+            )
+        kinds[name] = found
+    return {name: kinds.get(name, "path") for name in providers}
+
+
+def check_ray_settings(settings: Settings) -> None:
+    """EVALBOT_RAY_ADDRESS, EVALBOT_SERVING and EVALBOT_MODEL_STORE, checked at start.
+
+    A provider routed to ray without EVALBOT_RAY_ADDRESS is not an error here: its
+    fine-tunes are refused with what to set (commands.ports.FineTuneBackends).
+    """
+    parse_serving(settings.evalbot_serving, settings.providers())
+    address = settings.evalbot_ray_address
+    if address:
+        _check_url("EVALBOT_RAY_ADDRESS", address)
+    if not settings.evalbot_model_store.strip():
+        raise SettingsError("EVALBOT_MODEL_STORE", "is empty")

@@ -30,6 +30,27 @@ if TYPE_CHECKING:  # prometheus_client stays out of the terminal's imports
     from bot.metrics import Metrics
 
 
+def ray_backend(settings: Settings) -> FineTuneBackend:
+    """Open-weight training on the Ray cluster at EVALBOT_RAY_ADDRESS."""
+    from bot.ray_backend import GpuPricing, RayFineTuning
+    from bot.ray_jobs import RayJobsClient
+    from bot.serving import Serving
+    from bot.settings import parse_serving
+
+    providers = settings.providers()
+    return RayFineTuning(
+        RayJobsClient(settings.evalbot_ray_address or ""),
+        store=settings.evalbot_model_store,
+        python=settings.evalbot_ray_python,
+        serving=Serving(parse_serving(settings.evalbot_serving, providers), providers),
+        providers=providers,
+        pricing=GpuPricing(
+            tokens_per_gpu_hour=settings.evalbot_ray_tokens_per_gpu_hour,
+            usd_per_gpu_hour=settings.evalbot_ray_gpu_hour_usd,
+        ),
+    )
+
+
 def build_services(
     settings: Settings,
     db: Database,
@@ -78,6 +99,8 @@ def build_services(
     # Fine-tuning backends by name; a provider's jobs go to the one
     # EVALBOT_FINETUNE_BACKENDS names (default openai). Issue 15 adds "ray" here.
     backends: dict[str, FineTuneBackend] = {"openai": OpenAIFineTuning(gateway)}
+    if settings.evalbot_ray_address:
+        backends["ray"] = ray_backend(settings)
     outcomes = RunOutcomes()
     ports = Ports(
         chat=chat,

@@ -7,8 +7,9 @@
 - A fine-tuning job ends: a succeeded job is evaluated against its base at once.
 - A fine-tune's approval gate is decided: the job is submitted, or shown rejected.
 
-Each follow-up is claimed in storage.notices before it happens, so a redelivered event,
-a retry or a restart never does it twice; the claims live here, next to what they guard.
+Each step of a run's announcement is recorded in storage.notices once it succeeded
+(commands.steps): a step Slack refuses for now is retried with the run, one refused for
+good is told to the channel, and a step done is never done again.
 Command families never import each other: they reach this module through the
 `Outcomes` port (commands.services), and this module calls into them.
 """
@@ -20,7 +21,7 @@ import logging
 
 from commands.approvals import approvers_for
 from commands.eval import compare
-from commands.eval.announce import announce, post_note
+from commands.eval.announce import announce
 from commands.finetune import on_gate_decided
 from commands.finetune.jobs import evaluate
 from commands.origins import Drift, FineTune, Origin, Release, Slack, origin_of
@@ -28,9 +29,9 @@ from commands.ports import ChatError, Posted
 from commands.promote import NoEvidence, propose
 from commands.reports import Code, Title
 from commands.services import Ports, Services
+from commands.steps import Steps
 from commands.verdicts import proposal_candidate
 from storage import aliases as alias_store
-from storage import notices
 from storage import runs as run_store
 from storage.tables import EvalRun, FineTuneJob, Proposal
 
@@ -41,34 +42,43 @@ class RunOutcomes:
     """The implementation of commands.services.Outcomes that the composition root wires."""
 
     async def run_finished(self, ports: Ports, run: EvalRun) -> Posted | None:
-        """Announce a terminal run, then (once) what its origin asks for."""
-        where = await announce(ports, run)
+        """Announce a terminal run, then what its origin asks for, step by step.
+
+        A step Slack refuses for now leaves the run unannounced: the resume job and the
+        next start-up call this again, and only the steps not yet done are tried
+        (commands.steps). The run is marked announced once every step is done or was
+        refused for good (the channel told what to do).
+        """
         run_id = run.id or 0
-        # Claimed first: a restart between posting and marking the run announced must
-        # not post the report (and its proposal) a second time.
-        if run.status == "finished" and await ports.db.run(
-            notices.claim, key=f"run:{run_id}:report"
-        ):
-            await self._follow_up(ports, run, origin_of(run), where)
-        await ports.db.run(run_store.mark_announced, run_id=run_id)
+        steps = Steps(ports, f"run:{run_id}")
+        where = await announce(ports, run, steps)
+        if run.status == "finished":
+            await self._follow_up(ports, run, origin_of(run), where, steps)
+        if steps.complete:
+            await ports.db.run(run_store.mark_announced, run_id=run_id)
+        else:
+            log.info("r%s: %s left to post; retried later", run_id, ", ".join(steps.retry_later))
         return where
 
     async def _follow_up(
-        self, ports: Ports, run: EvalRun, origin: Origin, where: Posted | None
+        self, ports: Ports, run: EvalRun, origin: Origin, where: Posted | None, steps: Steps
     ) -> None:
         match origin:
             case Release() | FineTune():
                 if where is not None:
-                    await release_report(ports, run, origin, where)
+                    await release_report(ports, run, origin, where, steps)
             case Drift():
-                await drift_report(ports, run, origin)
+                await steps.run("drift", lambda: drift_report(ports, run, origin))
             case Slack():
                 if where is not None and len(run.models) > 1:
                     comparison = await compare.for_run(ports, run)
                     await compare.post_report(
-                        ports, comparison, where, ("Comparison r" + str(run.id),)
+                        ports, comparison, where, ("Comparison r" + str(run.id),), steps
                     )
-                    await propose_if_better(ports, comparison, where, over_production=True)
+                    await steps.run(
+                        "proposal",
+                        lambda: propose_if_better(ports, comparison, where, over_production=True),
+                    )
             case _:  # Cli: the terminal prints its own summary; nothing follows
                 return
 
@@ -108,7 +118,7 @@ async def propose_if_better(
 
 
 async def release_report(
-    ports: Ports, run: EvalRun, origin: Release | FineTune, where: Posted
+    ports: Ports, run: EvalRun, origin: Release | FineTune, where: Posted, steps: Steps
 ) -> None:
     """The new model against production (or the best recent model), chart and proposal."""
     finetune = isinstance(origin, FineTune)
@@ -133,7 +143,7 @@ async def release_report(
             "results stand alone above."
         )
         line = ports.presenter.line(("*", *title, "* on ", Code(run.suite), f" — {note}"))
-        await post_note(ports, where, line)
+        await steps.run("note", lambda: ports.chat.post(where.channel, line, thread_ts=where.ts))
         return
     basis = "base model" if finetune else getattr(origin, "basis", "production")
     await compare.post_report(
@@ -141,8 +151,13 @@ async def release_report(
         comparison,
         where,
         (*title, " vs ", Code(comparison.baseline.model), f" ({basis})"),
+        steps,
     )
-    await propose_if_better(ports, comparison, where, over_production=not finetune)
+    found = comparison
+    await steps.run(
+        "proposal",
+        lambda: propose_if_better(ports, found, where, over_production=not finetune),
+    )
 
 
 async def drift_report(ports: Ports, run: EvalRun, origin: Drift) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol, runtime_checkable
 
 from commands.redact import redact
 
@@ -34,6 +34,7 @@ class Completion:
     cached_input_tokens: int = 0
     output_tokens: int = 0
     latency_s: float = 0.0
+    truncated: bool = False  # cut at the output-token cap, not finished by the model
     # The tool calls made, in Chat Completions' shape ({id, type: function, function:
     # {name, arguments}}) whichever API answered.
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
@@ -58,6 +59,7 @@ ErrorKind = Literal[
     "bad_request",  # 400: a parameter the model refuses, a bad prompt...
     "auth",  # 401/403
     "not_found",  # 404: unknown model
+    "too_large",  # an answer body over the gateway's byte limit: not read, not retried
     "cancelled",
 ]
 
@@ -213,7 +215,11 @@ class Charts(Protocol):
     ) -> bytes: ...
 
     async def loss_curve(
-        self, title: str, train: Sequence[tuple[int, float]], valid: Sequence[tuple[int, float]]
+        self,
+        title: str,
+        train: Sequence[tuple[int, float]],
+        valid: Sequence[tuple[int, float]],
+        reward: Sequence[tuple[int, float]] = (),
     ) -> bytes: ...
 
 
@@ -274,6 +280,26 @@ class TrainingRequest:
     grader: dict[str, Any] | None = None  # rft: the suite's grader (OpenAI grader schema)
     suffix: str | None = None
     seed: int | None = None
+    suite: str = ""  # the suite it trains on (Ray names a served adapter after it)
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """A backend's own estimate of a job, before it is submitted."""
+
+    usd: float | None
+    note: str | None = None  # shown beside the estimate, e.g. "≈0.4 GPU-hours"
+    gpu_hours: float | None = None
+
+
+@runtime_checkable
+class EstimatesCost(Protocol):
+    """A backend that estimates its own jobs (Ray: GPU-hours from tokens and throughput);
+    the others are priced from the price table."""
+
+    def estimate(
+        self, provider: str, method: str, base_model: str, tokens: int, epochs: int
+    ) -> CostEstimate | None: ...
 
 
 class FineTuneBackend(Protocol):
@@ -366,6 +392,13 @@ class FineTuneBackends:
     @property
     def names(self) -> list[str]:
         return sorted(self._backends)
+
+    async def aclose(self) -> None:
+        """Close what the backends hold open (the Ray client's HTTP session)."""
+        for backend in self._backends.values():
+            close = getattr(backend, "aclose", None)
+            if close is not None:
+                await close()
 
 
 class Scheduler(Protocol):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -245,6 +245,7 @@ class ResultRow(TypedDict):
     cached_input_tokens: int
     output_tokens: int
     latency_ms: int
+    truncated: bool
     cost_usd: float
     attempts: int
     created_at: datetime
@@ -265,6 +266,7 @@ def new_result_row(run_id: int, model: str, item_index: int) -> ResultRow:
         "cached_input_tokens": 0,
         "output_tokens": 0,
         "latency_ms": 0,
+        "truncated": False,
         "cost_usd": 0.0,
         "attempts": 1,
         "created_at": utcnow(),
@@ -331,6 +333,7 @@ class ModelTally:
     passed: int = 0
     failed: int = 0
     errored: int = 0
+    truncated: int = 0  # answers cut at the output-token cap, whatever their status
     input_tokens: int = 0
     cached_input_tokens: int = 0
     output_tokens: int = 0
@@ -374,14 +377,16 @@ def tallies(session: Session, *, run_id: int, with_latencies: bool = True) -> di
             func.sum(SampleResult.cached_input_tokens),
             func.sum(SampleResult.output_tokens),
             func.sum(SampleResult.cost_usd),
+            func.sum(case((col(SampleResult.truncated), 1), else_=0)),
         )
         .where(col(SampleResult.run_id) == run_id)
         .group_by(SampleResult.model, SampleResult.status)
     )
     out: dict[str, ModelTally] = {}
-    for model, status, count, tin, tcached, tout, cost in session.execute(query).all():
+    for model, status, count, tin, tcached, tout, cost, cut in session.execute(query).all():
         tally = out.setdefault(model, ModelTally())
         setattr(tally, status, getattr(tally, status) + int(count))
+        tally.truncated += int(cut or 0)
         tally.input_tokens += int(tin or 0)
         tally.cached_input_tokens += int(tcached or 0)
         tally.output_tokens += int(tout or 0)

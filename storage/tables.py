@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Index, LargeBinary, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -79,6 +79,11 @@ class SampleResult(SQLModel, table=True):
     # Each testing criterion's verdict: {name: {"score": float, "passed": bool}};
     # null for an errored sample (and for results stored before criteria existed).
     criteria: dict[str, Any] | None = _json(None)
+    # The answer was cut at the output-token cap (finish_reason `length`): its grade
+    # judged part of an answer, which the summary says. Last, as migration 0004 added it.
+    truncated: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
 
 
 class FineTuneJob(SQLModel, table=True):

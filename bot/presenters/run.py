@@ -103,6 +103,7 @@ def summary(s: Style, r: RunSummary) -> str:
             f":information_source: {s.code(model)} does not accept {shown}: it ran with the "
             "provider's default."
         )
+    lines += cut_answers(s, r)
     for model in r.models:
         lines.append(model_summary(s, model, r.counts.get(model, ModelTally()), r.costs.get(model)))
         extra = criteria_line(s, r.criteria.get(model, {}))
@@ -111,6 +112,22 @@ def summary(s: Style, r: RunSummary) -> str:
     if len(r.models) > 1:
         lines.append(ranking(s, r.models, r.counts, r.costs))
     return "\n".join(lines)
+
+
+def cut_answers(s: Style, r: RunSummary) -> list[str]:
+    """A line per model whose answers hit the output-token cap: their grades judged
+    part of an answer, which the reader should know before trusting the rate."""
+    lines = []
+    for model in r.models:
+        cut = r.counts.get(model, ModelTally()).truncated
+        if cut:
+            answers = "answer was" if cut == 1 else "answers were"
+            lines.append(
+                f":scissors: {s.code(model)}: {cut} {answers} cut at the output-token limit "
+                "and graded as cut; raise `max_completion_tokens` under `sampling` in the "
+                "suite if answers need more."
+            )
+    return lines
 
 
 def criteria_line(s: Style, criteria: Mapping[str, CriterionTally]) -> str | None:

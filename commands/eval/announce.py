@@ -1,8 +1,8 @@
 """Posting a finished run: the summary in its message, failures in its thread.
 
-Called once per run (and again at start for runs that ended without being announced).
-Editing the message is idempotent; the thread posts are claimed in the notices table
-first, so a restart never posts them twice.
+Called once per run, and again (at start-up, by the resume job) for a run whose
+announcement was not complete: each part is a step recorded when it succeeded
+(commands.steps), so what was posted is not posted again.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from commands.eval.render import run_header
 from commands.ports import ChatError, Posted
 from commands.reports import Failure, FailureList, RunSummary
 from commands.services import Ports
+from commands.steps import Steps
 from commands.suites.suite import Suite
 from commands.suites.templates import TemplateError, render
-from storage import notices
 from storage import runs as store
 from storage.ids import format_id
 from storage.tables import EvalRun
@@ -81,29 +81,57 @@ def summary_for(
     )
 
 
-async def announce(services: Ports, run: EvalRun) -> Posted | None:
+async def announce(services: Ports, run: EvalRun, steps: Steps | None = None) -> Posted | None:
     """Show a terminal run's summary in its message and its failures in the thread.
 
-    Returns where the summary is (None if it could not be posted); what follows the
-    run (comparisons, alerts, proposals) is commands.outcomes' business.
+    Returns where the summary is (None if it could not be shown); what follows the
+    run (comparisons, alerts, proposals) is commands.outcomes' business. Both parts are
+    steps (commands.steps): one Slack refuses for now is left in `steps.retry_later`.
     """
     run_id = run.id or 0
-    counts = await services.db.run(store.tallies, run_id=run_id)
-    criteria = await services.db.run(store.criteria_tallies, run_id=run_id)
-    text = services.presenter.run_summary(summary_for(services, run, counts, criteria))
+    steps = steps or Steps(services, f"run:{run_id}")
     where: Posted | None = None
-    if run.channel and run.message_ts:
+    if await steps.done("summary"):
+        if run.channel and run.message_ts:
+            where = Posted(run.channel, run.message_ts)
+    else:
+        counts = await services.db.run(store.tallies, run_id=run_id)
+        criteria = await services.db.run(store.criteria_tallies, run_id=run_id)
+        text = services.presenter.run_summary(summary_for(services, run, counts, criteria))
+
+        async def show() -> None:
+            nonlocal where
+            where = await _show_summary(services, run, text)
+
+        await steps.run("summary", show)
+    steps.where = where
+    # A cancelled run stops where it was: its failing samples are not what anyone asked.
+    if where is not None and run.status == "finished":
+        thread = where
+        await steps.run("failures", lambda: _post_failures(services, run, thread))
+    return where
+
+
+async def _show_summary(services: Ports, run: EvalRun, text: str) -> Posted | None:
+    """Edit the run's message into its summary; post it anew only when the message is
+    gone (Chat.update retries a final edit while Slack says later), and remember it."""
+    if not run.channel:
+        return None
+    if run.message_ts:
         where = Posted(run.channel, run.message_ts)
         try:
             await services.chat.update(where, text)
+            return where
         except ChatError as exc:
+            if exc.retryable:
+                raise
             log.warning("final update failed (%s); posting the summary anew", exc.code)
-            where = await _post(services, run.channel, text)
-    elif run.channel:
-        where = await _post(services, run.channel, text)
-    if where is not None and run.status != "failed":
-        await _post_failures(services, run, where)
-    return where
+    posted = await services.chat.post(run.channel, text)
+    await services.db.run(
+        store.set_message, run_id=run.id or 0, channel=posted.channel, ts=posted.ts
+    )
+    run.message_ts = posted.ts
+    return posted
 
 
 async def post_note(services: Ports, where: Posted, text: str) -> None:
@@ -114,20 +142,10 @@ async def post_note(services: Ports, where: Posted, text: str) -> None:
         log.warning("thread note failed: %s", exc.code)
 
 
-async def _post(services: Ports, channel: str, text: str) -> Posted | None:
-    try:
-        return await services.chat.post(channel, text)
-    except ChatError as exc:
-        log.warning("cannot post in %s: %s", channel, exc.code)
-        return None
-
-
 async def _post_failures(services: Ports, run: EvalRun, where: Posted) -> None:
     run_id = run.id or 0
     failed = await services.db.run(store.results, run_id=run_id, status="failed")
     if not failed:
-        return
-    if not await services.db.run(notices.claim, key=f"run:{run_id}:failures"):
         return
     suite = services.suites.get(run.suite)
     shown: list[Failure] = []
@@ -144,7 +162,4 @@ async def _post_failures(services: Ports, run: EvalRun, where: Posted) -> None:
             )
         )
     text = services.presenter.failures(FailureList(format_id("run", run_id), shown, len(failed)))
-    try:
-        await services.chat.post(where.channel, text, thread_ts=where.ts)
-    except ChatError as exc:
-        log.warning("failures thread post failed: %s", exc.code)
+    await services.chat.post(where.channel, text, thread_ts=where.ts)

@@ -15,6 +15,7 @@ from commands.ports import ChartBar, ChartDiff, Posted, TagRate, Upload
 from commands.reports import Comparison, ComparisonReport, Side, Title
 from commands.services import Ports
 from commands.stats import paired_diff, wilson_interval
+from commands.steps import Steps
 from storage import runs as store
 from storage.ids import parse_id
 from storage.tables import EvalRun, SampleResult
@@ -148,31 +149,52 @@ def tag_rates(services: Ports, c: Comparison) -> list[TagRate]:
 
 
 async def post_report(
-    services: Ports, c: Comparison, where: Posted, title: Title, *, samples: bool = True
+    services: Ports,
+    c: Comparison,
+    where: Posted,
+    title: Title,
+    steps: Steps | None = None,
+    *,
+    samples: bool = True,
 ) -> None:
-    """Report, chart and flipped samples into the thread of `where`."""
+    """Report, chart and flipped samples into the thread of `where`; `samples=False`
+    leaves the flips out (asked from another channel than the runs', commands.scope).
+
+    Each part is a step of its own (commands.steps): a chart Slack refuses does not keep
+    the flips from being posted, and a part refused for now is retried with the run.
+    """
+    steps = steps or Steps(services, None, where)
     report = ComparisonReport(title, c)
-    await services.chat.post(
-        where.channel, services.presenter.comparison(report), thread_ts=where.ts
-    )
+
+    async def comparison() -> None:
+        await services.chat.post(
+            where.channel, services.presenter.comparison(report), thread_ts=where.ts
+        )
+
+    await steps.run("comparison", comparison)
     plain_title = "".join(p if isinstance(p, str) else p.text for p in title)
     models = [c.baseline.model, *(side.model for side, _ in c.challengers)]
     colours = await services.db.run(chart_colours.suite_colours, suite=c.suite, also=models)
-    png = await services.charts.comparison(
-        f"{c.suite}: pass rate", chart_bars(c), chart_diffs(c), colours
-    )
-    await services.chat.upload(
-        where.channel,
-        Upload(
-            "comparison.png",
-            png,
-            title=f"{plain_title} — {c.suite}",
-            alt_text="Pass rate per model with 95% confidence intervals",
-        ),
-        thread_ts=where.ts,
-    )
+
+    async def chart() -> None:
+        png = await services.charts.comparison(
+            f"{c.suite}: pass rate", chart_bars(c), chart_diffs(c), colours
+        )
+        await services.chat.upload(
+            where.channel,
+            Upload(
+                "comparison.png",
+                png,
+                title=f"{plain_title} — {c.suite}",
+                alt_text="Pass rate per model with 95% confidence intervals",
+            ),
+            thread_ts=where.ts,
+        )
+
+    await steps.run("chart", chart)
     tags = tag_rates(services, c)
-    if tags:
+
+    async def tag_chart() -> None:
         png = await services.charts.tag_breakdown(f"{c.suite}: pass rate per tag", tags, colours)
         await services.chat.upload(
             where.channel,
@@ -184,7 +206,14 @@ async def post_report(
             ),
             thread_ts=where.ts,
         )
+
+    if tags:
+        await steps.run("tags", tag_chart)
     # The flipped samples are eval data: only in the runs' own channel (commands.scope).
     flips = services.presenter.flips(report) if samples else None
+
     if flips:
-        await services.chat.post(where.channel, flips, thread_ts=where.ts)
+        text = flips
+        await steps.run(
+            "flips", lambda: services.chat.post(where.channel, text, thread_ts=where.ts)
+        )

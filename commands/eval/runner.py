@@ -11,6 +11,7 @@ results end, without requesting a stored sample again, and updates the same mess
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -41,6 +42,12 @@ log = logging.getLogger(__name__)
 
 FATAL_KINDS = ("bad_request", "auth", "not_found")
 
+# Every answer is capped: a suite that sets no output limit gets this one, so a model
+# that rambles (tens of thousands of words) costs bounded money, memory and grading
+# time. A suite that needs longer answers sets its own under `sampling`.
+DEFAULT_MAX_OUTPUT_TOKENS = 8192
+_OUTPUT_LIMITS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+
 
 class RunRefused(Exception):
     """The provider refused the run's very first request: nothing else is sent."""
@@ -57,6 +64,11 @@ class Live:
     buffer: list[store.ResultRow] = field(default_factory=list)
     dirty: bool = True
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set when enough results wait to be written (see RunEngine.flush_batch), so a
+    # crash re-asks about what was in flight, not a timer's worth of throughput.
+    flush_now: asyncio.Event = field(default_factory=asyncio.Event)
+    recorded: set[tuple[str, int]] = field(default_factory=set)
+    writing: asyncio.Future[int] | None = None  # the batch being written, if any
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     stored: dict[str, store.ModelTally] = field(default_factory=dict)  # counts in the DB
 
@@ -67,7 +79,14 @@ class Live:
         adjustments = self.run.adjustments or {}
         for model in self.run.models:
             dropped = set(adjustments.get(model, []))
-            self.params[model] = {k: v for k, v in self.suite.sampling.items() if k not in dropped}
+            params = {k: v for k, v in self.suite.sampling.items() if k not in dropped}
+            # The default cap goes too when the model refused it at preflight (dropped).
+            if (
+                not any(key in self.suite.sampling for key in _OUTPUT_LIMITS)
+                and "max_completion_tokens" not in dropped
+            ):
+                params["max_completion_tokens"] = DEFAULT_MAX_OUTPUT_TOKENS
+            self.params[model] = params
 
     @property
     def remaining(self) -> int:
@@ -104,6 +123,7 @@ class RunEngine:
         on_finished: RunFinished,
         flush_every_s: float = 0.5,
         update_every_s: float = 1.0,
+        flush_batch: int | None = None,
     ) -> None:
         self.services = services
         self.catalog = catalog
@@ -112,8 +132,14 @@ class RunEngine:
         self.on_finished = on_finished
         self.flush_every_s = flush_every_s
         self.update_every_s = update_every_s
+        # Results are written as soon as this many wait (and on the timer anyway). A
+        # quarter of the concurrency: at 4 every result is written at once, so `kill -9`
+        # re-asks only what was in flight; at 64 a write carries 16, which keeps the
+        # database off the critical path (docs/benchmarks.md, crash waste).
+        self.flush_batch = flush_batch or max(1, models.concurrency // 4)
         self.live: dict[int, Live] = {}
         self.gate = Gate(services)
+        self._cancelled: set[int] = set()
 
     # Control ------------------------------------------------------------------
 
@@ -121,6 +147,9 @@ class RunEngine:
         """Ask a run executing in this process to stop; True if it was running here."""
         live = self.live.get(run_id)
         if live is None:
+            # It may be between loading and going live here: the mark makes it stop as
+            # soon as it does (the caller ends it in the database meanwhile).
+            self._cancelled.add(run_id)
             return False
         live.cancel.set()
         return True
@@ -192,6 +221,8 @@ class RunEngine:
         # ends elsewhere (`/eval cancel` in another process) or is taken over stops.
         lease.statuses, lease.on_lost = store.ACTIVE, live.cancel.set
         self.live[run_id] = live
+        if run_id in self._cancelled:
+            live.cancel.set()
         try:
             await self._ensure_message(live)
             held = await self.gate.admit(
@@ -207,6 +238,12 @@ class RunEngine:
                     status = "cancelled"
             except RunRefused as exc:
                 status, error = "failed", str(exc)
+            except Exception as exc:
+                # Samples catch their own failures, so this is a bug of ours: the run
+                # still ends (it must never stay "running" and be retried on every
+                # start), with what was graded kept.
+                log.exception("r%s stopped on an unexpected error", run_id)
+                status, error = "failed", f"evalbot failed while running it ({type(exc).__name__})"
             except asyncio.CancelledError:
                 # Shutting down: keep what was graded, so the resumed run asks for less;
                 # the lease is released, so the next process takes the run at once.
@@ -223,6 +260,7 @@ class RunEngine:
                     lease.lost = True
         finally:
             self.live.pop(run_id, None)
+            self._cancelled.discard(run_id)
         return await db.run(store.get_run, run_id=run_id)
 
     async def _not_admitted(self, run_id: int, why: str, lease: Lease) -> EvalRun | None:
@@ -300,6 +338,28 @@ class RunEngine:
         )
 
     async def _work(self, live: Live, pending: list[tuple[str, int]]) -> None:
+        """Post the run's message and grade `pending`, until done or cancelled.
+
+        Everything that can wait (the first Slack post, the preflight, capacity at the
+        provider, the samples) runs in one task that a cancel stops at once: nothing is
+        sent after `/eval cancel` beyond the requests already in flight.
+        """
+        body = asyncio.create_task(self._post_and_grade(live, pending))
+        cancel_wait = asyncio.create_task(live.cancel.wait())
+        background = asyncio.create_task(self._background(live))
+        try:
+            await asyncio.wait({body, cancel_wait}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (body, cancel_wait, background):
+                task.cancel()
+            # Awaited, so no exception is left unretrieved (and logged as such).
+            await asyncio.gather(body, cancel_wait, background, return_exceptions=True)
+        failure = None if body.cancelled() else body.exception()
+        if failure is not None:
+            raise failure
+
+    async def _post_and_grade(self, live: Live, pending: list[tuple[str, int]]) -> None:
+        await self._ensure_message(live)
         if not pending:
             return
         # Preflight: one sample per model first, so a refused parameter or an unknown
@@ -307,14 +367,22 @@ class RunEngine:
         firsts: dict[str, tuple[str, int]] = {}
         for key in pending:
             firsts.setdefault(key[0], key)
-        await asyncio.gather(*(self._sample(live, key, preflight=True) for key in firsts.values()))
+        checks = [
+            asyncio.create_task(self._sample(live, key, preflight=True)) for key in firsts.values()
+        ]
+        try:
+            await asyncio.gather(*checks)
+        finally:  # one model refused, or cancelled: the other checks stop too
+            for check in checks:
+                check.cancel()
+            await asyncio.gather(*checks, return_exceptions=True)
         rest = [key for key in pending if key not in set(firsts.values())]
         queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
         for key in rest:
             queue.put_nowait(key)
 
         async def worker() -> None:
-            while not live.cancel.is_set():
+            while True:
                 try:
                     key = queue.get_nowait()
                 except asyncio.QueueEmpty:
@@ -324,21 +392,34 @@ class RunEngine:
         providers = {self.models.split(m)[0] for m in live.run.models}
         n_workers = min(len(rest), self.models.concurrency * len(providers) + 4)
         workers = [asyncio.create_task(worker()) for _ in range(n_workers)]
-        background = asyncio.create_task(self._background(live))
-        cancel_wait: asyncio.Future[Any] = asyncio.ensure_future(live.cancel.wait())
         try:
-            all_done: asyncio.Future[Any] = asyncio.gather(*workers)
-            await asyncio.wait({all_done, cancel_wait}, return_when=asyncio.FIRST_COMPLETED)
-            if live.cancel.is_set():
-                for w in workers:
-                    w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(*workers)
         finally:
-            cancel_wait.cancel()
-            background.cancel()
-            await asyncio.gather(background, cancel_wait, return_exceptions=True)
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
 
     async def _sample(self, live: Live, key: tuple[str, int], *, preflight: bool = False) -> None:
+        """Ask and grade one sample; whatever happens, it ends recorded (or refused).
+
+        Model answers, dataset items and graders are all outside our control: anything
+        they make go wrong (a RecursionError on `[[[[...`, a grader bug) makes this one
+        sample errored, never a dead worker and a run that cannot end.
+        """
+        try:
+            await self._ask_and_grade(live, key, preflight=preflight)
+        except (RunRefused, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            log.exception("sample %s #%s failed unexpectedly", key[0], key[1])
+            if key not in live.recorded:
+                result = store.new_result_row(live.run.id or 0, key[0], key[1])
+                result["error"] = f"evalbot could not grade this sample ({type(exc).__name__})"
+                self._record(live, result)
+
+    async def _ask_and_grade(
+        self, live: Live, key: tuple[str, int], *, preflight: bool = False
+    ) -> None:
         model, index = key
         item = live.suite.items[index]
         # A plain row, not a SampleResult: building model objects for every sample
@@ -392,6 +473,7 @@ class RunEngine:
         result["cached_input_tokens"] = completion.cached_input_tokens
         result["output_tokens"] = completion.output_tokens
         result["latency_ms"] = int(completion.latency_s * 1000)
+        result["truncated"] = completion.truncated
         result["cost_usd"] = (
             self.prices.cost(
                 model,
@@ -433,9 +515,14 @@ class RunEngine:
         return f"`{model}` refused the request: {reason}.{hint} Nothing else was sent."
 
     def _record(self, live: Live, result: store.ResultRow) -> None:
+        key = (result["model"], result["item_index"])
+        if key in live.recorded:  # a sample is counted once, whatever failed after
+            return
+        live.recorded.add(key)
         tally = live.counts.setdefault(result["model"], store.ModelTally())
         status = result["status"]
         setattr(tally, status, getattr(tally, status) + 1)
+        tally.truncated += int(result["truncated"])
         tally.input_tokens += result["input_tokens"]
         tally.cached_input_tokens += result["cached_input_tokens"]
         tally.output_tokens += result["output_tokens"]
@@ -444,8 +531,14 @@ class RunEngine:
             tally.latencies_ms.append(result["latency_ms"])
         live.buffer.append(result)
         live.dirty = True
+        if len(live.buffer) >= self.flush_batch:
+            live.flush_now.set()
 
     async def _flush(self, live: Live) -> None:
+        if live.writing is not None and not live.writing.done():
+            # A write whose flush was cancelled (the run ended, a shutdown) still runs
+            # in its thread: wait for it, so nothing is written twice or lost.
+            await asyncio.wait({live.writing})
         if not live.buffer:
             return
         batch, live.buffer = live.buffer, []
@@ -454,15 +547,20 @@ class RunEngine:
         snapshot = {
             m: store.ModelTally(t.passed, t.failed, t.errored) for m, t in live.counts.items()
         }
-        try:
-            await self.services.db.run(store.save_result_rows, rows=batch)
-        except Exception:
-            live.buffer[:0] = batch  # keep them for the next attempt
-            raise
+        write = asyncio.ensure_future(self.services.db.run(store.save_result_rows, rows=batch))
+
+        def settled(done: asyncio.Future[int]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                live.buffer[:0] = batch  # kept for the next attempt
+
+        write.add_done_callback(settled)
+        live.writing = write
+        await asyncio.shield(write)
         live.stored = snapshot
 
     async def _background(self, live: Live) -> None:
-        """Flush results and refresh the Slack message until cancelled.
+        """Flush results (when `flush_batch` wait, else every `flush_every_s`) and
+        refresh the Slack message until cancelled.
 
         The refresh runs beside the flushing, never in its way: writes to the database
         do not wait on Slack. While one refresh is still out, no other is started (the
@@ -472,7 +570,9 @@ class RunEngine:
         refresh: asyncio.Task[None] | None = None
         try:
             while True:
-                await asyncio.sleep(self.flush_every_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(live.flush_now.wait(), self.flush_every_s)
+                live.flush_now.clear()
                 try:
                     await self._flush(live)
                 except Exception:

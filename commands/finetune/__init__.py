@@ -23,10 +23,10 @@ from commands.finetune import estimates, jobs, sources
 from commands.finetune.render import job_text
 from commands.finetune.validation import DataError, Method
 from commands.formats import clip, money
-from commands.grammar import Parsed, float_option, int_option
+from commands.grammar import Parsed, bool_option, float_option, int_option
 from commands.model_names import check_model_name
 from commands.permissions import check_start, check_stop, refused_at_once
-from commands.ports import BackendUnavailable, ChatError, Posted, ProviderError
+from commands.ports import BackendUnavailable, ChatError, EstimatesCost, Posted, ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
 from commands.reports import Code
 from commands.scope import elsewhere_note, samples_visible
@@ -42,6 +42,8 @@ from storage.tables import FineTuneJob, Proposal
 FINETUNE = Family("/finetune", "fine-tune a model on a suite's data and evaluate the result")
 
 COMMON_KEYS = ("base", "data", "epochs", "suffix", "batch_size", "learning_rate_multiplier", "seed")
+# Open-weight training on Ray (EVALBOT_FINETUNE_BACKENDS): the knobs of a TRL job.
+RAY_KEYS = ("lr", "lora_r", "gpus", "full")
 _SUFFIX = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 METHOD_TYPES = {"sft": "supervised", "dpo": "dpo", "rft": "reinforcement"}
 
@@ -100,7 +102,41 @@ def parse_request(method: Method, services: Services, inv: Invocation, parsed: P
     if suffix is not None and not _SUFFIX.match(suffix):
         raise UsageError("`suffix` takes up to 40 lowercase letters, digits and dashes.")
     seed = int_option(parsed, "seed", min=0, max=2**31 - 1)
+    _backend_options(services, provider, parsed, hyper)
     return Request(method, name, base, provider, data, hyper, suffix, seed)
+
+
+def _backend_options(
+    services: Services, provider: str, parsed: Parsed, hyper: dict[str, Any]
+) -> None:
+    """The options only one backend understands, checked against the provider's backend."""
+    kind = services.finetune.name_for(provider) if services.finetune is not None else "openai"
+    given = [k for k in RAY_KEYS if k in parsed.options]
+    if kind != "ray":
+        if given:
+            raise UsageError(
+                f"`{given[0]}=` is for open-weight training on Ray; `{provider}` fine-tunes "
+                "through its provider's API (EVALBOT_FINETUNE_BACKENDS names the Ray ones)."
+            )
+        return
+    for key in ("learning_rate_multiplier", "reasoning_effort"):
+        if key in parsed.options:
+            raise UsageError(
+                f"`{key}=` is for OpenAI's fine-tuning; on Ray give `lr=` (a learning rate)."
+            )
+    lr = float_option(parsed, "lr", min=1e-8, max=1.0)
+    if lr is not None:
+        hyper["learning_rate"] = lr
+    lora_r = int_option(parsed, "lora_r", min=1, max=1024)
+    if lora_r is not None:
+        hyper["lora_r"] = lora_r
+    gpus = int_option(parsed, "gpus", min=0, max=256)
+    if gpus is not None:
+        hyper["gpus"] = gpus
+    if "full" in parsed.options:
+        hyper["full"] = bool_option(parsed, "full")
+        if hyper["full"] and lora_r is not None:
+            raise UsageError("`lora_r=` sets LoRA's rank; `full=yes` trains every weight instead.")
 
 
 def _allowed(services: Services, inv: Invocation) -> str | None:
@@ -133,15 +169,16 @@ def _handler(method: Method) -> Any:
 
 
 _KEYS = {
-    "sft": COMMON_KEYS,
-    "dpo": (*COMMON_KEYS, "beta"),
-    "rft": (*COMMON_KEYS, "reasoning_effort"),
+    "sft": (*COMMON_KEYS, *RAY_KEYS),
+    "dpo": (*COMMON_KEYS, "beta", *RAY_KEYS),
+    "rft": (*COMMON_KEYS, "reasoning_effort", *RAY_KEYS),
 }
 _sft = _handler("sft")
 _sft.__doc__ = "Supervised fine-tuning (e.g. distil a teacher run into a small model)."
 FINETUNE.sub(
     "sft",
-    "<suite> base=<model> [data=<file>|run:<run-id>] [epochs=N] [suffix=S]",
+    "<suite> base=<model> [data=<file>|run:<run-id>] [epochs=N] [suffix=S] "
+    "[lr=F lora_r=N gpus=N full=yes on Ray]",
     keys=_KEYS["sft"],
 )(_sft)
 _dpo = _handler("dpo")
@@ -286,9 +323,18 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
                 )
             ) from exc
     epochs = int(request.hyperparameters.get("n_epochs", 3))
-    cost = estimates.training_cost_usd(
-        services.prices, request.method, request.base, tset.tokens, epochs
+    # A backend may estimate its own jobs (Ray: GPU-hours); else the price table does.
+    own = (
+        ft.estimate(request.provider, request.method, request.base, tset.tokens, epochs)
+        if isinstance(ft, EstimatesCost)
+        else None
     )
+    if own is not None:
+        cost = own.usd
+    else:
+        cost = estimates.training_cost_usd(
+            services.prices, request.method, request.base, tset.tokens, epochs
+        )
     train_hash = await asyncio.to_thread(_digest, tset.train)
     valid_hash = await asyncio.to_thread(_digest, tset.valid)
     key = hashlib.sha256(
@@ -332,7 +378,11 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
         estimated_tokens=tset.tokens,
         duplicates=tset.duplicates,
         cost_note=(
-            None if cost is not None else estimates.rft_cost_note(services.prices, request.base)
+            own.note
+            if own is not None
+            else None
+            if cost is not None
+            else estimates.rft_cost_note(services.prices, request.base)
         ),
         status="awaiting_approval" if over else "pending",
         estimated_cost_usd=cost,

@@ -190,6 +190,7 @@ def training_request(services: Ports, job: FineTuneJob) -> TrainingRequest:
         grader=job.grader,
         suffix=job.suffix,
         seed=job.seed,
+        suite=job.suite,
     )
 
 
@@ -293,9 +294,10 @@ async def poll(services: Services, job_id: int) -> FineTuneJob | None:
 async def finish(services: Services, job: FineTuneJob, metrics: list[JobEvent]) -> None:
     """The end of a job: loss chart, the provider's reason, or an eval against the base."""
     train, valid = tracking.loss_curve(metrics)
-    if train and job.channel and job.message_ts:
+    reward = tracking.reward_curve(metrics)
+    if (train or reward) and job.channel and job.message_ts:
         png = await services.charts.loss_curve(
-            f"f{job.id}: {job.method} {job.base_model}", train, valid
+            f"f{job.id}: {job.method} {job.base_model}", train, valid, reward
         )
         try:
             await services.chat.upload(

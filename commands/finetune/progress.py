@@ -109,6 +109,16 @@ def loss_curve(
     return train, valid
 
 
+def reward_curve(metrics: Sequence[JobEvent]) -> list[tuple[int, float]]:
+    """An RFT job's mean reward by step (Ray's GRPO reports it), for the same chart."""
+    found: list[tuple[int, float]] = []
+    for event in metrics:
+        step, reward = _int(event.data.get("step")), _float(event.data.get("reward"))
+        if step is not None and reward is not None:
+            found.append((step, reward))
+    return found
+
+
 def noteworthy(event: JobEvent) -> bool:
     """A message worth a line in the job's thread (warnings, and the milestones)."""
     if event.type != "message":

@@ -38,6 +38,8 @@ def job_text(job: FineTuneJob) -> str:
         if job.estimated_cost_usd is not None
         else (job.cost_note or "n/a")
     )
+    if job.estimated_cost_usd is not None and job.cost_note:
+        estimate += f" ({job.cost_note})"  # what the price stands for: Ray's GPU-hours
     lines = [
         f"*Fine-tune f{job.id}* · {job.method.upper()} `{job.suite}` on `{job.base_model}`"
         + (f" · started by <@{job.user_id}>" if job.user_id else ""),

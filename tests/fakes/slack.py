@@ -270,6 +270,11 @@ class FakeSlack(SlackToApp):
         with self._lock:
             self._faults.setdefault(method, []).append(_Fault(status, retry_after, error, count))
 
+    def clear_faults(self) -> None:
+        """Forget the faults queued by `fail_next` that have not fired yet."""
+        with self._lock:
+            self._faults.clear()
+
     def set_limit(self, method: str, per_minute: float | None, burst: int = 1) -> None:
         """Change one method's rate limit (None: unlimited); per channel for
         chat.postMessage as Slack counts it."""

@@ -294,3 +294,31 @@ async def test_a_key_quoted_in_a_provider_error_is_masked(fake_openai: FakeOpenA
         await gateway.close()
     assert info.value.kind == "auth"
     assert "sk-live" not in info.value.message and "[redacted]" in info.value.message
+
+
+# -- answers too long ------------------------------------------------------------------------
+
+
+async def test_an_answer_cut_at_the_token_cap_is_marked_truncated(
+    fake_openai: FakeOpenAI, gateway: OpenAIGateway
+) -> None:
+    fake_openai.answer("gpt-4.1-mini", "My card was charged twice", "word " * 50)
+    cut = await gateway.complete("gpt-4.1-mini", MESSAGES, {"max_completion_tokens": 10})
+    assert cut.truncated and len(cut.text.split()) == 10
+    whole = await gateway.complete("gpt-4.1-mini", MESSAGES, {"max_completion_tokens": 100})
+    assert not whole.truncated and len(whole.text.split()) == 50
+
+
+async def test_a_response_body_over_the_byte_limit_is_refused_unread(
+    fake_openai: FakeOpenAI,
+) -> None:
+    gw = gateway_for(fake_openai, max_body_bytes=64 * 1024)
+    try:
+        fake_openai.answer("gpt-4.1-mini", "My card was charged twice", "x" * 100_000)
+        err = await failure(gw)
+        assert err.kind == "too_large" and not err.retryable
+        assert "max_completion_tokens" in err.message
+        fake_openai.answer("gpt-4.1-mini", "My card was charged twice", "x" * 1000)
+        assert (await gw.complete("gpt-4.1-mini", MESSAGES, {})).text == "x" * 1000
+    finally:
+        await gw.close()

@@ -247,6 +247,9 @@ def test_loss_curve_chart() -> None:
     assert_chart(loss_curve_chart("empty", [], []))
     assert_chart(loss_curve_chart("one", [(1, 0.5)], []))
     assert_chart(loss_curve_chart("nan", [(1, float("nan")), (2, float("inf"))], [(1, 1.0)]))
+    # An RFT job on Ray: loss, and the grader's mean reward on a second axis.
+    assert_chart(loss_curve_chart("rft", train, [], [(s, s / 1000) for s in range(0, 1000, 50)]))
+    assert_chart(loss_curve_chart("reward only", [], [], [(1, 0.2)]))
 
 
 # Without a CJK font installed (the Docker image adds one) those glyphs render as boxes.

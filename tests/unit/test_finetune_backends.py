@@ -55,13 +55,14 @@ def port_members() -> set[str]:
 
 def test_every_backend_implements_the_whole_port() -> None:
     from bot.finetune_backend import OpenAIFineTuning
+    from bot.ray_backend import RayFineTuning
 
     members = port_members()
     assert {"upload", "create", "find", "get", "cancel", "events", "make_servable"} <= members
-    for implementation in (OpenAIFineTuning, RecordingBackend):
+    for implementation in (OpenAIFineTuning, RayFineTuning, RecordingBackend):
         missing = {m for m in members if m != "name" and not hasattr(implementation, m)}
         assert not missing, f"{implementation.__name__} lacks {sorted(missing)}"
-    assert OpenAIFineTuning.name == "openai"
+    assert OpenAIFineTuning.name == "openai" and RayFineTuning.name == "ray"
     backend: FineTuneBackend = RecordingBackend("ray")
     assert backend.name == "ray"
 

@@ -85,7 +85,9 @@ def parse_output_json(text: str) -> Any | None:
         return None
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # A model can answer `[[[[...` thousands deep: the parser's recursion limit is
+        # an answer that is not usable JSON, not a crash of the worker grading it.
         return None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from typing import Any
 
 from commands.ports import Models
 from commands.suites.graders.base import Grade, GradeError, Sample, render_pair
+from commands.suites.graders.cpu_pool import score_metric
 from commands.suites.graders.similarity import LOCAL_METRICS
 from commands.suites.graders.spec import SpecContext
 
@@ -46,9 +46,9 @@ class TextSimilarityGrader:
         """Render both templates and compute the metric."""
         text, reference = render_pair(self.name, self.input, self.reference, item, sample)
         if self.metric != "cosine":
-            # In a thread: METEOR's first call reads WordNet (seconds), and long texts
-            # cost milliseconds; neither may stall the event loop.
-            score = await asyncio.to_thread(LOCAL_METRICS[self.metric], text, reference)
+            # Off the event loop: a thread for short texts (METEOR's first call reads
+            # WordNet), worker processes for long ones (seconds of GIL-bound work).
+            score = await score_metric(self.metric, text, reference, grader=self.name)
         elif not text.strip() or not reference.strip():
             # The embeddings endpoint refuses empty input; an empty text is like nothing.
             score = 0.0

@@ -161,7 +161,10 @@ class TerminalChat:
     async def publish_home(self, user: str, blocks: list[dict[str, Any]]) -> None:
         return None
 
-    async def fetch_file(self, channel: str, name: str, max_bytes: int) -> bytes:
+    async def group_members(self, group: str) -> frozenset[str]:
+        return frozenset()  # the terminal's user is the operator: never asked
+
+    async def fetch_file(self, channel: str, name: str, max_bytes: int, *, user: str) -> bytes:
         raise ChatError("file_not_found", "files come from Slack channels")
 
 

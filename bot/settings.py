@@ -48,6 +48,10 @@ HOW_TO_GET = {
     "wait for an approval (default 100)",
     "EVALBOT_FINETUNE_MAX_MB": "give the largest training file to download, in MB (default 100)",
     "EVALBOT_MAX_RUN_USD": "give a dollar amount; `/eval run`s estimated above it are refused",
+    "EVALBOT_RUNNERS": "give comma-separated Slack user ids (U012ABCDEF) or user-group ids "
+    "(S012ABCDEF); empty lets everyone start runs",
+    "EVALBOT_MAX_ACTIVE_RUNS": "give a whole number from 1 to 256 (default 4)",
+    "EVALBOT_DAILY_USD": "give a dollar amount above 0: the spend per UTC day",
     "EVALBOT_FINETUNE_BACKENDS": "use `provider=openai|ray,...`, e.g. `local=ray`; "
     "a provider not named fine-tunes with `openai`",
     "EVALBOT_RUN_LEASE_SECONDS": "give the seconds a crashed process holds its runs before "
@@ -65,6 +69,7 @@ HOW_TO_GET = {
 }
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 _PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -128,6 +133,9 @@ class Settings(BaseSettings):
     evalbot_finetune_approval_usd: float = Field(default=100.0, ge=0)
     evalbot_finetune_max_mb: int = Field(default=100, ge=1, le=1024)
     evalbot_max_run_usd: float | None = Field(default=None, gt=0)
+    evalbot_runners: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    evalbot_max_active_runs: int = Field(default=4, ge=1, le=256)
+    evalbot_daily_usd: float | None = Field(default=None, gt=0)
     evalbot_run_lease_seconds: float = Field(default=30.0, ge=2, le=3600)
     openai_webhook_secret: str | None = None
     evalbot_api_style: str = ""  # provider=responses|chat,...
@@ -154,6 +162,19 @@ class Settings(BaseSettings):
             if not _USER_ID.match(uid):
                 # By position, not value: a token pasted here must not reach the logs.
                 raise ValueError(f"entry {number} is not a Slack user id")
+        return value
+
+    @field_validator("evalbot_runners", mode="before")
+    @classmethod
+    def _runner_ids(cls, value: Any) -> Any:
+        return _split_ids(value)
+
+    @field_validator("evalbot_runners")
+    @classmethod
+    def _valid_runners(cls, value: list[str]) -> list[str]:
+        for uid in value:
+            if not (_USER_ID.match(uid) or _GROUP_ID.match(uid)):
+                raise ValueError("an entry is neither a Slack user id nor a user-group id")
         return value
 
     @field_validator("evalbot_mode", mode="before")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from typing import Any, Protocol
 
@@ -29,6 +30,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import slack_files
 from bot.slack_budget import UpdateBudget
 from commands.ports import ChatError, Posted, Upload
 
@@ -40,6 +42,7 @@ MAX_TEXT = 39_000
 # overwrite a summary. Bounded: old entries matter only for a few seconds.
 _SETTLED_MAX = 10_000
 _MAX_BACKOFF_S = 30.0
+GROUP_CACHE_S = 300.0  # how long a user group's members are trusted
 
 
 class SlackObserver(Protocol):
@@ -115,6 +118,7 @@ class SlackChat:
         self._joined: set[str] = set()
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._settled: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
 
     async def _call(self, method: str, *, bare: bool = False, **kwargs: Any) -> Any:
         client = self.bare if bare else self.client
@@ -264,34 +268,32 @@ class SlackChat:
     async def publish_home(self, user: str, blocks: list[dict[str, Any]]) -> None:
         await self._call("views_publish", user_id=user, view={"type": "home", "blocks": blocks})
 
-    async def fetch_file(self, channel: str, name: str, max_bytes: int) -> bytes:
-        resp = await self._call("files_list", channel=channel, count=200)
-        files = [f for f in resp.get("files", []) if f.get("name") == name]
-        if not files:
-            raise ChatError("file_not_found", f"no file named {name!r} in this channel")
-        found = files[0]
+    async def group_members(self, group: str) -> frozenset[str]:
+        # Cached for a few minutes: every `/eval run` asks, usergroups.users.list is Tier 2.
+        now = time.monotonic()
+        cached = self._groups.get(group)
+        if cached is not None and now - cached[0] < GROUP_CACHE_S:
+            return cached[1]
+        try:
+            resp = await self._call("usergroups_users_list", usergroup=group)
+            members = frozenset(str(u) for u in resp.get("users") or [])
+        except ChatError as exc:
+            if exc.retryable and cached is not None:
+                return cached[1]  # Slack is busy: the last answer is better than none
+            if exc.retryable:
+                raise
+            members = frozenset()  # no such group (deleted, disabled): nobody is in it
+        self._groups[group] = (now, members)
+        return members
+
+    async def fetch_file(self, channel: str, name: str, max_bytes: int, *, user: str) -> bytes:
+        found = await slack_files.find_file(self._call, channel=channel, user=user, name=name)
         if int(found.get("size") or 0) > max_bytes:
             raise ChatError("file_too_large", f"{name} is over {max_bytes} bytes")
-        url = found.get("url_private_download") or found.get("url_private")
-        if not url:
-            raise ChatError("file_not_found", f"{name} cannot be downloaded")
-        headers = {"Authorization": f"Bearer {self.client.token}"}
-        timeout = aiohttp.ClientTimeout(total=60)
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(url, headers=headers) as resp_get,
-        ):
-            if resp_get.status != 200:
-                raise ChatError("download_failed", f"HTTP {resp_get.status}")
-            data = bytearray()
-            async for chunk in resp_get.content.iter_chunked(65536):
-                data.extend(chunk)
-                if len(data) > max_bytes:
-                    raise ChatError("file_too_large", f"{name} is over {max_bytes} bytes")
-            if resp_get.content_type == "text/html":
-                # Slack answers a bad token with its sign-in page, not an error status.
-                raise ChatError("download_failed", "Slack returned a sign-in page")
-            return bytes(data)
+        url = slack_files.download_url(found, slack_files.allowed_hosts(self.client.base_url))
+        return await slack_files.download(
+            url, token=self.client.token or "", name=name, max_bytes=max_bytes
+        )
 
 
 def _classify(exc: SlackApiError) -> ChatError:

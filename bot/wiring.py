@@ -92,6 +92,9 @@ def build_services(
         finetune_max_bytes=settings.evalbot_finetune_max_mb * 1024 * 1024,
         run_lease_s=settings.evalbot_run_lease_seconds,
         max_run_usd=settings.evalbot_max_run_usd,
+        runners=frozenset(settings.evalbot_runners),
+        max_active_runs=settings.evalbot_max_active_runs,
+        daily_usd=settings.evalbot_daily_usd,
     )
     # Fine-tuning backends by name; a provider's jobs go to the one
     # EVALBOT_FINETUNE_BACKENDS names (default openai). Issue 15 adds "ray" here.

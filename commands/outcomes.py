@@ -28,7 +28,7 @@ from commands.finetune.jobs import show as show_job
 from commands.headline import Reference, lead_of, next_step, verdict_line
 from commands.origins import Drift, FineTune, Origin, Release, Slack, origin_of
 from commands.ports import ChatError, Posted
-from commands.promote import propose
+from commands.promote import NoEvidence, propose
 from commands.reports import Code, Title, Verdict
 from commands.services import Ports, Services
 from commands.steps import Steps
@@ -167,14 +167,18 @@ async def propose_if_better(
     )
     if best is None:
         return None
-    return await propose(
-        ports,
-        suite=c.suite,
-        model=best,
-        proposer=None,
-        channel=where.channel,
-        thread_ts=where.ts,
-    )
+    # A sampled run (limit=) or one on older data is no evidence: nothing is proposed.
+    try:
+        return await propose(
+            ports,
+            suite=c.suite,
+            model=best,
+            proposer=None,
+            channel=where.channel,
+            thread_ts=where.ts,
+        )
+    except NoEvidence:
+        return None
 
 
 async def release_report(

@@ -593,7 +593,13 @@ class Chat(Protocol):
 
     async def publish_home(self, user: str, blocks: list[dict[str, Any]]) -> None: ...
 
-    async def fetch_file(self, channel: str, name: str, max_bytes: int) -> bytes:
-        """The newest file called `name` shared in `channel`; ChatError file_not_found or
-        file_too_large."""
+    async def group_members(self, group: str) -> frozenset[str]:
+        """The user ids in the Slack user group `group` (S...), recently cached; empty
+        when there is no such group."""
+        ...
+
+    async def fetch_file(self, channel: str, name: str, max_bytes: int, *, user: str) -> bytes:
+        """The newest file called `name` (or the file id `F...`) that `user` shared in
+        `channel`, hosted by Slack; ChatError file_not_found, file_not_yours,
+        file_not_hosted, download_failed or file_too_large."""
         ...

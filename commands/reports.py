@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from commands.stats import PairedDiff, percentile
+from storage.admission import QueuePlace
 from storage.runs import CriterionTally, ModelTally
 from storage.tables import SampleResult
 
@@ -41,6 +42,8 @@ class RunProgress:
     elapsed_s: float
     # A run waiting for capacity: the runs ahead of it (None: it is not queued).
     queued_behind: Sequence[str] | None = None
+    # Waiting for its turn (EVALBOT_MAX_ACTIVE_RUNS): the runs executing and those ahead.
+    queued: QueuePlace | None = None
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,11 @@ class Policy:
     # before another process resumes it.
     run_lease_s: float = 30.0
     max_run_usd: float | None = None  # `/eval run`s estimated above this are refused
+    # Who may start runs, watches and fine-tunes: user ids and user-group ids (S...);
+    # empty: everyone (commands/permissions.py resolves the groups).
+    runners: frozenset[str] = frozenset()
+    max_active_runs: int = 4  # runs executing at once; the rest wait, queued
+    daily_usd: float | None = None  # spend per UTC day, everything included
 
     def may_finetune(self, user_id: str) -> bool:
         return not self.finetune_users or user_id in self.finetune_users

@@ -7,6 +7,7 @@ arriving together promote exactly once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -24,7 +25,11 @@ VoteResult = Literal[
     "duplicate",  # the same person's same vote again: nothing changes
     "closed",  # the proposal was already decided or expired
     "expired",  # the proposal expired now, before this vote could count
+    "void",  # the last approval came, but the evidence no longer holds: nothing moved
 ]
+
+# Asked, in the deciding transaction, whether the evidence still holds; a reason if not.
+EvidenceGate = Callable[[Session, Proposal], str | None]
 
 
 def create_proposal(
@@ -119,11 +124,20 @@ def expire_due(session: Session) -> list[Proposal]:
 
 
 def vote(
-    session: Session, *, proposal_id: int, user_id: str, kind: str, added: bool
+    session: Session,
+    *,
+    proposal_id: int,
+    user_id: str,
+    kind: str,
+    added: bool,
+    gate: EvidenceGate | None = None,
 ) -> VoteOutcome:
     """Apply one approver's reaction; decides the proposal when it should.
 
-    The caller has checked that `user_id` may vote. `kind` is approve or reject.
+    The caller has checked that `user_id` may vote. `kind` is approve or reject. When
+    the approvals are enough, `gate` (if given) re-checks the evidence in this same
+    transaction: a reason makes the proposal `void` (kept as evidence["void_reason"]) and the
+    alias stays.
     """
     proposal = session.get(Proposal, proposal_id, with_for_update=True)
     if proposal is None:
@@ -170,6 +184,12 @@ def vote(
         return VoteOutcome("rejected", proposal, approvals)
     if len(approvals) < proposal.approvals_needed:
         return VoteOutcome("recorded", proposal, approvals)
+    if proposal.kind == "promotion" and gate is not None:
+        reason = gate(session, proposal)
+        if reason is not None:
+            proposal.status, proposal.decided_at, proposal.decided_by = "void", now, user_id
+            proposal.evidence = {**proposal.evidence, "void_reason": reason}
+            return VoteOutcome("void", proposal, approvals)
     proposal.status, proposal.decided_at, proposal.decided_by = "approved", now, user_id
     if proposal.kind != "promotion":
         return VoteOutcome("approved", proposal, approvals)

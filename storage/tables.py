@@ -217,7 +217,7 @@ class Proposal(SQLModel, table=True):
     evidence: dict[str, Any] = _json(dict)
     proposer: str | None = None
     approvals_needed: int = 1
-    status: str = Field(default="open", index=True)  # open approved rejected expired
+    status: str = Field(default="open", index=True)  # open approved rejected expired void
     channel: str | None = None
     message_ts: str | None = None
     created_at: datetime = Field(default_factory=utcnow)

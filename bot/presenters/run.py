@@ -14,6 +14,7 @@ from bot.presenters.mrkdwn import Style
 from commands.formats import duration, money, pct, progress_bar, tokens
 from commands.reports import FailureList, RunHeader, RunProgress, RunSummary
 from commands.stats import percentile, wilson_interval
+from storage.admission import QueuePlace
 from storage.runs import CriterionTally, ModelTally
 
 
@@ -32,11 +33,11 @@ def header_line(s: Style, h: RunHeader, state: str) -> str:
 def progress(s: Style, p: RunProgress) -> str:
     """The message kept up to date while a run goes."""
     h = p.header
-    if p.queued_behind is not None:
+    if p.queued_behind is not None and p.queued is None:
         behind = ", ".join(p.queued_behind)
         state = f"queued behind {behind}" if behind else "queued"
         return f"{header_line(s, h, state)}\nwaiting for a free slot; nothing has been asked yet"
-    lines = [header_line(s, h, "running")]
+    lines = [header_line(s, h, "queued" if p.queued else "running")]
     for model in p.models:
         t = p.counts.get(model, ModelTally())
         rate = f"{t.passed}/{t.graded} passed ({pct(t.pass_rate)})" if t.graded else "—"
@@ -44,8 +45,28 @@ def progress(s: Style, p: RunProgress) -> str:
         lines.append(
             f"{s.code(model)} {progress_bar(t.done, h.total)} {t.done}/{h.total} · {rate}{errored}"
         )
-    lines.append(f"elapsed {duration(p.elapsed_s)}")
+    lines.append(queued_line(s, p.queued) if p.queued else f"elapsed {duration(p.elapsed_s)}")
     return "\n".join(lines)
+
+
+def _run_ids(runs: tuple[int, ...], shown: int = 6) -> str:
+    ids = ", ".join(f"r{i}" for i in runs[:shown])
+    return ids + (f" and {len(runs) - shown} more" if len(runs) > shown else "")
+
+
+def queued_line(s: Style, q: QueuePlace) -> str:
+    """What a queued run waits for: the runs ahead of it and those executing."""
+    waits = []
+    if q.ahead:
+        n = len(q.ahead)
+        waits.append(f"{n} queued run{'s' if n != 1 else ''} ({_run_ids(q.ahead)})")
+    if q.running:
+        waits.append(f"{len(q.running)} running ({_run_ids(q.running)})")
+    behind = f" behind {' and '.join(waits)}" if waits else ""
+    return (
+        f":hourglass_flowing_sand: {s.bold('Queued')}{behind}: at most {q.limit} runs at "
+        "once (EVALBOT_MAX_ACTIVE_RUNS); it starts when one ends."
+    )
 
 
 def model_summary(s: Style, model: str, t: ModelTally, cost: float | None) -> str:

@@ -12,10 +12,12 @@ from commands.eval import announce
 from commands.eval.render import clip, pct, run_header
 from commands.grammar import Parsed, int_option
 from commands.headline import compare_step, lead_of, verdict_line
-from commands.model_names import resolve, resolve_cached, split_names
+from commands.model_names import check_model_name, resolve, resolve_cached, split_names
+from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import ChatError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
 from commands.reports import FailureList, RunProgress
+from commands.scope import elsewhere_note, samples_visible
 from commands.services import Services
 from commands.suites.suite import Suite
 from storage import aliases as alias_store
@@ -130,6 +132,7 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
     if len(models) > MAX_MODELS:
         raise UsageError(f"At most {MAX_MODELS} models per run.")
     for model in models:
+        check_model_name(model)
         provider, _ = services.models.split(model)
         if ":" in model and provider == "default" and not model.startswith("ft:"):
             known = ", ".join(p for p in services.models.providers() if p != "default")
@@ -143,12 +146,16 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
             )
     limit = int_option(parsed, "limit", min=1, max=MAX_LIMIT)
     total = min(limit or len(suite.items), len(suite.items))
+    refusal = refused_at_once(services.policy, inv.user_id)
+    if refusal is not None:
+        return refusal
     # Names the cached lists already know are checked before the acknowledgement; the
     # others are checked with the provider first thing in the background, and a name it
     # does not serve is refused privately before anything is posted or requested.
     checked = resolve_cached(services.models.directory, services.models, models)
 
     async def work() -> None:
+        await check_start(services.policy, services.chat, inv.user_id)
         chosen = checked
         if chosen is None:
             resolution = await resolve(services.models.directory, services.models, models)
@@ -308,6 +315,9 @@ def show_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Start
         counts = await services.db.run(store.tallies, run_id=run_id)
         criteria = await services.db.run(store.criteria_tallies, run_id=run_id)
         text = services.presenter.run_summary(announce.summary_for(services, run, counts, criteria))
+        if not samples_visible([run.channel], inv.channel_id):
+            await inv.respond(text + "\n\n" + elsewhere_note(f"`r{run_id}`", run.channel))
+            return
         failed = await services.db.run(store.results, run_id=run_id, status="failed")
         suite = services.suites.get(run.suite)
         if failed and suite is not None:
@@ -337,6 +347,14 @@ def cancel_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
         if run.status in store.TERMINAL:
             await inv.respond(f"`r{run_id}` has already {run.status}; nothing to cancel.")
             return
+        check_stop(
+            services.policy,
+            services.suites,
+            user_id=inv.user_id,
+            starter=run.user_id,
+            suite_names=[run.suite],
+            what=f"`r{run_id}`",
+        )
         if not services.engine.cancel(run_id):
             # Not executing in this process (e.g. queued before a restart): end it here.
             await services.db.run(store.finish, run_id=run_id, status="cancelled")
@@ -379,8 +397,17 @@ def compare_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | St
             follow=compare_step(numbers.verdict, a.suite, leader.model),
             prefix=(f"*r{a_id} vs r{b_id}*: ",),
         )
+        here = samples_visible([a.channel, b.channel], inv.channel_id)
         posted = await services.chat.post(inv.channel_id, services.presenter.verdict(verdict))
-        await compare.post_report(services, comparison, posted, (f"r{a_id} vs r{b_id}",))
+        await compare.post_report(
+            services, comparison, posted, (f"r{a_id} vs r{b_id}",), samples=here
+        )
+        if not here:
+            other = a.channel if a.channel != inv.channel_id else b.channel
+            run = a_id if a.channel != inv.channel_id else b_id
+            await services.chat.post(
+                inv.channel_id, elsewhere_note(f"`r{run}`", other), thread_ts=posted.ts
+            )
 
     return Started(f"Comparing `r{a_id}` with `r{b_id}`…", work, "eval-compare")
 

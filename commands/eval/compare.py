@@ -175,9 +175,16 @@ def tag_rates(services: Ports, c: Comparison) -> list[TagRate]:
 
 
 async def post_report(
-    services: Ports, c: Comparison, where: Posted, title: Title, steps: Steps | None = None
+    services: Ports,
+    c: Comparison,
+    where: Posted,
+    title: Title,
+    steps: Steps | None = None,
+    *,
+    samples: bool = True,
 ) -> None:
-    """Report, chart and flipped samples into the thread of `where`.
+    """Report, chart and flipped samples into the thread of `where`; `samples=False`
+    leaves the flips out (asked from another channel than the runs', commands.scope).
 
     Each part is a step of its own (commands.steps): a chart Slack refuses does not keep
     the flips from being posted, and a part refused for now is retried with the run.
@@ -232,7 +239,8 @@ async def post_report(
 
     if tags:
         await steps.run("tags", tag_chart)
-    flips = services.presenter.flips(report)
+    # The flipped samples are eval data: only in the runs' own channel (commands.scope).
+    flips = services.presenter.flips(report) if samples else None
 
     if flips:
         text = flips

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from commands.prices import PriceTable
-from commands.services import Services
+from commands.services import Ports
 from commands.suites.suite import Suite
 from commands.suites.templates import TemplateError
 from storage import runs as store
@@ -37,12 +37,10 @@ class Estimate:
 
 def prompt_tokens(suite: Suite, samples: int) -> int:
     """Input tokens of the first `samples` items, at about four characters a token."""
-    from commands.eval.runner import build_messages
-
     chars, items = 0, suite.items[:samples]
     for item in items:
         try:
-            chars += sum(len(str(m["content"])) for m in build_messages(suite, item))
+            chars += sum(len(str(m["content"])) for m in suite.messages(item))
         except TemplateError:
             continue
     return chars // 4 + 4 * len(items)  # plus a few tokens of message framing each
@@ -54,9 +52,7 @@ def from_prices(prices: PriceTable, suite: Suite, model: str, samples: int) -> f
     return prices.cost(model, prompt_tokens(suite, samples), 0, output * samples)
 
 
-async def estimate(
-    services: Services, suite: Suite, models: Sequence[str], samples: int
-) -> Estimate:
+async def estimate(services: Ports, suite: Suite, models: Sequence[str], samples: int) -> Estimate:
     per_model: dict[str, float | None] = {}
     for model in models:
         seen = await services.db.run(store.cost_per_sample, suite=suite.name, model=model)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from commands.eval.admission import CANCELLED, ENDED, Gate
 from commands.eval.render import run_header
 from commands.leases import Lease, dead_here
 from commands.logctx import log_context
@@ -34,6 +35,7 @@ from commands.suites.templates import TemplateError, render
 from commands.suites.tools import shown_output, tool_params
 from commands.throttle import ResilientModels
 from storage import runs as store
+from storage.admission import QueuePlace
 from storage.tables import EvalRun, utcnow
 
 log = logging.getLogger(__name__)
@@ -136,6 +138,7 @@ class RunEngine:
         # database off the critical path (docs/benchmarks.md, crash waste).
         self.flush_batch = flush_batch or max(1, models.concurrency // 4)
         self.live: dict[int, Live] = {}
+        self.gate = Gate(services)
         self._cancelled: set[int] = set()
 
     # Control ------------------------------------------------------------------
@@ -221,7 +224,12 @@ class RunEngine:
         if run_id in self._cancelled:
             live.cancel.set()
         try:
-            await db.run(store.mark_running, run_id=run_id)
+            await self._ensure_message(live)
+            held = await self.gate.admit(
+                run, cancel=live.cancel, on_queued=lambda place: self._queued(live, place)
+            )
+            if held is not None:
+                return await self._not_admitted(run_id, held, lease)
             pending = [(m, i) for m in run.models for i in range(run.total) if (m, i) not in done]
             status, error = "finished", None
             try:
@@ -254,6 +262,41 @@ class RunEngine:
             self.live.pop(run_id, None)
             self._cancelled.discard(run_id)
         return await db.run(store.get_run, run_id=run_id)
+
+    async def _not_admitted(self, run_id: int, why: str, lease: Lease) -> EvalRun | None:
+        """A run that never started: cancelled while queued, over the daily budget, or
+        ended elsewhere meanwhile (announced there)."""
+        db = self.services.db
+        lease.statuses = store.ACTIVE + store.TERMINAL
+        if why == ENDED:
+            lease.lost = True
+        else:
+            status, error = ("cancelled", None) if why == CANCELLED else ("failed", why)
+            if not await db.run(store.finish, run_id=run_id, status=status, error=error):
+                lease.lost = True
+        lease.statuses = store.TERMINAL
+        return await db.run(store.get_run, run_id=run_id)
+
+    async def _queued(self, live: Live, place: QueuePlace) -> None:
+        # In the background: the gate goes on watching for its turn and for a cancel
+        # whatever Slack's update budget makes this wait.
+        self.services.tasks.spawn(self._show_queued(live, place), name=f"queued-r{live.run.id}")
+
+    async def _show_queued(self, live: Live, place: QueuePlace) -> None:
+        run = live.run
+        if run.channel is None or run.message_ts is None:
+            return
+        text = self.services.presenter.run_progress(
+            RunProgress(live.header, run.models, live.stored, 0, queued=place)
+        )
+        try:
+            # A refresh like progress: it never waits (the gate keeps watching for a
+            # cancel) and never overwrites a final summary.
+            await self.services.chat.update(
+                Posted(run.channel, run.message_ts), text, progress=True
+            )
+        except ChatError as exc:
+            log.warning("queued update failed: %s", exc.code)
 
     async def start(self, run_id: int) -> None:
         """Execute and announce a run in the background."""

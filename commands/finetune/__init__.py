@@ -18,13 +18,18 @@ from datetime import timedelta
 from typing import Any
 
 from commands.approvals import APPROVE, REJECT, approvers_for, needs_gate
+from commands.budget import over_budget
 from commands.finetune import estimates, jobs, sources
 from commands.finetune.render import job_text
 from commands.finetune.validation import DataError, Method
 from commands.formats import clip, money
 from commands.grammar import Parsed, bool_option, float_option, int_option
+from commands.model_names import check_model_name
+from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import BackendUnavailable, ChatError, EstimatesCost, Posted, ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
+from commands.reports import Code
+from commands.scope import elsewhere_note, samples_visible
 from commands.services import Ports, Services
 from commands.suites.graders.openai_schema import RftGraderRefused, suite_rft_grader
 from commands.suites.suite import Suite
@@ -65,6 +70,7 @@ def parse_request(method: Method, services: Services, inv: Invocation, parsed: P
     base = parsed.options.get("base")
     if not base:
         raise UsageError("Missing `base=<model>`, the model to fine-tune.")
+    check_model_name(base, what="base model")
     provider, _ = services.models.split(base)
     data = parsed.options.get("data")
     if data:
@@ -143,7 +149,7 @@ def _allowed(services: Services, inv: Invocation) -> str | None:
 def _handler(method: Method) -> Any:
     def handler(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
         request = parse_request(method, services, inv, parsed)
-        refusal = _allowed(services, inv)
+        refusal = refused_at_once(services.policy, inv.user_id) or _allowed(services, inv)
         if refusal:
             return refusal
         try:
@@ -152,6 +158,7 @@ def _handler(method: Method) -> Any:
             return str(exc)
 
         async def work() -> None:
+            await check_start(services.policy, services.chat, inv.user_id)
             await start(services, inv, request)
 
         return Started(
@@ -193,28 +200,24 @@ async def build_set(services: Services, inv: Invocation, request: Request) -> so
     data = request.data
     try:
         if data and data.startswith("run:"):
-            results = await _run_results(services, suite.name, data[4:], want_passing=True)
+            results = await _run_results(
+                services, suite.name, data[4:], channel=inv.channel_id, want_passing=True
+            )
             return await asyncio.to_thread(sources.sft_from_run, suite, results)
         if data and data.startswith("runs:"):
             ids = [p.strip() for p in data[5:].split(",") if p.strip()]
             if len(ids) != 2:
                 raise UserFacingError("`data=runs:` takes two run ids, like `runs:r3,r4`.")
-            a = await _run_results(services, suite.name, ids[0])
-            b = await _run_results(services, suite.name, ids[1])
+            a = await _run_results(services, suite.name, ids[0], channel=inv.channel_id)
+            b = await _run_results(services, suite.name, ids[1], channel=inv.channel_id)
             return await asyncio.to_thread(sources.dpo_from_runs, suite, a, b)
         if data:
             try:
                 content = await services.chat.fetch_file(
-                    inv.channel_id, data, services.policy.finetune_max_bytes
+                    inv.channel_id, data, services.policy.finetune_max_bytes, user=inv.user_id
                 )
             except ChatError as exc:
-                if exc.code == "file_too_large":
-                    limit = services.policy.finetune_max_bytes // (1024 * 1024)
-                    raise UserFacingError(f"`{clip(data, 60)}` is over {limit} MB.") from exc
-                raise UserFacingError(
-                    f"No file named `{clip(data, 60)}` is shared in this channel: drag it "
-                    "into the channel, then run the command again."
-                ) from exc
+                raise UserFacingError(_file_refusal(exc, data, services)) from exc
             # Parsing and validating up to EVALBOT_FINETUNE_MAX_MB is CPU work: off the loop.
             return await asyncio.to_thread(sources.from_file, request.method, data, content, suite)
         if request.method == "rft":
@@ -226,8 +229,28 @@ async def build_set(services: Services, inv: Invocation, request: Request) -> so
         ) from exc
 
 
+def _file_refusal(exc: ChatError, data: str, services: Services) -> str:
+    """What to tell the asker when `data=<file>` cannot be taken (nothing was started)."""
+    shown = clip(data, 60)
+    if exc.code == "file_too_large":
+        limit = services.policy.finetune_max_bytes // (1024 * 1024)
+        return f"`{shown}` is over {limit} MB."
+    if exc.code == "file_not_hosted":
+        return (
+            f"`{shown}` is not a file hosted by Slack ({exc}): upload the JSONL file itself "
+            "into the channel, then run the command again."
+        )
+    if exc.code == "download_failed":
+        return f"`{shown}` could not be downloaded from Slack ({exc}): try again in a minute."
+    return (
+        f"You have not shared a file `{shown}` in this channel: training data is taken only "
+        "from a file you shared here. Drag it into the channel (or give its id, like "
+        "`data=F0123ABCD`), then run the command again."
+    )
+
+
 async def _run_results(
-    services: Services, suite: str, text: str, *, want_passing: bool = False
+    services: Services, suite: str, text: str, *, channel: str, want_passing: bool = False
 ) -> list[Any]:
     run_id = parse_id("run", text)
     if run_id is None:
@@ -237,6 +260,9 @@ async def _run_results(
         raise UserFacingError(f"There is no run `r{run_id}` of `{suite}`.")
     if run.status != "finished":
         raise UserFacingError(f"`r{run_id}` has not finished ({run.status}).")
+    if not samples_visible([run.channel], channel):
+        # Its answers are eval data of another channel: they do not become training data here.
+        raise UserFacingError(elsewhere_note(f"`r{run_id}`", run.channel) + " Nothing was started.")
     counts = await services.db.run(run_store.tallies, run_id=run_id, with_latencies=False)
     # The run's best model is the teacher (or the side) whose outputs are used.
     model = max(run.models, key=lambda m: (counts[m].pass_rate or 0) if m in counts else -1)
@@ -292,7 +318,9 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
             await ft.validate_grader(request.provider, grader)
         except ProviderError as exc:
             raise UserFacingError(
-                f"The provider rejected the suite's grader: {exc.message}"
+                services.presenter.line(
+                    ("The provider rejected the suite's grader: ", Code(exc.message))
+                )
             ) from exc
     epochs = int(request.hyperparameters.get("n_epochs", 3))
     # A backend may estimate its own jobs (Ray: GPU-hours); else the price table does.
@@ -323,6 +351,11 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
             sort_keys=True,
         ).encode()
     ).hexdigest()[:40]
+    if cost is not None:
+        budget = await over_budget(services, cost)
+        if budget is not None:
+            refusal = budget.refusal("this fine-tune", "wait until 00:00 UTC")
+            raise UserFacingError(f"Not started: {refusal}.")
     # RFT is billed per training hour, which cannot be estimated up front: it always waits
     # for an approver, like any job whose estimate is over the limit.
     over = needs_gate(cost, services.policy.finetune_approval_usd)
@@ -467,6 +500,12 @@ def status(services: Services, inv: Invocation, parsed: Parsed) -> str | Started
 
     async def work() -> None:
         job = await _load(services, job_id)
+        if not samples_visible([job.channel], inv.channel_id):
+            # Its data, suite and settings are the other channel's business.
+            await inv.respond(
+                f"`f{job_id}` is {job.status}.\n" + elsewhere_note(f"`f{job_id}`", job.channel)
+            )
+            return
         if job.provider_job_id and job.status not in store.TERMINAL:
             job = await jobs.poll(services, job_id) or job
         await inv.respond(job_text(job))
@@ -478,12 +517,18 @@ def status(services: Services, inv: Invocation, parsed: Parsed) -> str | Started
 def cancel(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
     """Cancel a job (at the provider, or before it was submitted)."""
     job_id = id_arg(parsed, "job", only=True)
-    refusal = _allowed(services, inv)
-    if refusal:
-        return refusal
 
     async def work() -> None:
-        job = await jobs.cancel(services, await _load(services, job_id))
+        found = await _load(services, job_id)
+        check_stop(
+            services.policy,
+            services.suites,
+            user_id=inv.user_id,
+            starter=found.user_id,
+            suite_names=[found.suite],
+            what=f"`f{job_id}`",
+        )
+        job = await jobs.cancel(services, found)
         await inv.respond(f"`f{job_id}` is {job.status}.")
 
     return Started(f"Cancelling `f{job_id}`…", work, "finetune-cancel")

@@ -36,6 +36,7 @@ from commands.ports import (
     Upload,
 )
 from commands.registry import UserFacingError
+from commands.reports import Code
 from commands.services import Ports, Services
 from storage import finetunes as store
 from storage import leases as lease_store
@@ -208,7 +209,11 @@ async def _create(services: Ports, job: FineTuneJob) -> JobInfo | None:
                 await _thread(
                     services,
                     refused,
-                    f":no_entry: The provider refused the job: {exc.message}\n"
+                    # The provider's words, escaped as code: never live mrkdwn.
+                    services.presenter.line(
+                        (":no_entry: The provider refused the job: ", Code(exc.message))
+                    )
+                    + "\n"
                     + _other_providers(services, job.provider),
                 )
                 return None

@@ -16,8 +16,9 @@ from typing import Any
 from commands.approvals import APPROVE, REJECT, approvers_for, judge_reaction
 from commands.formats import clip
 from commands.grammar import Parsed
+from commands.model_names import check_model_name
 from commands.ports import ChatError, Posted
-from commands.promote.evidence import gather_evidence
+from commands.promote.evidence import gather_evidence, missing_evidence
 from commands.promote.message import decision_text, proposal_text
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError
 from commands.services import Ports, Services
@@ -38,6 +39,7 @@ def promote(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
     if len(parsed.words) != 2:
         raise UsageError("Give the suite and the model.")
     name, model = parsed.words
+    check_model_name(model)
     suite = services.suites.get(name)
     if suite is None:
         raise UsageError(services.suites.unknown(name))
@@ -64,6 +66,31 @@ def promote(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
     return Started(f"Proposing `{model}` for `{name}` {alias}…", work, "promote")
 
 
+class NoEvidence(UserFacingError):
+    """The candidate has no finished, complete run on the suite's current data."""
+
+
+def evidence_gate(services: Ports) -> store.EvidenceGate:
+    """The re-check made when the deciding approval arrives: the suite's data may have
+    changed, the run been deleted, or production moved since the proposal was made."""
+
+    def gate(session: Any, proposal: Proposal) -> str | None:
+        spec = services.suites.get(proposal.suite)
+        if spec is None:
+            return f"the suite `{proposal.suite}` is no longer loaded"
+        return missing_evidence(
+            session,
+            suite=proposal.suite,
+            data_version=spec.data_version,
+            candidate=proposal.candidate,
+            current=alias_store.get_alias(
+                session=session, suite=proposal.suite, alias=proposal.alias
+            ),
+        )
+
+    return gate
+
+
 async def propose(
     services: Ports,
     *,
@@ -84,6 +111,17 @@ async def propose(
         current = alias_store.get_alias(session=session, suite=suite, alias=alias)
         if current == model:
             raise UserFacingError(f"`{model}` is already the {alias} model of `{suite}`.")
+        if spec is None:
+            raise UserFacingError(f"There is no suite `{suite}` any more.")
+        missing = missing_evidence(
+            session,
+            suite=suite,
+            data_version=spec.data_version,
+            candidate=model,
+            current=current,
+        )
+        if missing is not None:
+            raise NoEvidence(f"{missing} Nothing was proposed.")
         evidence = gather_evidence(session=session, suite=suite, candidate=model, current=current)
         return store.create_proposal(
             session=session,
@@ -178,7 +216,12 @@ async def on_reaction(services: Ports, event: dict[str, Any], *, added: bool) ->
         return
     kind = judgement.vote or "reject"
     outcome = await services.db.run(
-        store.vote, proposal_id=proposal.id or 0, user_id=user, kind=kind, added=added
+        store.vote,
+        proposal_id=proposal.id or 0,
+        user_id=user,
+        kind=kind,
+        added=added,
+        gate=evidence_gate(services),
     )
     log.info("proposal p%s: %s by %s -> %s", proposal.id, kind, user, outcome.result)
     p = outcome.proposal
@@ -190,7 +233,7 @@ async def on_reaction(services: Ports, event: dict[str, Any], *, added: bool) ->
         return
     if outcome.result in ("recorded", "withdrawn"):
         await _update(services, where, proposal_text(p, sorted(approvers), outcome.approvals))
-    elif outcome.result in ("approved", "rejected", "expired"):
+    elif outcome.result in ("approved", "rejected", "expired", "void"):
         await _update(services, where, decision_text(p, sorted(approvers), outcome.approvals))
         await _thread(services, where, p, outcome.approvals)
     elif outcome.result == "closed" and added:
@@ -213,6 +256,11 @@ async def _thread(services: Ports, where: Posted, p: Proposal, approvals: list[s
     elif p.status == "rejected":
         text = f":x: Rejected by <@{p.decided_by}>. `{p.suite}` {p.alias} stays " + (
             f"`{p.current}`." if p.current else "without a production model."
+        )
+    elif p.status == "void":
+        text = (
+            f":no_entry: Not promoted: {p.evidence.get('void_reason', 'the evidence is gone')}. "
+            f"`{p.suite}` {p.alias} stays " + (f"`{p.current}`." if p.current else "unset.")
         )
     else:
         text = (

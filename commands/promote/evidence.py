@@ -74,3 +74,35 @@ def gather_evidence(
             "verdict": d.verdict,
         }
     return evidence
+
+
+def evidence_run(
+    session: Session, *, suite: str, data_version: str, candidate: str, current: str | None
+) -> EvalRun | None:
+    """The run a promotion rests on: the newest finished, complete run (every sample, no
+    `limit=`) of the suite's current data that ran the candidate, paired with the current
+    model in that same run when there is one. None: no evidence."""
+    for run in store.complete_runs(
+        session, suite=suite, data_version=data_version, model=candidate
+    ):
+        if current is None or current == candidate or current in run.models:
+            return run
+    return None
+
+
+def missing_evidence(
+    session: Session, *, suite: str, data_version: str, candidate: str, current: str | None
+) -> str | None:
+    """Why `candidate` may not be proposed (or approved) now, with the command that would
+    make the evidence; None when the evidence is there."""
+    found = evidence_run(
+        session, suite=suite, data_version=data_version, candidate=candidate, current=current
+    )
+    if found is not None:
+        return None
+    models = f"{current} {candidate}" if current and current != candidate else candidate
+    paired = f" alongside the production model `{current}`" if current else ""
+    return (
+        f"`{candidate}` has no finished, complete run on `{suite}`'s current data{paired}: "
+        f"run `/eval run {suite} {models}` (no `limit=`), then propose it again."
+    )

@@ -106,6 +106,8 @@ def decision_text(p: Proposal, approvers: list[str], approvals: list[str]) -> st
         "rejected": f":x: *Rejected* by <@{p.decided_by}> {when}",
         "expired": f":hourglass: *Expired* {when} with {len(approvals)} of "
         f"{_approvals(p.approvals_needed)}",
+        "void": f":no_entry: *Not promoted* {when}: the evidence no longer holds "
+        f"({p.evidence.get('void_reason', 'gone')})",
     }.get(p.status, p.status)
     lines = [
         outcome,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import fnmatch
-import re
 from typing import Any
 
 from commands import schedule as jobs
 from commands.formats import clip
 from commands.grammar import Parsed, duration_option, format_duration, list_option
+from commands.model_names import check_model_glob
+from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
+from commands.reports import Code
 from commands.services import Services
 from commands.watch.poll import DRIFT, poll
 from storage import watches as store
@@ -19,7 +21,6 @@ from storage.tables import Watch
 WATCH = Family("/watch", "check providers for new models and rerun suites on them")
 
 MIN_EVERY, MAX_EVERY = 300, 7 * 86400
-_GLOB = re.compile(r"^[A-Za-z0-9._:/*?\[\]-]{1,100}$")
 
 
 async def _load(services: Services, inv: Invocation, watch_id: int) -> Watch:
@@ -67,11 +68,8 @@ def add(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
     if not drift and len(parsed.words) != 1:
         raise UsageError("Give one model glob, like `gpt-5*` or `*-mini`.")
     glob = DRIFT if drift else parsed.words[0]
-    if not drift and not _GLOB.match(glob):
-        raise UsageError(
-            f"`{clip(glob, 40)}` is not a model glob (letters, digits, . - _ : / "
-            "and the wildcards * ? [ ])."
-        )
+    if not drift:
+        check_model_glob(glob)
     suites = list_option(parsed, "suites")
     if not suites:
         raise UsageError("Missing `suites=<a,b>`: the suites to run on a new model.")
@@ -88,8 +86,12 @@ def add(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
             + ", ".join(f"`{p}`" for p in services.models.providers())
             + "."
         )
+    refusal = refused_at_once(services.policy, inv.user_id)
+    if refusal is not None:
+        return refusal
 
     async def work() -> None:
+        await check_start(services.policy, services.chat, inv.user_id)
         watch = await services.db.run(
             store.create_watch,
             channel=inv.channel_id,
@@ -115,8 +117,9 @@ def add(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
                 else ""
             )
         except ProviderError as exc:
+            said = services.presenter.line((Code(clip(exc.message, 120)),))
             note = (
-                f" The first check failed ({exc.kind}: {clip(exc.message, 120)}); it will "
+                f" The first check failed ({exc.kind}: {said}); it will "
                 "be retried at the next tick."
             )
         watch = await _load(services, inv, watch_id)
@@ -151,6 +154,14 @@ def _change(verb: str, action: Any) -> Any:
 
         async def work() -> None:
             watch = await _load(services, inv, watch_id)
+            check_stop(
+                services.policy,
+                services.suites,
+                user_id=inv.user_id,
+                starter=watch.user_id,
+                suite_names=watch.suites,
+                what=f"watch `w{watch_id}`",
+            )
             await action(services, watch)
             await inv.respond(f"Watch `w{watch_id}` {verb}.")
 
@@ -205,9 +216,10 @@ def check(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
             try:
                 started = await poll(services, watch.id or 0, drift_channel=inv.channel_id)
             except ProviderError as exc:
+                said = services.presenter.line((Code(clip(exc.message, 100)),))
                 lines.append(
-                    f"• `w{watch.id}`: the provider failed ({exc.kind}: "
-                    f"{clip(exc.message, 100)}); the next tick retries."
+                    f"• `w{watch.id}`: the provider failed ({exc.kind}: {said}); "
+                    "the next tick retries."
                 )
                 continue
             # Every run the check started is named: a drift rerun spends as much as any.

@@ -8,14 +8,17 @@ announce each thing once.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from commands.model_names import MODEL_NAME
 from commands.origins import Drift, Release, stored
 from commands.ports import ChatError, ModelInfo
 from commands.releases import PastRun, choose_baseline, new_releases, reusable_run
+from commands.reports import Code
 from commands.services import Services
 from commands.suites.suite import Suite
 from storage import aliases as alias_store
@@ -27,6 +30,7 @@ from storage.tables import EvalRun, Watch
 log = logging.getLogger(__name__)
 
 DRIFT = "@production"
+MAX_RELEASES_PER_POLL = 3  # new models started per check; the rest wait for the next
 
 
 def qualified(provider: str, model_id: str) -> str:
@@ -80,16 +84,48 @@ async def poll(
             first_seen=firsts,
             baseline_at=updated.baseline_at,
         )
+        # A provider's list is outside text: an id that is not a model name starts nothing.
+        releases = [m for m in releases if MODEL_NAME.match(qualified(watch.provider, m))]
+        waiting: list[str] = []
         for model_id in releases:
             name = qualified(watch.provider, model_id)
+            if len(set(started)) >= MAX_RELEASES_PER_POLL:
+                # The rest start on the next polls: a glob that suddenly matches a whole
+                # catalogue must not start dozens of paid runs at once.
+                keys = [f"release:{watch.provider}:{model_id}:{s}" for s in watch.suites]
+                if not all([await services.db.run(notices.claimed, key=k) for k in keys]):
+                    waiting.append(name)
+                continue
             for suite in watch.suites:
                 key = f"release:{watch.provider}:{model_id}:{suite}"
                 if await services.db.run(notices.claim, key=key, channel=watch.channel):
                     run_id = await start_release_run(services, updated, name, suite)
                     if run_id is not None:
                         started.append(StartedRun(run_id, suite, name))
+        if waiting:
+            await _tell_waiting(services, updated, waiting)
     await check_retirements(services, updated, listed)
     return started
+
+
+async def _tell_waiting(services: Services, watch: Watch, waiting: list[str]) -> None:
+    """Once per set of waiting releases: they start over the next polls, a few at a time."""
+    key = f"release-wait:{watch.id}:" + hashlib.sha256(",".join(waiting).encode()).hexdigest()[:16]
+    if not await services.db.run(notices.claim, key=key, channel=watch.channel):
+        return
+    names = services.presenter.line(
+        tuple(part for m in waiting[:10] for part in (Code(m), " "))  # names as code
+    )
+    more = f" and {len(waiting) - 10} more" if len(waiting) > 10 else ""
+    text = (
+        f":hourglass_flowing_sand: Watch `w{watch.id}`: {len(waiting)} more new models match, "
+        f"{names.strip()}{more}: they are run over the next checks, at most "
+        f"{MAX_RELEASES_PER_POLL} per check."
+    )
+    try:
+        await services.chat.post(watch.channel, text)
+    except ChatError as exc:
+        log.warning("cannot tell w%s about waiting releases: %s", watch.id, exc.code)
 
 
 def past_runs(session: Any, suite: str, *, rates: bool) -> list[PastRun]:

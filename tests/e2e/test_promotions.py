@@ -54,6 +54,12 @@ def propose(bot: BotProcess, slack: FakeSlack, text: str, user: str = PROPOSER) 
     return slack.wait_for(lambda: len(slack.messages("C1")) > before and slack.messages("C1")[-1])
 
 
+def evidence(bot: BotProcess, slack: FakeSlack, text: str, run: str) -> None:
+    """Run `/eval run <text>` and wait for it: a proposal needs a finished, complete run."""
+    bot.slash(slack, f"run {text}")
+    wait_status(bot, run, {"finished"})
+
+
 def react(
     bot: BotProcess,
     slack: FakeSlack,
@@ -85,6 +91,7 @@ def test_one_approval_promotes_and_others_change_nothing(
     _, slack, _ = world
     bot = launch(world)
     try:
+        evidence(bot, slack, "parity m-good", "r1")
         msg = propose(bot, slack, "parity m-good")
         assert "*Proposal p1*" in msg.text and "no production model → `m-good`" in msg.text
         assert "needs 1 approval, 0 so far" in msg.text
@@ -135,6 +142,7 @@ def test_two_approvals_withdraw_and_reject(world: tuple[Path, FakeSlack, FakeOpe
     _, slack, _ = world
     bot = launch(world)
     try:
+        evidence(bot, slack, "parity2 m-good", "r1")
         msg = propose(bot, slack, "parity2 m-good")
         assert "needs 2 approvals" in msg.text
         react(bot, slack, msg, APP2)
@@ -146,6 +154,7 @@ def test_two_approvals_withdraw_and_reject(world: tuple[Path, FakeSlack, FakeOpe
         slack.wait_for(lambda: "*Approved*" in slack.message("C1", msg.ts).text or None)
         assert bot.get("/api/aliases")[1] == {"parity2": {"production": "m-good"}}
 
+        evidence(bot, slack, "parity2 m-good m-bad", "r2")  # paired with production
         rollback = propose(bot, slack, "parity2 m-bad")
         assert "`m-good` → `m-bad`" in rollback.text
         react(bot, slack, rollback, APP3, reaction="x")
@@ -161,6 +170,7 @@ def test_proposal_expires(world: tuple[Path, FakeSlack, FakeOpenAI]) -> None:
     _, slack, _ = world
     bot = launch(world, EVALBOT_PROPOSAL_DAYS="0.00002")  # about 1.7 seconds
     try:
+        evidence(bot, slack, "parity m-good", "r1")
         msg = propose(bot, slack, "parity m-good")
         # the scheduler's sweep expires it (first sweep 5 s after start) without any reaction
         slack.wait_for(lambda: "*Expired*" in slack.message("C1", msg.ts).text or None, timeout=20)
@@ -215,6 +225,7 @@ def test_concurrent_reactions_promote_exactly_once(
     url = f"{PG_URL}?options=-csearch_path%3D{pg_schema}"
     bot = launch(world, DATABASE_URL=url)
     try:
+        evidence(bot, slack, "parity2 m-good", "r1")
         msg = propose(bot, slack, "parity2 m-good")
         events = [
             slack.reaction_event("white_check_mark", u, "C1", msg.ts) for u in (APP2, APP3, OWNER)
@@ -247,12 +258,13 @@ def test_a_better_challenger_of_production_gets_a_proposal(
     _, slack, _ = world
     bot = launch(world)
     try:
+        evidence(bot, slack, "parity m-bad", "r1")
         msg = propose(bot, slack, "parity m-bad")
         react(bot, slack, msg, APP2)
         slack.wait_for(lambda: "*Approved*" in slack.message("C1", msg.ts).text or None)
         bot.slash(slack, "run parity m-bad m-good")
-        wait_status(bot, "r1", {"finished"})
-        run_msg = next(m for m in slack.messages("C1") if "*Eval r1*" in m.text)
+        wait_status(bot, "r2", {"finished"})
+        run_msg = next(m for m in slack.messages("C1") if "*Eval r2*" in m.text)
         proposal = slack.wait_for(
             lambda: next(
                 (m for m in slack.thread("C1", run_msg.ts) if "*Proposal p2*" in m.text), None
@@ -284,11 +296,12 @@ def test_app_home_shows_production_last_pass_rate_proposals_and_runs(
         msg = propose(bot, slack, "parity m-good")
         react(bot, slack, msg, APP2)
         slack.wait_for(lambda: "*Approved*" in slack.message("C1", msg.ts).text or None)
+        evidence(bot, slack, "parity2 m-bad", "r2")
         proposal = propose(bot, slack, "parity2 m-bad")
         bot.slash(slack, "add m-* suites=parity2 every=5m", command="/watch")
         openai.latency = 0.5
         bot.slash(slack, "run parity2 m-bad")
-        wait_status(bot, "r2", {"running"})
+        wait_status(bot, "r3", {"running"})
         event = slack.app_home_opened_event(APP3)
         bot.post_signed(json.dumps(event).encode(), content_type="application/json")
         view = slack.wait_for(lambda: slack.published_views.get(APP3))
@@ -300,7 +313,53 @@ def test_app_home_shows_production_last_pass_rate_proposals_and_runs(
         assert (
             f"open proposal {link}: no production model \\u2192 `m-bad`, 2 approvals needed" in text
         )
-        assert "running <https://slack.com/archives/C1/p" in text and "|r2> on `m-bad`" in text
+        assert "running <https://slack.com/archives/C1/p" in text and "|r3> on `m-bad`" in text
         assert "watch w1: `m-*` on `default` every 5m" in text
+    finally:
+        bot.stop()
+
+
+def refusal(slack: FakeSlack, needle: str) -> str:
+    """The ephemeral answer (through the response_url) that contains `needle`."""
+    body = slack.wait_for(
+        lambda: next((r.body for r in slack.responses if needle in json.dumps(r.body)), None)
+    )
+    return str(body.get("text", ""))
+
+
+def test_an_unevaluated_model_is_never_proposed_nor_served(
+    world: tuple[Path, FakeSlack, FakeOpenAI],
+) -> None:
+    """Issue 11's reproduction: `/promote parity gpt-9-ultra` (never run) became production
+    after one approval. Now: refused with the command that makes the evidence; a sampled
+    run is no evidence; and evidence gone by the time of the decision moves nothing."""
+    tmp, slack, _ = world
+    bot = launch(world)
+    try:
+        bot.slash(slack, "parity gpt-9-ultra", command="/promote")
+        text = refusal(slack, "gpt-9-ultra")
+        assert "no finished, complete run" in text and "/eval run parity gpt-9-ultra" in text
+        bot.slash(slack, "run parity m-good limit=5")
+        wait_status(bot, "r1", {"finished"})
+        bot.slash(slack, "parity m-good", command="/promote")
+        assert "/eval run parity m-good" in refusal(slack, "`m-good` has no finished")
+        bot.wait_idle()
+        assert not any("*Proposal" in m.text for m in slack.messages("C1"))
+
+        evidence(bot, slack, "parity m-good", "r2")
+        msg = propose(bot, slack, "parity m-good")
+        assert "*Proposal p1*" in msg.text and "in r2" in msg.text
+    finally:
+        bot.stop()
+    # The suite's data changes before anyone approves: r2 no longer says anything about it.
+    data = tmp / "suites" / "parity" / "eval.jsonl"
+    data.write_text(data.read_text() + '{"q": "Is 1000 even?", "label": "yes"}\n')
+    bot = launch(world)
+    try:
+        react(bot, slack, msg, APP2)
+        slack.wait_for(lambda: "*Not promoted*" in slack.message("C1", msg.ts).text or None)
+        thread = slack.wait_for(lambda: slack.thread("C1", msg.ts) or None)
+        assert "/eval run parity m-good" in thread[0].text
+        assert bot.get("/api/aliases") == (200, {})
     finally:
         bot.stop()

@@ -39,6 +39,10 @@ def test_bad_command_is_acked_with_the_reason(world: tuple[BotProcess, FakeSlack
 
 def test_reaction_promotes_and_redelivery_is_ignored(world: tuple[BotProcess, FakeSlack]) -> None:
     bot, slack = world
+    slack.send_slash_command(slack.slash_command_payload(text="run ticket-routing gpt-4.1-mini"))
+    slack.wait_for(  # a proposal needs a finished, complete run of the candidate
+        lambda: (bot.get("/api/runs/r1")[1] or {}).get("status") == "finished" or None, timeout=60
+    )
     ack = slack.send_slash_command(
         slack.slash_command_payload(command="/promote", text="ticket-routing gpt-4.1-mini")
     )

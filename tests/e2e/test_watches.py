@@ -275,3 +275,32 @@ def test_two_processes_on_one_postgres_alert_once(
     finally:
         first.stop()
         second.stop()
+
+
+def test_a_poll_starts_at_most_three_releases_and_says_the_rest_wait(
+    world: tuple[Path, FakeSlack, FakeOpenAI],
+) -> None:
+    """Issue 11: a glob matching a burst of new models starts a few runs per check, and
+    the channel is told about the rest (which start on the next checks)."""
+    _, slack, openai = world
+    bot = launch(world)
+    try:
+        bot.slash(slack, "add m-* suites=parity every=5m", command="/watch")
+        post_with(slack, "added a watch")
+        bot.slash(slack, "check", command="/watch")
+        replies_with(slack, "no new model")
+        for i in range(5):
+            openai.add_model(f"m-burst{i}")
+            teach_new(openai, f"m-burst{i}")
+        bot.slash(slack, "check", command="/watch")
+        note = post_with(slack, "2 more new models match")
+        assert "at most 3 per check" in note.text
+        bot.wait_idle()
+        started = [bot.get(f"/api/runs/r{i}") for i in range(1, 7)]
+        assert [s for s, _ in started] == [200, 200, 200, 404, 404, 404]
+        bot.slash(slack, "check", command="/watch")  # the next check takes the rest
+        wait_status(bot, "r5", {"finished", "running", "queued"})
+        bot.wait_idle()
+        assert bot.get("/api/runs/r6")[0] == 404
+    finally:
+        bot.stop()

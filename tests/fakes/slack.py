@@ -19,6 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -111,6 +112,7 @@ class FakeSlack(SlackToApp):
         self._response_uses: dict[str, int] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._downloads: list[str] = []
+        self._elsewhere: list[dict[str, str]] = []
         self._limiter = RateLimiter()
         self._ratelimited: list[Call] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -150,6 +152,8 @@ class FakeSlack(SlackToApp):
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/v1/{file_id}", self._upload)
         app.router.add_get("/files-pri/{team_file}/download/{name}", self._download)
+        app.router.add_get("/redirect", self._redirect)
+        app.router.add_get("/elsewhere/{name}", self._elsewhere_get)
         app.router.add_post("/response/{rid}", self._response)
         app.router.add_get("/socket-mode/{ticket}", self._hub.handle)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
@@ -315,11 +319,44 @@ class FakeSlack(SlackToApp):
         return self._ws.membership.scopes
 
     def add_shared_file(
-        self, name: str, content: bytes, channel: str, *, user: str = "U1", title: str = ""
+        self,
+        name: str,
+        content: bytes,
+        channel: str,
+        *,
+        user: str = "U1",
+        title: str = "",
+        external: bool = False,
+        url: str | None = None,
     ) -> str:
-        """Register a file a person shared in `channel`; returns its file id."""
+        """Register a file a person shared in `channel`; returns its file id. `url`
+        points its download elsewhere (e.g. `redirect_url`, `elsewhere_url`)."""
         with self._lock:
-            return self._ws.add_shared_file(name, content, channel, user=user, title=title)
+            return self._ws.add_shared_file(
+                name, content, channel, user=user, title=title, external=external, url=url
+            )
+
+    def set_usergroup(self, group: str, users: list[str]) -> None:
+        """Declare (or change) a user group `S...` and its members."""
+        with self._lock:
+            self._ws.usergroups[group] = list(users)
+
+    def redirect_url(self, to: str) -> str:
+        """A URL on the fake that answers 302 to `to` (a download that redirects)."""
+        return f"{self.base}/redirect?{urlencode({'to': to})}"
+
+    @property
+    def elsewhere_url(self) -> str:
+        """A URL on the fake that stands for a host that is not Slack's; every request to
+        it is kept with its headers (`elsewhere_requests`)."""
+        # `localhost`, not the fake's 127.0.0.1: the same server under another host name.
+        return f"http://localhost:{self._ws.port}/elsewhere/file.jsonl"
+
+    @property
+    def elsewhere_requests(self) -> list[dict[str, str]]:
+        """The headers of every request that reached `elsewhere_url`."""
+        with self._lock:
+            return list(self._elsewhere)
 
     @property
     def downloads(self) -> list[str]:
@@ -404,6 +441,14 @@ class FakeSlack(SlackToApp):
             msg = f"length mismatch: got {len(data)} bytes, announced {file.length}"
             return web.Response(status=400, text=msg, content_type="text/plain")
         return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
+
+    async def _redirect(self, request: web.Request) -> web.Response:
+        raise web.HTTPFound(request.query.get("to", "/"))
+
+    async def _elsewhere_get(self, request: web.Request) -> web.Response:
+        with self._lock:
+            self._elsewhere.append(dict(request.headers))
+        return web.Response(body=b'{"messages": []}\n', content_type="application/octet-stream")
 
     async def _download(self, request: web.Request) -> web.Response:
         file_id = request.match_info["team_file"].split("-", 1)[-1]

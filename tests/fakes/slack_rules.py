@@ -43,6 +43,7 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "conversations.info": TIER_3,
     "conversations.join": TIER_3,
     "users.info": TIER_4,
+    "usergroups.users.list": TIER_2,
     "views.publish": TIER_4,
     "files.getUploadURLExternal": TIER_4,
     "files.completeUploadExternal": TIER_4,

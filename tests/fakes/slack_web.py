@@ -83,6 +83,8 @@ class StoredFile:
     title: str | None = None
     user: str = ""
     alt_txt: str | None = None  # given to files.getUploadURLExternal
+    external: bool = False  # an external file (Google Drive...): is_external, its own URL
+    url: str | None = None  # where url_private(_download) points, when not the fake itself
     shares: list[tuple[str, str, str | None]] = field(default_factory=list)  # channel, ts, thread
 
 
@@ -103,6 +105,7 @@ class Workspace:
         self.files: dict[str, StoredFile] = {}
         self.uploads: list[Upload] = []
         self.views: dict[str, dict[str, Any]] = {}
+        self.usergroups: dict[str, list[str]] = {}  # S... -> user ids
         self.membership = Membership()
         self._ts = itertools.count(1_700_000_000_000_100, 100)  # microseconds, strictly rising
         self._ids = itertools.count(1)
@@ -122,10 +125,19 @@ class Workspace:
         return _METHODS[method](self, params)
 
     def add_shared_file(
-        self, name: str, content: bytes, channel: str, *, user: str, title: str
+        self,
+        name: str,
+        content: bytes,
+        channel: str,
+        *,
+        user: str,
+        title: str,
+        external: bool = False,
+        url: str | None = None,
     ) -> str:
         """A file a person shared in `channel` (a message with the file); its id."""
         file = StoredFile(self.new_id("F"), name, content, len(content), title or name, user)
+        file.external, file.url = external, url
         self.files[file.id] = file
         msg = self.add_message(channel, user=user, text="", thread_ts=None)
         msg.files.append(file.id)
@@ -162,8 +174,9 @@ class Workspace:
             if thread_ts:
                 entry["thread_ts"] = thread_ts
             shares.setdefault(channel, []).append(entry)
-        private = f"{self.base}/files-pri/{self.team_id}-{file.id}/download/{file.name}"
+        private = file.url or f"{self.base}/files-pri/{self.team_id}-{file.id}/download/{file.name}"
         return {
+            "is_external": file.external,
             "id": file.id,
             "name": file.name,
             "title": file.title or file.name,
@@ -382,6 +395,16 @@ def _views_publish(ws: Workspace, p: Params) -> dict[str, Any]:
     return {"ok": True, "view": copy.deepcopy(stored)}
 
 
+@_method("usergroups.users.list")
+def _usergroups_users_list(ws: Workspace, p: Params) -> dict[str, Any]:
+    """The members of a user group, as Slack lists them (a disabled group answers
+    no_such_subteam unless include_disabled is set; we keep no disabled ones)."""
+    group = _required(p, "usergroup", "no_such_subteam")
+    if group not in ws.usergroups:
+        raise ApiError("no_such_subteam")
+    return {"ok": True, "users": list(ws.usergroups[group])}
+
+
 @_method("users.info")
 def _users_info(ws: Workspace, p: Params) -> dict[str, Any]:
     user = _required(p, "user", "user_not_found")
@@ -491,10 +514,13 @@ def _files_info(ws: Workspace, p: Params) -> dict[str, Any]:
 def _files_list(ws: Workspace, p: Params) -> dict[str, Any]:
     """Files shared in a channel, newest first, as Slack pages them (count, page)."""
     channel = str(p.get("channel") or "")
+    user = str(p.get("user") or "")
     shared = [
         f
         for f in ws.files.values()
-        if f.content is not None and (not channel or any(c == channel for c, _, _ in f.shares))
+        if f.content is not None
+        and (not channel or any(c == channel for c, _, _ in f.shares))
+        and (not user or f.user == user)
     ]
     shared.reverse()
     count = int(p.get("count") or 100)

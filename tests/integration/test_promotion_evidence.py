@@ -1,0 +1,99 @@
+"""Promotion on evidence (issue 11, item 4), on SQLite and PostgreSQL: a proposal needs a
+finished, complete run of the candidate on the suite's current data (paired with the
+production model when there is one), and the deciding approval re-checks it in the same
+transaction that would move the alias."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from commands.promote.evidence import evidence_run, missing_evidence
+from storage import aliases as alias_store
+from storage import proposals as store
+from storage.db import Database
+from storage.tables import Proposal
+from tests.integration.test_run_queries import run
+
+
+def missing(db: Database, candidate: str, current: str | None, version: str = "v2") -> str | None:
+    return db.call(
+        missing_evidence, suite="s", data_version=version, candidate=candidate, current=current
+    )
+
+
+def test_only_a_finished_complete_run_on_the_current_data_is_evidence(
+    database: Database,
+) -> None:
+    run(database, ["cand"], sample_limit=3)
+    run(database, ["cand"], data_version="v1")
+    run(database, ["cand"], status="cancelled")
+    run(database, ["cand"], status="running")
+    run(database, ["cand"], suite="other")
+    reason = missing(database, "cand", None)
+    assert reason is not None and "`/eval run s cand` (no `limit=`)" in reason
+    assert missing(database, "gpt-9-ultra", None) is not None
+    full = run(database, ["cand"])
+    assert missing(database, "cand", None) is None
+    found = database.call(
+        evidence_run, suite="s", data_version="v2", candidate="cand", current=None
+    )
+    assert found is not None and found.id == full
+
+
+def test_with_a_production_model_the_run_must_pair_them(database: Database) -> None:
+    run(database, ["cand"])
+    run(database, ["prod"])
+    reason = missing(database, "cand", "prod")
+    assert reason is not None and "`/eval run s prod cand`" in reason
+    run(database, ["prod", "cand", "other"])
+    assert missing(database, "cand", "prod") is None
+
+
+def _proposal(db: Database, candidate: str) -> int:
+    p = db.call(
+        store.create_proposal,
+        suite="s",
+        candidate=candidate,
+        current=None,
+        proposer="U1",
+        approvals_needed=1,
+        lifetime=timedelta(days=1),
+        evidence={},
+    )
+    assert p.id is not None
+    return p.id
+
+
+def test_the_deciding_vote_rechecks_and_a_void_proposal_moves_nothing(
+    database: Database,
+) -> None:
+    run(database, ["cand"])
+    version = {"now": "v2"}
+
+    def gate(session: Session, proposal: Proposal) -> str | None:
+        return missing_evidence(
+            session,
+            suite=proposal.suite,
+            data_version=version["now"],
+            candidate=proposal.candidate,
+            current=None,
+        )
+
+    held = _proposal(database, "cand")
+    version["now"] = "v3"  # the suite's data changed after the proposal
+    outcome = database.call(
+        store.vote, proposal_id=held, user_id="U2", kind="approve", added=True, gate=gate
+    )
+    assert outcome.result == "void" and outcome.proposal.status == "void"
+    assert "no finished, complete run" in outcome.proposal.evidence["void_reason"]
+    assert database.call(alias_store.all_aliases) == {}
+
+    version["now"] = "v2"
+    fine = _proposal(database, "cand")
+    outcome = database.call(
+        store.vote, proposal_id=fine, user_id="U2", kind="approve", added=True, gate=gate
+    )
+    assert outcome.result == "approved"
+    assert database.call(alias_store.all_aliases) == {"s": {"production": "cand"}}

@@ -397,7 +397,7 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
             f"({job.status}); nothing new was started. `/finetune status f{job.id}`."
         )
         return job
-    posted = await services.chat.post(inv.channel_id, job_text(job))
+    posted = await services.chat.post(inv.channel_id, job_text(job, services.presenter.line))
     job = await jobs._update(services, job.id or 0, message_ts=posted.ts)
     if job.duplicates:
         await services.chat.post(
@@ -508,7 +508,7 @@ def status(services: Services, inv: Invocation, parsed: Parsed) -> str | Started
             return
         if job.provider_job_id and job.status not in store.TERMINAL:
             job = await jobs.poll(services, job_id) or job
-        await inv.respond(job_text(job))
+        await inv.respond(job_text(job, services.presenter.line))
 
     return Started(f"Looking up `f{job_id}`…", work, "finetune-status")
 

@@ -69,7 +69,9 @@ async def show(services: Ports, job: FineTuneJob, extra: str = "") -> None:
     if not (job.channel and job.message_ts):
         return
     try:
-        await services.chat.update(Posted(job.channel, job.message_ts), job_text(job) + extra)
+        await services.chat.update(
+            Posted(job.channel, job.message_ts), job_text(job, services.presenter.line) + extra
+        )
     except ChatError as exc:
         log.warning("job message update failed: %s", exc.code)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from commands.formats import money, progress_bar
+from commands.reports import Code, Title
 from storage.tables import FineTuneJob
 
 STATUS_WORDS = {
@@ -42,8 +44,12 @@ def _metrics(job: FineTuneJob) -> list[str]:
     return out
 
 
-def job_text(job: FineTuneJob) -> str:
-    """Status, step/total, latest losses, time left, and what the job is."""
+def job_text(job: FineTuneJob, line: Callable[[Title], str]) -> str:
+    """Status, step/total, latest losses, time left, and what the job is.
+
+    `line` is the presenter's (Presenter.line): names, the provider's ids and its error
+    text are third-party, passed as Code so they are escaped and never live mrkdwn.
+    """
     estimate = (
         money(job.estimated_cost_usd)
         if job.estimated_cost_usd is not None
@@ -51,11 +57,16 @@ def job_text(job: FineTuneJob) -> str:
     )
     if job.estimated_cost_usd is not None and job.cost_note:
         estimate += f" ({job.cost_note})"  # what the price stands for: Ray's GPU-hours
+    by = f" · started by <@{job.user_id}>" if job.user_id else ""
     lines = [
-        f"*Fine-tune f{job.id}* · {job.method.upper()} `{job.suite}` on `{job.base_model}`"
-        + (f" · started by <@{job.user_id}>" if job.user_id else ""),
-        f"data: {job.data_source or 'suite'} · {job.examples} examples, "
-        f"≈{job.estimated_tokens:,} tokens · estimate {estimate}",
+        line(
+            (f"*Fine-tune f{job.id}* · {job.method.upper()} ", Code(job.suite), " on ")
+            + (Code(job.base_model), by)
+        ),
+        line(
+            ("data: ", Code(job.data_source or "suite"), f" · {job.examples} examples, ")
+            + (f"≈{job.estimated_tokens:,} tokens · estimate {estimate}",)
+        ),
         f"status: {STATUS_WORDS.get(job.status, job.status)}",
     ]
     step, total = job.step, job.total_steps
@@ -73,10 +84,10 @@ def job_text(job: FineTuneJob) -> str:
             + _eta(job.eta_s)
         )
     if job.provider_job_id:
-        backend = "provider" if job.backend == "openai" else f"`{job.backend}`"
-        lines.append(f"{backend} job `{job.provider_job_id}`")
+        backend: Title = ("provider",) if job.backend == "openai" else (Code(job.backend),)
+        lines.append(line((*backend, " job ", Code(job.provider_job_id))))
     if job.fine_tuned_model:
-        lines.append(f"model: `{job.fine_tuned_model}`")
+        lines.append(line(("model: ", Code(job.fine_tuned_model))))
     if job.error and job.status in ("failed", "refused"):
-        lines.append(f"reason: {job.error}")
+        lines.append(line(("reason: ", Code(job.error))))
     return "\n".join(lines)

@@ -11,23 +11,18 @@ released since the last look is found), and only a name still missing is refused
 A provider that cannot list its models (no /models endpoint, a network fault) does not
 block runs: its names are taken as typed and the run reports what the provider says.
 
-A name must also have a strict shape before it goes anywhere (check_model_name): letters
-and digits first, then letters, digits and `. _ : / @ -` (so `provider:model` and
-`ft:gpt-4.1-mini:org::id` pass), at most 128 characters. That keeps a backtick, `<!here>`
-or a newline out of messages, aliases and provider requests at once.
+The shape a name must have before it goes anywhere is commands.model_shapes.
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from commands.ports import ModelInfo, Models, ProviderError
-from commands.registry import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -175,47 +170,3 @@ def _shown(typed: str) -> str:
     text = typed if len(typed) <= 60 else typed[:59] + "…"
     text = text.replace("`", "\u02cb").replace("&", "&amp;").replace("<", "&lt;")
     return "`" + text.replace(">", "&gt;") + "`"
-
-
-# The shape of a name, and of a watch's glob (which must also name something).
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$")
-# A glob is a model name with wildcards; it must also name something: at least
-# MIN_GLOB_LITERALS characters that are not wildcards, so `*`, `a*`, `*-*` or `?*` do
-# not match (nearly) every release.
-MODEL_GLOB = re.compile(r"^[A-Za-z0-9*?\[][A-Za-z0-9._:/@*?\[\]-]{0,99}$")
-MIN_GLOB_LITERALS = 2
-
-
-def _harmless(text: str) -> str:
-    """The refused text, made harmless to echo: only characters of the allowed set."""
-    safe = re.sub(r"[^A-Za-z0-9._:/@*?\[\] -]", "?", text)
-    return safe if len(safe) <= 40 else safe[:39] + "…"
-
-
-def check_model_name(name: str, *, what: str = "model") -> str:
-    """`name` when it is a valid model name; otherwise UsageError saying the rule."""
-    if not MODEL_NAME.match(name):
-        raise UsageError(
-            f"`{_harmless(name)}` is not a {what} name: use letters, digits and `. _ : / @ -` "
-            "(starting with a letter or digit, at most 128 characters), like `gpt-4.1-mini` "
-            "or `provider:model`."
-        )
-    return name
-
-
-def check_model_glob(glob: str) -> str:
-    """`glob` when it is a model glob that names something; otherwise UsageError."""
-    if not MODEL_GLOB.match(glob):
-        raise UsageError(
-            f"`{_harmless(glob)}` is not a model glob (letters, digits, `. _ : / @ -` "
-            "and the wildcards `* ? [ ]`)."
-        )
-    # A character set (`[34]`) counts as one literal character.
-    outside_sets = re.sub(r"\[[^\]]*\]", "0", glob)
-    literals = sum(ch not in "*?" for ch in outside_sets)
-    if literals < MIN_GLOB_LITERALS:
-        raise UsageError(
-            f"`{_harmless(glob)}` would match nearly every model: name at least "
-            f"{MIN_GLOB_LITERALS} characters of it, like `gpt-5*` or `*-mini`."
-        )
-    return glob

@@ -12,7 +12,8 @@ from commands.eval import announce
 from commands.eval.render import clip, pct, run_header
 from commands.grammar import Parsed, int_option
 from commands.headline import compare_step, lead_of, verdict_line
-from commands.model_names import check_model_name, resolve, resolve_cached, split_names
+from commands.model_names import resolve, resolve_cached, split_names
+from commands.model_shapes import check_model_name
 from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import ChatError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg

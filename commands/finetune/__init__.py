@@ -24,7 +24,7 @@ from commands.finetune.render import job_text
 from commands.finetune.validation import DataError, Method
 from commands.formats import clip, money
 from commands.grammar import Parsed, bool_option, float_option, int_option
-from commands.model_names import check_model_name
+from commands.model_shapes import check_model_name
 from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import BackendUnavailable, ChatError, EstimatesCost, Posted, ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg

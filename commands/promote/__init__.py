@@ -16,7 +16,7 @@ from typing import Any
 from commands.approvals import APPROVE, REJECT, approvers_for, judge_reaction
 from commands.formats import clip
 from commands.grammar import Parsed
-from commands.model_names import check_model_name
+from commands.model_shapes import check_model_name
 from commands.ports import ChatError, Posted
 from commands.promote.evidence import gather_evidence, missing_evidence
 from commands.promote.message import decision_text, proposal_text

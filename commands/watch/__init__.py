@@ -8,7 +8,7 @@ from typing import Any
 from commands import schedule as jobs
 from commands.formats import clip
 from commands.grammar import Parsed, duration_option, format_duration, list_option
-from commands.model_names import check_model_glob
+from commands.model_shapes import check_model_glob
 from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from commands.model_names import MODEL_NAME
+from commands.model_shapes import MODEL_NAME
 from commands.origins import Drift, Release, stored
 from commands.ports import ChatError, ModelInfo
 from commands.releases import PastRun, choose_baseline, new_releases, reusable_run

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commands.model_names import check_model_glob, check_model_name
+from commands.model_shapes import check_model_glob, check_model_name
 from commands.registry import UsageError
 
 

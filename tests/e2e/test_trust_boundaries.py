@@ -68,7 +68,7 @@ def test_samples_stay_in_their_channel_and_names_are_checked(
         bot.slash(slack, "compare r1 r2", channel="CPUB", user=OUTSIDER)
         head = slack.wait_for(
             lambda: next(
-                (m for m in slack.messages("CPUB") if "Comparison r1 vs r2" in m.text), None
+                (m for m in slack.messages("CPUB") if "r1 vs r2" in m.text), None
             )
         )
         bot.wait_idle()
@@ -107,8 +107,9 @@ def test_who_may_start_and_stop_and_a_burst_is_queued(
 
         openai.latency = 0.05
         started = time.monotonic()
-        for _ in range(15):
-            bot.slash(slack, "run parity m-good m-bad", user=MEMBER)  # in the group
+        for i in range(15):
+            # Each a different limit: an identical run in flight is pointed at, not started.
+            bot.slash(slack, f"run parity m-good m-bad limit={20 - i}", user=MEMBER)
         assert time.monotonic() - started < 15
         _, _, _, url = bot.slash(slack, "cancel r15", user=OUTSIDER)
         assert "Only <@U0GRP1>, who started it" in reply(slack, url)

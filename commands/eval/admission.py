@@ -11,13 +11,13 @@ burst in this process are counted one after another.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from commands.budget import day_so_far
 from commands.eval.estimate import estimate
 from commands.services import Ports
+from commands.waiting import wait_event
 from storage import admission as store
 from storage import runs as run_store
 from storage.admission import QueuePlace
@@ -88,5 +88,4 @@ class Gate:
                 shown = state.place
                 log.info("r%s queued: position %s", run_id, shown.position)
                 await on_queued(shown)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(cancel.wait(), self.poll_s)
+            await wait_event(cancel, self.poll_s)

@@ -11,7 +11,6 @@ results end, without requesting a stored sample again, and updates the same mess
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -34,6 +33,7 @@ from commands.suites.suite import Suite
 from commands.suites.templates import TemplateError, render
 from commands.suites.tools import shown_output, tool_params
 from commands.throttle import ResilientModels
+from commands.waiting import wait_event
 from storage import runs as store
 from storage.admission import QueuePlace
 from storage.tables import EvalRun, utcnow
@@ -570,8 +570,7 @@ class RunEngine:
         refresh: asyncio.Task[None] | None = None
         try:
             while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(live.flush_now.wait(), self.flush_every_s)
+                await wait_event(live.flush_now, self.flush_every_s)
                 live.flush_now.clear()
                 try:
                     await self._flush(live)

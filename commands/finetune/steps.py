@@ -37,6 +37,8 @@ _FIXED: tuple[tuple[str, Callable[[str], Step | None]], ...] = (
         lambda _m: Step(":inbox_tray:", "Data accepted: waiting in the provider's queue"),
     ),
     ("job started", lambda _m: Step(":gear:", "Training started")),
+    # The ray backend's entrypoint says what it trains: "training started: SFT, lora, …".
+    ("training started", lambda m: Step(":gear:", "Training started", m.split(":", 1)[-1])),
     ("successfully completed", lambda _m: Step(":checkered_flag:", "Training finished")),
     ("cancelled", lambda _m: Step(":no_entry_sign:", "Cancelled")),
     ("created fine-tuning job", lambda _m: None),  # our own message already says so

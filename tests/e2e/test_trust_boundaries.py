@@ -67,9 +67,7 @@ def test_samples_stay_in_their_channel_and_names_are_checked(
 
         bot.slash(slack, "compare r1 r2", channel="CPUB", user=OUTSIDER)
         head = slack.wait_for(
-            lambda: next(
-                (m for m in slack.messages("CPUB") if "r1 vs r2" in m.text), None
-            )
+            lambda: next((m for m in slack.messages("CPUB") if "r1 vs r2" in m.text), None)
         )
         bot.wait_idle()
         thread = slack.thread("CPUB", head.ts)

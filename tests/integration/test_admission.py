@@ -102,12 +102,6 @@ async def until(check: object, timeout: float = 30) -> None:
         await asyncio.sleep(0.02)
 
 
-@pytest.mark.xfail(
-    reason="since merging main's robust engine (21:52) the two admitted runs stay running in "
-    "this in-process fixture; the real bot finishes the same burst (tests/e2e/"
-    "test_trust_boundaries.py): to investigate, see the sec2 report",
-    strict=False,
-)
 @pytest.mark.parametrize("built", [{"EVALBOT_MAX_ACTIVE_RUNS": "2"}], indirect=True)
 async def test_runs_beyond_the_limit_wait_queued_and_say_behind_what(
     built: Services, fakes: tuple[FakeSlack, FakeOpenAI]

@@ -138,7 +138,7 @@ def test_sft_on_ray_is_served_and_evaluated_against_its_base_across_a_restart(
             ),
             timeout=60,
         )
-        assert any("training started" in t for t in thread)
+        assert any("Training started" in t for t in thread)
         assert any("Evaluating `local:" in t and "r1" in t for t in thread)
         assert "succeeded" in slack.message("C1", msg.ts).text
         uploads = [u.filename for u in slack.uploads if u.thread_ts == msg.ts]

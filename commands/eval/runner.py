@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -224,7 +224,9 @@ class RunEngine:
         if run_id in self._cancelled:
             live.cancel.set()
         try:
-            await self._ensure_message(live)
+            # The message says "queued" while it waits; a cancel while Slack holds the
+            # first post back (429) stops at once (the gate then sees the cancel).
+            await self._until_cancelled(live, self._ensure_message(live))
             held = await self.gate.admit(
                 run, cancel=live.cancel, on_queued=lambda place: self._queued(live, place)
             )
@@ -336,6 +338,20 @@ class RunEngine:
         await self.services.db.run(
             store.set_message, run_id=run.id or 0, channel=posted.channel, ts=posted.ts
         )
+
+    async def _until_cancelled(self, live: Live, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` unless the run is cancelled first (then `work` is stopped)."""
+        task = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(live.cancel.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pending in (task, stop):
+                pending.cancel()
+            await asyncio.gather(task, stop, return_exceptions=True)
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            raise failure
 
     async def _work(self, live: Live, pending: list[tuple[str, int]]) -> None:
         """Post the run's message and grade `pending`, until done or cancelled.

@@ -131,7 +131,9 @@ async def test_runs_beyond_the_limit_wait_queued_and_say_behind_what(
         names = ahead.group(1).split(", ") if ahead else []
         assert all(int(n[1:]) < run for n in names), text
     assert any(re.search(r"behind [1-9]\d* queued run", t) for t in queued)
-    assert any(f"*Eval r{ids[-1]}*" in t for t in queued)
+    # The queued notices share the app's chat.update budget with progress (bot/slack_budget):
+    # some may be dropped, but runs beyond the limit said they were queued.
+    assert any(f"*Eval r{i}*" in t for t in queued for i in ids[2:])
     assert all("at most 2 runs at once (EVALBOT_MAX_ACTIVE_RUNS)" in t for t in queued)
 
 

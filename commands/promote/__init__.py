@@ -122,7 +122,13 @@ async def propose(
         )
         if missing is not None:
             raise NoEvidence(f"{missing} Nothing was proposed.")
-        evidence = gather_evidence(session=session, suite=suite, candidate=model, current=current)
+        evidence = gather_evidence(
+            session=session,
+            suite=suite,
+            data_version=spec.data_version,
+            candidate=model,
+            current=current,
+        )
         return store.create_proposal(
             session=session,
             suite=suite,

@@ -130,6 +130,27 @@ def test_a_release_between_polls_runs_the_suite_once_against_production(
         bot.wait_idle()
         assert bot.get("/api/runs/r2")[0] == 404
         assert sum("Release alert" in m.text for m in slack.messages("C1")) == 1
+
+        # The next release reuses production's complete run r1 (only the new model runs),
+        # and that pairing is evidence enough for the proposal its verdict announces.
+        openai.add_model("m-newer")
+        teach_new(openai, "m-newer")
+        bot.slash(slack, "check", command="/watch")
+        assert sorted(wait_status(bot, "r2", {"finished"})["models"]) == ["m-newer"]
+        second = post_with(slack, "new model `m-newer`")
+        lead = slack.wait_for(
+            lambda: (
+                "→ proposal p2" in slack.message("C1", second.ts).text
+                and slack.message("C1", second.ts).text.splitlines()[0]
+            )
+        )
+        assert "`m-newer` 100.0% vs production `m-bad` 0.0%" in lead
+        proposal = slack.wait_for(
+            lambda: next(
+                (m for m in slack.thread("C1", second.ts) if "*Proposal p2*" in m.text), None
+            )
+        )
+        assert "paired on 20 samples of r2 and r1" in proposal.text
     finally:
         bot.stop()
 

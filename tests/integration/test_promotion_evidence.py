@@ -9,11 +9,17 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from commands.promote.evidence import evidence_run, missing_evidence
+from commands.promote.evidence import (
+    evidence_run,
+    evidence_runs,
+    gather_evidence,
+    missing_evidence,
+)
 from storage import aliases as alias_store
 from storage import proposals as store
+from storage import runs as run_store
 from storage.db import Database
-from storage.tables import Proposal
+from storage.tables import Proposal, SampleResult
 from tests.integration.test_run_queries import run
 
 
@@ -42,13 +48,47 @@ def test_only_a_finished_complete_run_on_the_current_data_is_evidence(
     assert found is not None and found.id == full
 
 
-def test_with_a_production_model_the_run_must_pair_them(database: Database) -> None:
-    run(database, ["cand"])
-    run(database, ["prod"])
+def test_with_a_production_model_the_candidate_is_paired_with_it(database: Database) -> None:
+    """Paired with production item by item: in one run that ran both, else the candidate's
+    complete run against production's complete run on the same data (a release alert's
+    comparison), never against production on older data."""
+    cand = run(database, ["cand"])
+    run(database, ["prod"], data_version="v1")
+    run(database, ["prod"], sample_limit=5)
     reason = missing(database, "cand", "prod")
     assert reason is not None and "`/eval run s prod cand`" in reason
-    run(database, ["prod", "cand", "other"])
+    prod = run(database, ["prod"])
     assert missing(database, "cand", "prod") is None
+    # Items 0-5 in both runs; prod fails 0-3, cand passes all but 5: 4 improved, 1 regressed.
+    results = [
+        SampleResult(
+            run_id=prod, model="prod", item_index=i, status="failed" if i < 4 else "passed"
+        )
+        for i in range(6)
+    ] + [
+        SampleResult(
+            run_id=cand, model="cand", item_index=i, status="failed" if i == 5 else "passed"
+        )
+        for i in range(6)
+    ]
+    database.call(run_store.save_results, results=results)
+    found = database.call(
+        evidence_runs, suite="s", data_version="v2", candidate="cand", current="prod"
+    )
+    assert found is not None and (found.candidate.id, found.current.id) == (cand, prod)
+    evidence = database.call(
+        gather_evidence, suite="s", data_version="v2", candidate="cand", current="prod"
+    )
+    assert evidence["runs"] == [f"r{cand}", f"r{prod}"]
+    paired = evidence["paired"]
+    assert paired["run"] == f"r{cand} and r{prod}"
+    assert (paired["paired"], paired["improved"], paired["regressed"]) == (6, 4, 1)
+    assert round(paired["diff_pp"], 1) == 50.0
+    both = run(database, ["prod", "cand", "other"])
+    found = database.call(
+        evidence_runs, suite="s", data_version="v2", candidate="cand", current="prod"
+    )
+    assert found is not None and found.candidate.id == found.current.id == both
 
 
 def _proposal(db: Database, candidate: str) -> int:

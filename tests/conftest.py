@@ -93,3 +93,23 @@ def _scrub_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("SLACK_", "OPENAI_", "EVALBOT_")) or name in ("DATABASE_URL", "PORT"):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order and group the tests for `make test`'s parallel workers (pytest-xdist,
+    `--dist loadgroup`): each module is one group, so its module-scoped fixtures (a bot, a
+    server) are built once on one worker; the training tier is one group, so one Ray head
+    and one model server serve all of it, and it goes first because it is the longest
+    stretch. The slow process-starting e2e modules follow and the quick tiers fill in."""
+
+    def rank(item: pytest.Item) -> int:
+        parts = Path(str(item.path)).parts
+        tier = parts[parts.index("tests") + 1] if "tests" in parts else ""
+        return {"training": 0, "e2e": 1}.get(tier, 2)
+
+    for item in items:
+        parts = Path(str(item.path)).parts
+        group = "training" if "training" in parts else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=rank)  # stable: the order within each tier is kept

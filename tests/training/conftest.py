@@ -4,6 +4,7 @@ of imports on these 2 cores, so the tiny model and the servers are built once.""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +22,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def _require_training_stack() -> None:
-    try:
-        import torch  # noqa: F401
-        import trl  # noqa: F401
-    except ImportError:
+    # Found, not imported: importing torch and trl costs every test worker seconds at
+    # collection; the tests that use them import them.
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("trl") is None:
         message = "the train extra is not installed (make test installs it)"
         if os.environ.get("CI"):
             pytest.fail(message)

@@ -28,7 +28,7 @@ from commands.model_shapes import check_model_name
 from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import BackendUnavailable, ChatError, EstimatesCost, Posted, ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
-from commands.reports import Code
+from commands.reports import Code, Title
 from commands.scope import elsewhere_note, samples_visible
 from commands.services import Ports, Services
 from commands.suites.graders.openai_schema import RftGraderRefused, suite_rft_grader
@@ -224,28 +224,38 @@ async def build_set(services: Services, inv: Invocation, request: Request) -> so
             return await asyncio.to_thread(sources.rft_from_suite, suite)
         return await asyncio.to_thread(sources.from_suite_files, request.method, suite)
     except DataError as exc:
-        raise UserFacingError(
-            f"The training data has problems; nothing was uploaded.\n{exc}"
-        ) from exc
+        # The issues quote the file (its name, keys and values): worded by the presenter,
+        # so `<!channel>` or a backtick in a line is shown as written, never live.
+        lines = exc.lines()
+        if len(exc.issues) == 1:  # a longer list opens with its own count and these words
+            lines.insert(0, ("The training data has a problem; nothing was uploaded.",))
+        raise UserFacingError("\n".join(services.presenter.line(t) for t in lines)) from exc
 
 
 def _file_refusal(exc: ChatError, data: str, services: Services) -> str:
-    """What to tell the asker when `data=<file>` cannot be taken (nothing was started)."""
-    shown = clip(data, 60)
+    """What to tell the asker when `data=<file>` cannot be taken (nothing was started).
+
+    The name is what they typed and the reason may quote Slack's file object: both go
+    through the presenter as code."""
+    shown = Code(clip(data, 60))
+    line = services.presenter.line
     if exc.code == "file_too_large":
         limit = services.policy.finetune_max_bytes // (1024 * 1024)
-        return f"`{shown}` is over {limit} MB."
+        return line((shown, f" is over {limit} MB."))
     if exc.code == "file_not_hosted":
-        return (
-            f"`{shown}` is not a file hosted by Slack ({exc}): upload the JSONL file itself "
-            "into the channel, then run the command again."
+        return line(
+            (shown, " is not a file hosted by Slack (", Code(str(exc)), "): upload the JSONL ")
+            + ("file itself into the channel, then run the command again.",)
         )
     if exc.code == "download_failed":
-        return f"`{shown}` could not be downloaded from Slack ({exc}): try again in a minute."
-    return (
-        f"You have not shared a file `{shown}` in this channel: training data is taken only "
-        "from a file you shared here. Drag it into the channel (or give its id, like "
-        "`data=F0123ABCD`), then run the command again."
+        return line(
+            (shown, " could not be downloaded from Slack (", Code(str(exc)), "): try again ")
+            + ("in a minute.",)
+        )
+    return line(
+        ("You have not shared a file ", shown, " in this channel: training data is taken only ")
+        + ("from a file you shared here. Drag it into the channel (or give its id, like ",)
+        + ("`data=F0123ABCD`), then run the command again.",)
     )
 
 
@@ -254,7 +264,9 @@ async def _run_results(
 ) -> list[Any]:
     run_id = parse_id("run", text)
     if run_id is None:
-        raise UserFacingError(f"`{clip(text, 30)}` is not a run id (like `r12`).")
+        raise UserFacingError(
+            services.presenter.line((Code(clip(text, 30)), " is not a run id (like `r12`)."))
+        )
     run = await services.db.run(run_store.get_run, run_id=run_id)
     if run is None or run.suite != suite:
         raise UserFacingError(f"There is no run `r{run_id}` of `{suite}`.")
@@ -484,9 +496,13 @@ def list_jobs(services: Services, inv: Invocation, parsed: Parsed) -> str | Star
             return
         lines = ["*Fine-tuning jobs*"]
         for j in found:
+            # The fine-tuned model's name is the provider's text: code, through the presenter.
+            made: Title = (" → ", Code(j.fine_tuned_model)) if j.fine_tuned_model else ()
             lines.append(
-                f"• `f{j.id}` {j.method.upper()} `{j.suite}` on `{j.base_model}` — "
-                f"{j.status}" + (f" → `{j.fine_tuned_model}`" if j.fine_tuned_model else "")
+                services.presenter.line(
+                    (f"• `f{j.id}` {j.method.upper()} ", Code(j.suite), " on ")
+                    + (Code(j.base_model), f" — {j.status}", *made)
+                )
             )
         await inv.respond("\n".join(lines))
 

@@ -341,8 +341,17 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
         if isinstance(ft, EstimatesCost)
         else None
     )
+    # RFT through a provider's API is billed by the hour: its estimate is an assumption
+    # (estimates.rft_hours), counted against EVALBOT_DAILY_USD like any other estimate.
+    rft_hours = (
+        estimates.rft_hours(len(tset.train), epochs)
+        if request.method == "rft" and own is None
+        else None
+    )
     if own is not None:
         cost = own.usd
+    elif rft_hours is not None:
+        cost = estimates.rft_cost_usd(services.prices, request.base, rft_hours)
     else:
         cost = estimates.training_cost_usd(
             services.prices, request.method, request.base, tset.tokens, epochs
@@ -368,9 +377,9 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
         if budget is not None:
             refusal = budget.refusal("this fine-tune", "wait until 00:00 UTC")
             raise UserFacingError(f"Not started: {refusal}.")
-    # RFT is billed per training hour, which cannot be estimated up front: it always waits
+    # RFT is billed per training hour, which can only be guessed up front: it always waits
     # for an approver, like any job whose estimate is over the limit.
-    over = needs_gate(cost, services.policy.finetune_approval_usd)
+    over = rft_hours is not None or needs_gate(cost, services.policy.finetune_approval_usd)
     job, new = await services.db.run(
         store.record_request,
         request_key=key,
@@ -392,9 +401,9 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
         cost_note=(
             own.note
             if own is not None
+            else estimates.rft_cost_note(services.prices, request.base, rft_hours)
+            if request.method == "rft"
             else None
-            if cost is not None
-            else estimates.rft_cost_note(services.prices, request.base)
         ),
         status="awaiting_approval" if over else "pending",
         estimated_cost_usd=cost,

@@ -56,12 +56,14 @@ def fakes() -> Iterator[tuple[FakeSlack, FakeOpenAI]]:
         yield slack, openai
 
 
-async def _services(
+async def finetune_services(
     fakes: tuple[FakeSlack, FakeOpenAI],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    presenter: Presenter | None,
+    presenter: Presenter | None = None,
+    **env: str,
 ) -> AsyncIterator[Services]:
+    """The real services (bot.wiring) over the fakes, with the example suite."""
     slack, openai = fakes
     suites = tmp_path / "suites"
     if not suites.exists():
@@ -72,6 +74,7 @@ async def _services(
         "OPENAI_API_KEY": openai.api_key,
         "OPENAI_BASE_URL": openai.base_url,
         "EVALBOT_SUITES_DIR": str(suites),
+        **env,
     }.items():
         monkeypatch.setenv(name, value)
     settings = load_settings(require_slack=False, env_file=None)
@@ -89,7 +92,7 @@ async def _services(
 async def slack_services(
     fakes: tuple[FakeSlack, FakeOpenAI], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Services]:
-    async for built in _services(fakes, tmp_path, monkeypatch, None):
+    async for built in finetune_services(fakes, tmp_path, monkeypatch):
         yield built
 
 
@@ -97,22 +100,26 @@ async def slack_services(
 async def terminal_services(
     fakes: tuple[FakeSlack, FakeOpenAI], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Services]:
-    async for built in _services(fakes, tmp_path, monkeypatch, StyledPresenter(PLAIN)):
+    async for built in finetune_services(fakes, tmp_path, monkeypatch, StyledPresenter(PLAIN)):
         yield built
 
 
 async def refusal(services: Services, text: str) -> str:
     """What the asker is told: the handler's work raises, the listener posts str()."""
+    with pytest.raises(UserFacingError) as info:
+        await finetune(services, text)
+    return str(info.value)
+
+
+async def finetune(services: Services, text: str, user: str = "U1") -> None:
+    """`/finetune <text>` typed in C1: the handler's checks, then its background work."""
 
     async def respond(_: str) -> None:
         return None
 
-    inv = Invocation("U1", "C1", "/finetune", text, respond)
-    outcome = FINETUNE.dispatch(services, inv)
+    outcome = FINETUNE.dispatch(services, Invocation(user, "C1", "/finetune", text, respond))
     assert isinstance(outcome, Started), outcome
-    with pytest.raises(UserFacingError) as info:
-        await outcome.work()
-    return str(info.value)
+    await outcome.work()
 
 
 def outside_code(text: str) -> str:

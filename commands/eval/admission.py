@@ -92,21 +92,23 @@ class Gate:
         # What it will cost does not change while it waits: estimated once.
         wanted = await run_estimate(self.services, run) if policy.daily_usd is not None else 0.0
         while True:
-            if cancel.is_set():
-                state = await db.run(
-                    store.admission, run_id=run_id, max_active=policy.max_active_runs
-                )
-                if state.status != "queued":
-                    return None if state.status == "running" else ENDED
-                return CANCELLED
-            async with self._lock:
-                answer = await db.run(
-                    admit_now,
-                    run_id=run_id,
-                    max_active=policy.max_active_runs,
-                    daily_usd=policy.daily_usd,
-                    wanted=wanted,
-                )
+            # A plain read first: a run that must wait (most polls) takes no claim, so
+            # queued runs polling do not hold the write lock SQLite's claim is.
+            answer: Admission | str = await db.run(
+                store.admission, run_id=run_id, max_active=policy.max_active_runs
+            )
+            if isinstance(answer, Admission) and answer.status == "queued":
+                if cancel.is_set():
+                    return CANCELLED
+                if answer.place is None:  # its turn, it seems: decided under the claim
+                    async with self._lock:
+                        answer = await db.run(
+                            admit_now,
+                            run_id=run_id,
+                            max_active=policy.max_active_runs,
+                            daily_usd=policy.daily_usd,
+                            wanted=wanted,
+                        )
             if isinstance(answer, str):
                 return answer
             if answer.status != "queued":

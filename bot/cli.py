@@ -80,16 +80,20 @@ def check_suites(root: Path) -> int:
     from commands.suites.suite import load_suites
 
     if not root.is_dir():
-        _say(f"{root}: not a folder of suites", file=sys.stderr)
+        _say(literal(f"{root}: not a folder of suites"), file=sys.stderr)
         return 1
     suites, errors = load_suites(root)
     for name, suite in sorted(suites.items()):
         _say(
-            f"ok  {name}: {len(suite.items)} samples, grader {suite.grader.get('type')}, "
-            f"data {suite.data_version[:19]}"
+            literal(
+                f"ok  {name}: {len(suite.items)} samples, grader {suite.grader.get('type')}, "
+                f"data {suite.data_version[:19]}"
+            )
         )
+    # An error quotes the suite's files (keys, values, grader code): a suite from elsewhere
+    # may carry terminal escape sequences in them.
     for err in errors:
-        _say(f"error  {err}", file=sys.stderr)
+        _say(literal(f"error  {err}"), file=sys.stderr)
     return 1 if errors or not suites else 0
 
 
@@ -168,6 +172,11 @@ class TerminalChat:
         raise ChatError("file_not_found", "files come from Slack channels")
 
 
+def below_floor(floor: float, models: list[str]) -> str:
+    """Which models ended below --min-pass-rate; their names as typed, printed literally."""
+    return f"below --min-pass-rate {floor:.0%}: " + ", ".join(literal(m) for m in models)
+
+
 def _unknown_suite(name: str, names: list[str]) -> str:
     close = difflib.get_close_matches(name, names, n=1)
     hint = f" Did you mean {close[0]}?" if close else ""
@@ -227,10 +236,7 @@ async def terminal_eval(settings: Settings, args: argparse.Namespace) -> int:
                 if (counts.get(m) is None or (counts[m].pass_rate or 0.0) < floor)
             ]
             if low:
-                _say(
-                    f"below --min-pass-rate {floor:.0%}: {', '.join(low)}",
-                    file=sys.stderr,
-                )
+                _say(below_floor(floor, low), file=sys.stderr)
                 return 1
         return 0
     finally:

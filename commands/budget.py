@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlmodel import Session
+
 from commands.services import Ports
 from storage import admission as store
 from storage import runs as run_store
@@ -52,25 +54,31 @@ def midnight_utc(now: datetime | None = None) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-async def _promised(ports: Ports, run: EvalRun) -> float:
-    done = await ports.db.run(store.samples_done, run_id=run.id or 0)
+def _promised(session: Session, run: EvalRun) -> float:
+    done = store.samples_done(session, run_id=run.id or 0)
     total = 0.0
     for model in run.models:
         left = max(0, run.total - done.get(model, 0))
-        each = await ports.db.run(run_store.cost_per_sample, suite=run.suite, model=model)
-        total += left * (each or 0.0)
+        if left:
+            each = run_store.cost_per_sample(session, suite=run.suite, model=model)
+            total += left * (each or 0.0)
     return total
 
 
-async def day_so_far(ports: Ports, limit: float, wanted: float, *, besides: int | None) -> Budget:
-    """The day's budget with `wanted` more; `besides`: a run not to count as promised
-    (the one asking)."""
-    spent = await ports.db.run(store.spent_since, since=midnight_utc())
-    promised = 0.0
-    for other in await ports.db.run(store.running_runs):
-        if other.id != besides:
-            promised += await _promised(ports, other)
+def budget_in(session: Session, *, limit: float, wanted: float, besides: int | None) -> Budget:
+    """The day's budget with `wanted` more, read in the caller's transaction (so the
+    admission of a run can check it and mark the run running in one transaction);
+    `besides`: a run not to count as promised (the one asking)."""
+    spent = store.spent_since(session, since=midnight_utc())
+    promised = sum(
+        _promised(session, other) for other in store.running_runs(session) if other.id != besides
+    )
     return Budget(limit, spent, promised, wanted)
+
+
+async def day_so_far(ports: Ports, limit: float, wanted: float, *, besides: int | None) -> Budget:
+    """The day's budget with `wanted` more (see `budget_in`), in a transaction of its own."""
+    return await ports.db.run(budget_in, limit=limit, wanted=wanted, besides=besides)
 
 
 async def over_budget(ports: Ports, usd: float) -> Budget | None:

@@ -4,10 +4,14 @@ fine-tunes, built fresh each time a user opens it."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
+from commands.formats import clip
 from commands.grammar import format_duration
-from commands.services import Services
+from commands.reports import Code, Title
+from commands.services import Ports
 from storage import aliases as alias_store
 from storage import finetunes as finetune_store
 from storage import proposals as proposal_store
@@ -19,17 +23,25 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}
 
 
-def _code(text: str) -> str:
-    """A name (model, glob) as inline code that cannot break out of itself."""
-    shown = text if len(text) <= 60 else text[:59] + "…"
-    safe = shown.replace("`", "\u02cb").replace("&", "&amp;").replace("<", "&lt;")
-    return "`" + safe.replace(">", "&gt;") + "`"
+Line = Callable[[Title], str]
+
+# What Slack's ids look like: anything else (a terminal run's "terminal" channel and its
+# counter for a ts) is not a Slack message, and no link is built from it.
+_CHANNEL = re.compile(r"^[CDG][A-Z0-9]+$")
+_TS = re.compile(r"^\d+\.\d+$")
+
+
+def _code(line: Line, text: str) -> str:
+    """A name someone else chose (model, glob, provider) as code, in the presenter's words:
+    escaped, on one line, backticks neutralised, at most 60 characters."""
+    return line((Code(clip(text, 60)),))
 
 
 def message_link(channel: str | None, ts: str | None, label: str) -> str:
     """A link to a message, built as Slack builds permalinks (archives/<channel>/p<ts>);
-    slack.com sends a signed-in person on to their workspace."""
-    if not channel or not ts:
+    slack.com sends a signed-in person on to their workspace. Only a Slack channel and
+    timestamp make a link: anything else is the label alone."""
+    if not channel or not ts or not _CHANNEL.match(channel) or not _TS.match(ts):
         return label
     return f"<https://slack.com/archives/{channel}/p{ts.replace('.', '')}|{label}>"
 
@@ -46,7 +58,7 @@ def _rate(t: run_store.ModelTally) -> str:
     )
 
 
-def _last_full_run(session: Any, name: str, version: str, prod: str | None) -> str:
+def _last_full_run(session: Any, line: Line, name: str, version: str, prod: str | None) -> str:
     """The production model's last full run (the model named); without a production
     model, the suite's last full run with each model's result."""
     for run in run_store.complete_runs(
@@ -57,13 +69,18 @@ def _last_full_run(session: Any, name: str, version: str, prod: str | None) -> s
             m for m in ([prod] if prod else run.models[:3]) if m in counts and counts[m].graded
         ]
         if shown:
-            rates = ", ".join(f"{_code(m)} {_rate(counts[m])}" for m in shown)
+            rates = ", ".join(f"{_code(line, m)} {_rate(counts[m])}" for m in shown)
             return f"last full run r{run.id}: {rates}"
     return "no full run yet"
 
 
-async def home_blocks(services: Services) -> list[dict[str, Any]]:
-    """Everything the Home tab shows, read in one transaction on the database thread."""
+async def home_blocks(services: Ports) -> list[dict[str, Any]]:
+    """Everything the Home tab shows, read in one transaction on the database thread.
+
+    Names (models, globs, providers) are third-party text: each goes through the
+    presenter as code (`_code`), the same escaping as every message of the bot.
+    """
+    line = services.presenter.line
 
     def read(session: Any) -> list[dict[str, Any]]:
         aliases = alias_store.all_aliases(session=session)
@@ -82,24 +99,24 @@ async def home_blocks(services: Services) -> list[dict[str, Any]]:
         for name in services.suites.names()[:40]:
             prod = aliases.get(name, {}).get("production")
             version = services.suites.suites[name].data_version
-            last = _last_full_run(session, name, version, prod)
-            head = f"production {_code(prod)}" if prod else "no production model"
+            last = _last_full_run(session, line, name, version, prod)
+            head = f"production {_code(line, prod)}" if prod else "no production model"
             lines = [f"*{name}* — {head} · {last}"]
             for p in proposal_store.open_proposals(session=session, suite=name):
                 link = message_link(p.channel, p.message_ts, f"p{p.id}")
-                current = _code(p.current) if p.current else "no production model"
+                current = _code(line, p.current) if p.current else "no production model"
                 lines.append(
-                    f"• open proposal {link}: {current} → {_code(p.candidate)},"
+                    f"• open proposal {link}: {current} → {_code(line, p.candidate)},"
                     f" {_plural(p.approvals_needed, 'approval')} needed"
                 )
             for w in (w for w in watches if name in w.suites):
                 state = " (paused)" if w.paused else ""
                 lines.append(
-                    f"• watch w{w.id}: {_code(w.glob)} on {_code(w.provider)}"
+                    f"• watch w{w.id}: {_code(line, w.glob)} on {_code(line, w.provider)}"
                     f" every {format_duration(w.every_s)}{state}"
                 )
             for r in (r for r in active if r.suite == name):
-                models = ", ".join(_code(m) for m in r.models)
+                models = ", ".join(_code(line, m) for m in r.models)
                 link = message_link(r.channel, r.message_ts, f"r{r.id}")
                 if r.status == "queued":
                     ahead = [i for i in running_ids if i != r.id]
@@ -110,7 +127,7 @@ async def home_blocks(services: Services) -> list[dict[str, Any]]:
             for j in (j for j in tuning if j.suite == name):
                 link = message_link(j.channel, j.message_ts, f"f{j.id}")
                 lines.append(
-                    f"• fine-tune {link} ({j.method.upper()} on {_code(j.base_model)}):"
+                    f"• fine-tune {link} ({j.method.upper()} on {_code(line, j.base_model)}):"
                     f" {j.status.replace('_', ' ')}"
                 )
             blocks.append(_section("\n".join(lines)))
@@ -119,6 +136,6 @@ async def home_blocks(services: Services) -> list[dict[str, Any]]:
     return await services.db.run(read)
 
 
-async def publish_home(services: Services, user_id: str) -> None:
+async def publish_home(services: Ports, user_id: str) -> None:
     """Render and publish the App Home for `user_id`."""
     await services.chat.publish_home(user_id, await home_blocks(services))

@@ -35,6 +35,7 @@ from commands.steps import Steps
 from commands.verdicts import proposal_candidate
 from storage import aliases as alias_store
 from storage import finetunes as finetune_store
+from storage import proposals as proposal_store
 from storage import runs as run_store
 from storage.tables import EvalRun, FineTuneJob, Proposal
 
@@ -81,7 +82,7 @@ class RunOutcomes:
                     await compare.post_report(
                         ports, comparison, where, ("Comparison r" + str(run.id),), steps
                     )
-                    made = await _propose_step(ports, steps, comparison, where, True)
+                    made = await _propose_step(ports, steps, comparison, where, True, run)
                     kind: Reference = "next best" if best_is_base else "production"
                     verdict = _lead(
                         ports,
@@ -109,15 +110,20 @@ class RunOutcomes:
 
 @dataclass
 class _Made:
-    """What the proposal step did: `known` is False when an earlier attempt took it, so
-    the proposal it made (if any) is not at hand and no verdict line claims otherwise."""
+    """What the proposal step did: `known` is False when it is not done (Slack refused it
+    for now, to be retried with the run), so no verdict line claims what it made."""
 
     known: bool = False
     proposal: Proposal | None = None
 
 
 async def _propose_step(
-    ports: Ports, steps: Steps, c: compare.Comparison, where: Posted, over_production: bool
+    ports: Ports,
+    steps: Steps,
+    c: compare.Comparison,
+    where: Posted,
+    over_production: bool,
+    run: EvalRun,
 ) -> _Made:
     made = _Made()
 
@@ -125,7 +131,14 @@ async def _propose_step(
         made.proposal = await propose_if_better(ports, c, where, over_production=over_production)
         made.known = True
 
-    await steps.run("proposal", step)
+    done = await steps.run("proposal", step)
+    if done and not made.known:
+        # An earlier attempt (before a restart) made the proposal, or found none to make:
+        # what it made is stored, so the verdict can still be restated with it.
+        made.proposal = await ports.db.run(
+            proposal_store.proposed_from_run, suite=run.suite, run=f"r{run.id}"
+        )
+        made.known = True
     return made
 
 
@@ -218,7 +231,7 @@ async def release_report(
         (*title, " vs ", Code(comparison.baseline.model), f" ({basis})"),
         steps,
     )
-    made = await _propose_step(ports, steps, comparison, where, not finetune)
+    made = await _propose_step(ports, steps, comparison, where, not finetune, run)
     if isinstance(origin, FineTune):
         prefix: Title = (f":sparkles: *Fine-tune f{origin.job}*: " if origin.job else "",)
         kind: Reference = "base"

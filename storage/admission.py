@@ -1,12 +1,19 @@
 """Which runs may execute now: at most EVALBOT_MAX_ACTIVE_RUNS at once, first come first
-served, across every process sharing the database (the order is the runs' ids)."""
+served, across every process sharing the database (the order is the runs' ids).
+
+Counting the running runs and marking one more running must be one step for every
+process at once, or two processes could each count three of four and both start a
+run. `hold_admissions` makes it so: the first statement of an admission's transaction,
+it waits for (and holds until commit) a claim no other admission can share: a
+transaction-level advisory lock on PostgreSQL, the database's write lock on SQLite.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from storage.tables import EvalRun, FineTuneJob, SampleResult
@@ -32,6 +39,32 @@ class Admission:
 
     status: str
     place: QueuePlace | None
+
+
+def hold_admissions(session: Session) -> None:
+    """Wait until no other transaction is admitting a run, in any process, and keep
+    them waiting until this transaction ends. Must be the transaction's first statement.
+
+    PostgreSQL: `pg_advisory_xact_lock`, keyed by the schema so deployments sharing a
+    server in separate schemas do not wait on each other (the two-key form, apart from
+    the scheduler's one-key leader lock). Reads after it see every admission committed
+    before it (READ COMMITTED takes a snapshot per statement). SQLite: BEGIN IMMEDIATE
+    takes the write lock before the count is read, so the count cannot go stale; another
+    process's admission waits on the busy timeout.
+    """
+    conn = session.connection()
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(
+            text(
+                "SELECT pg_advisory_xact_lock("
+                "hashtext('evalbot:admission'), hashtext(current_schema()))"
+            )
+        )
+    elif dialect == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:  # pragma: no cover - the two databases evalbot supports are above
+        raise RuntimeError(f"admission across processes is not implemented for {dialect}")
 
 
 def admission(session: Session, *, run_id: int, max_active: int) -> Admission:

@@ -74,6 +74,31 @@ def by_message(session: Session, *, channel: str, ts: str) -> Proposal | None:
     return session.exec(query).first()
 
 
+def proposed_from_run(session: Session, *, suite: str, run: str) -> Proposal | None:
+    """The promotion proposal a run's report made (`run` like "r12"), None if it made none.
+
+    A report's proposal is the bot's (no proposer), was posted (it has a message), and
+    rests on the candidate's results in that run (evidence["candidate"]["run"], written by
+    commands.promote.evidence). A restarted announcement finds it here after the step
+    that made it was done by an earlier attempt.
+    """
+    query = (
+        select(Proposal)
+        .where(
+            Proposal.suite == suite,
+            Proposal.kind == "promotion",
+            col(Proposal.proposer).is_(None),
+            col(Proposal.message_ts).is_not(None),
+        )
+        .order_by(col(Proposal.id).desc())
+    )
+    for proposal in session.exec(query):
+        candidate = (proposal.evidence or {}).get("candidate")
+        if isinstance(candidate, dict) and candidate.get("run") == run:
+            return proposal
+    return None
+
+
 def open_proposals(session: Session, *, suite: str | None = None) -> list[Proposal]:
     query = (
         select(Proposal)

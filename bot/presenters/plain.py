@@ -8,13 +8,19 @@ from commands.formats import clip
 from commands.reports import Code, Title
 
 # A model's answer could carry escape sequences that move the cursor or recolour the
-# terminal: shown as their code points instead.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
+# terminal (C0 and C1 controls: ESC, CSI, OSC...), or bidirectional overrides that show
+# text in another order than it is: shown as their code points instead.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _code_point(match: re.Match[str]) -> str:
+    point = ord(match.group())
+    return f"\\x{point:02x}" if point < 0x100 else f"\\u{point:04x}"
 
 
 def literal(text: str) -> str:
     """Text for a terminal: everything printable kept as is (`*`, `_`, `<`, backticks)."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _CONTROL.sub(_code_point, text)
 
 
 class Plain:

@@ -28,7 +28,7 @@ from commands.model_shapes import check_model_name
 from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import BackendUnavailable, ChatError, EstimatesCost, Posted, ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
-from commands.reports import Code
+from commands.reports import Code, Title
 from commands.scope import elsewhere_note, samples_visible
 from commands.services import Ports, Services
 from commands.suites.graders.openai_schema import RftGraderRefused, suite_rft_grader
@@ -224,28 +224,38 @@ async def build_set(services: Services, inv: Invocation, request: Request) -> so
             return await asyncio.to_thread(sources.rft_from_suite, suite)
         return await asyncio.to_thread(sources.from_suite_files, request.method, suite)
     except DataError as exc:
-        raise UserFacingError(
-            f"The training data has problems; nothing was uploaded.\n{exc}"
-        ) from exc
+        # The issues quote the file (its name, keys and values): worded by the presenter,
+        # so `<!channel>` or a backtick in a line is shown as written, never live.
+        lines = exc.lines()
+        if len(exc.issues) == 1:  # a longer list opens with its own count and these words
+            lines.insert(0, ("The training data has a problem; nothing was uploaded.",))
+        raise UserFacingError("\n".join(services.presenter.line(t) for t in lines)) from exc
 
 
 def _file_refusal(exc: ChatError, data: str, services: Services) -> str:
-    """What to tell the asker when `data=<file>` cannot be taken (nothing was started)."""
-    shown = clip(data, 60)
+    """What to tell the asker when `data=<file>` cannot be taken (nothing was started).
+
+    The name is what they typed and the reason may quote Slack's file object: both go
+    through the presenter as code."""
+    shown = Code(clip(data, 60))
+    line = services.presenter.line
     if exc.code == "file_too_large":
         limit = services.policy.finetune_max_bytes // (1024 * 1024)
-        return f"`{shown}` is over {limit} MB."
+        return line((shown, f" is over {limit} MB."))
     if exc.code == "file_not_hosted":
-        return (
-            f"`{shown}` is not a file hosted by Slack ({exc}): upload the JSONL file itself "
-            "into the channel, then run the command again."
+        return line(
+            (shown, " is not a file hosted by Slack (", Code(str(exc)), "): upload the JSONL ")
+            + ("file itself into the channel, then run the command again.",)
         )
     if exc.code == "download_failed":
-        return f"`{shown}` could not be downloaded from Slack ({exc}): try again in a minute."
-    return (
-        f"You have not shared a file `{shown}` in this channel: training data is taken only "
-        "from a file you shared here. Drag it into the channel (or give its id, like "
-        "`data=F0123ABCD`), then run the command again."
+        return line(
+            (shown, " could not be downloaded from Slack (", Code(str(exc)), "): try again ")
+            + ("in a minute.",)
+        )
+    return line(
+        ("You have not shared a file ", shown, " in this channel: training data is taken only ")
+        + ("from a file you shared here. Drag it into the channel (or give its id, like ",)
+        + ("`data=F0123ABCD`), then run the command again.",)
     )
 
 
@@ -254,7 +264,9 @@ async def _run_results(
 ) -> list[Any]:
     run_id = parse_id("run", text)
     if run_id is None:
-        raise UserFacingError(f"`{clip(text, 30)}` is not a run id (like `r12`).")
+        raise UserFacingError(
+            services.presenter.line((Code(clip(text, 30)), " is not a run id (like `r12`)."))
+        )
     run = await services.db.run(run_store.get_run, run_id=run_id)
     if run is None or run.suite != suite:
         raise UserFacingError(f"There is no run `r{run_id}` of `{suite}`.")
@@ -329,8 +341,17 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
         if isinstance(ft, EstimatesCost)
         else None
     )
+    # RFT through a provider's API is billed by the hour: its estimate is an assumption
+    # (estimates.rft_hours), counted against EVALBOT_DAILY_USD like any other estimate.
+    rft_hours = (
+        estimates.rft_hours(len(tset.train), epochs)
+        if request.method == "rft" and own is None
+        else None
+    )
     if own is not None:
         cost = own.usd
+    elif rft_hours is not None:
+        cost = estimates.rft_cost_usd(services.prices, request.base, rft_hours)
     else:
         cost = estimates.training_cost_usd(
             services.prices, request.method, request.base, tset.tokens, epochs
@@ -356,9 +377,9 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
         if budget is not None:
             refusal = budget.refusal("this fine-tune", "wait until 00:00 UTC")
             raise UserFacingError(f"Not started: {refusal}.")
-    # RFT is billed per training hour, which cannot be estimated up front: it always waits
+    # RFT is billed per training hour, which can only be guessed up front: it always waits
     # for an approver, like any job whose estimate is over the limit.
-    over = needs_gate(cost, services.policy.finetune_approval_usd)
+    over = rft_hours is not None or needs_gate(cost, services.policy.finetune_approval_usd)
     job, new = await services.db.run(
         store.record_request,
         request_key=key,
@@ -380,9 +401,9 @@ async def start(services: Services, inv: Invocation, request: Request) -> FineTu
         cost_note=(
             own.note
             if own is not None
+            else estimates.rft_cost_note(services.prices, request.base, rft_hours)
+            if request.method == "rft"
             else None
-            if cost is not None
-            else estimates.rft_cost_note(services.prices, request.base)
         ),
         status="awaiting_approval" if over else "pending",
         estimated_cost_usd=cost,
@@ -484,9 +505,13 @@ def list_jobs(services: Services, inv: Invocation, parsed: Parsed) -> str | Star
             return
         lines = ["*Fine-tuning jobs*"]
         for j in found:
+            # The fine-tuned model's name is the provider's text: code, through the presenter.
+            made: Title = (" → ", Code(j.fine_tuned_model)) if j.fine_tuned_model else ()
             lines.append(
-                f"• `f{j.id}` {j.method.upper()} `{j.suite}` on `{j.base_model}` — "
-                f"{j.status}" + (f" → `{j.fine_tuned_model}`" if j.fine_tuned_model else "")
+                services.presenter.line(
+                    (f"• `f{j.id}` {j.method.upper()} ", Code(j.suite), " on ")
+                    + (Code(j.base_model), f" — {j.status}", *made)
+                )
             )
         await inv.respond("\n".join(lines))
 

@@ -67,21 +67,40 @@ def training_cost_usd(
     return max(0, tokens) * max(1, epochs) * per_million / 1_000_000
 
 
+# RFT is billed per hour of the provider's training loop (rollouts, grading, updates),
+# which nobody knows before the job runs. EVALBOT_DAILY_USD still needs a number for it,
+# so an assumption stands in, as Ray's GPU throughput does for open-weight jobs: each
+# example takes RFT_SECONDS_PER_EXAMPLE of training time per epoch (a reasoning model
+# answering it several times and the grader scoring each answer), and a job at least
+# RFT_MIN_HOURS. An order of magnitude, said beside the estimate; the job still waits for
+# an approver, who sees it.
+RFT_SECONDS_PER_EXAMPLE = 30.0
+RFT_MIN_HOURS = 0.5
+
+
+def rft_hours(examples: int, epochs: int) -> float:
+    """The training hours an RFT job on `examples` rows for `epochs` is assumed to take."""
+    work = max(0, examples) * max(1, epochs) * RFT_SECONDS_PER_EXAMPLE / 3600
+    return max(RFT_MIN_HOURS, work)
+
+
 def rft_cost_usd(prices: PriceTable, base_model: str, hours: float) -> float | None:
     """What `hours` of RFT training on `base_model` cost, None without an hourly price."""
     hourly = prices.training_hourly(base_model)
     return None if hourly is None else max(0.0, hours) * hourly
 
 
-def rft_cost_note(prices: PriceTable, base: str) -> str:
-    """What an RFT job on `base` costs, in words (it is billed by time, not tokens)."""
+def rft_cost_note(prices: PriceTable, base: str, hours: float | None = None) -> str:
+    """What an RFT job on `base` costs, in words (it is billed by time, not tokens);
+    `hours`: the training time its estimate assumes (see `rft_hours`)."""
     hourly = prices.training_hourly(base)
     if hourly is None:
         return (
             f"RFT is billed per hour of training, not per token; "
             f"no hourly price is known for {base}."
         )
+    assumed = f"≈{hours:,.1f} training hours assumed; " if hours is not None else ""
     return (
-        f"RFT is billed per hour of training, not per token: {base} costs "
+        f"{assumed}RFT is billed per hour of training, not per token: {base} costs "
         f"${hourly:,.2f} an hour, plus the grader's model calls if it uses a model."
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -36,7 +37,7 @@ from commands.ports import (
     Upload,
 )
 from commands.registry import UserFacingError
-from commands.reports import Code
+from commands.reports import Code, Title
 from commands.services import Ports, Services
 from storage import finetunes as store
 from storage import leases as lease_store
@@ -74,6 +75,17 @@ async def show(services: Ports, job: FineTuneJob, extra: str = "") -> None:
         )
     except ChatError as exc:
         log.warning("job message update failed: %s", exc.code)
+
+
+def evaluating_text(
+    line: Callable[[Title], str], model: str, job: FineTuneJob, run: int | None
+) -> str:
+    """The job thread's note that its model is being evaluated. The model's name is the
+    provider's (or the serving side's): code, through the presenter, never live mrkdwn."""
+    return line(
+        (":test_tube: Evaluating ", Code(model), " on ", Code(job.suite), " against ")
+        + (Code(job.base_model), f" (run r{run}).")
+    )
 
 
 async def _thread(services: Ports, job: FineTuneJob, text: str) -> None:
@@ -364,12 +376,7 @@ async def evaluate(services: Services, job: FineTuneJob) -> None:
 
     run = await services.db.run(plan)
     await services.db.run(store.update, job_id=job.id or 0, eval_run_id=run.id)
-    await _thread(
-        services,
-        job,
-        f":test_tube: Evaluating `{model}` on `{suite.name}` against "
-        f"`{job.base_model}` (run r{run.id}).",
-    )
+    await _thread(services, job, evaluating_text(services.presenter.line, model, job, run.id))
     await services.engine.start(run.id or 0)
 
 

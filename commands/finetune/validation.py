@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from commands.reports import Code, Title
 from commands.suites.graders.spec import did_you_mean
 from commands.suites.suite import Suite
 from commands.suites.templates import FieldPath, TemplateError, resolve, template_fields
@@ -37,12 +38,28 @@ DPO_INPUT_KEYS = ("messages", "tools", "parallel_tool_calls")
 
 @dataclass(frozen=True)
 class DataIssue:
-    """One problem in training data: where it is (source, line, field) and what is wrong."""
+    """One problem in training data: where it is (source, line, field) and what is wrong.
+
+    The source (a file name someone typed or uploaded), the field (the file's own keys)
+    and any value quoted from the file are the data's text, not ours: `parts` keeps them
+    apart as `Code`, so a presenter shows them literally (escaped in Slack, as written in
+    a terminal). `message` is the plain text; `said`, when the message quotes the file,
+    the same words as a Title whose `Code` parts are the quotes.
+    """
 
     source: str
     line: int | None
     field: str | None
     message: str
+    said: Title | None = None
+
+    def parts(self) -> Title:
+        """The issue as a Title: source and line, field, then the message."""
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        said = self.said if self.said is not None else (self.message,)
+        if self.field:
+            return (Code(where), ": field ", Code(self.field), ": ", *said)
+        return (Code(where), ": ", *said)
 
     def __str__(self) -> str:
         where = self.source if self.line is None else f"{self.source}:{self.line}"
@@ -51,12 +68,37 @@ class DataIssue:
         return f"{where}: {self.message}"
 
 
+def plain(parts: Title) -> str:
+    """A Title as plain text: the quoted parts as written."""
+    return "".join(p.text if isinstance(p, Code) else p for p in parts)
+
+
+def quoted(value: Any) -> Code:
+    """A value from the file (`'human'`, `0.5`), to be shown as code."""
+    return Code(repr(value))
+
+
 class DataError(Exception):
-    """Training data that cannot be used; `str()` is a message ready for Slack."""
+    """Training data that cannot be used. `lines()` is the message as Titles for a
+    presenter (what reaches Slack); `str()` is the same words as plain text."""
 
     def __init__(self, issues: Sequence[DataIssue]) -> None:
         self.issues = list(issues)
         super().__init__(self._text())
+
+    def lines(self) -> list[Title]:
+        """The message, a Title a line: the data's own text in `Code` parts."""
+        if len(self.issues) == 1:
+            return [self.issues[0].parts()]
+        shown = self.issues[:MAX_ISSUES_SHOWN]
+        lines: list[Title] = [
+            (f"The training data has {len(self.issues)} problems; nothing was uploaded:",)
+        ]
+        lines += [("• ", *issue.parts()) for issue in shown]
+        hidden = len(self.issues) - len(shown)
+        if hidden:
+            lines.append((f"… and {hidden} more",))
+        return lines
 
     def _text(self) -> str:
         if len(self.issues) == 1:
@@ -148,9 +190,13 @@ class _Checker:
             return self.lines[index]
         return index + 1
 
-    def add(self, index: int | None, field: str | None, message: str) -> None:
+    def add(self, index: int | None, field: str | None, message: str | Title) -> None:
+        """One issue; a Title message quotes the file in its `Code` parts."""
         line = None if index is None else self.line(index)
-        self.issues.append(DataIssue(self.source, line, field, message))
+        if isinstance(message, str):
+            self.issues.append(DataIssue(self.source, line, field, message))
+        else:
+            self.issues.append(DataIssue(self.source, line, field, plain(message), message))
 
 
 def text_of(content: Any) -> str | None:
@@ -189,7 +235,7 @@ def _check_content(check: _Checker, i: int, where: str, message: Mapping[str, An
                 if not isinstance(image, dict) or not isinstance(image.get("url"), str):
                     check.add(i, f"{here}.image_url", 'must be {"url": "..."}')
             else:
-                check.add(i, f"{here}.type", f"must be text, not {kind!r}")
+                check.add(i, f"{here}.type", ("must be text, not ", quoted(kind)))
         return
     if content is None:
         check.add(i, f"{where}.content", "missing")
@@ -221,8 +267,8 @@ def _check_messages(
         role = message.get("role")
         roles.append(role)
         if role not in ROLES:
-            got = "missing" if role is None else f"not {role!r}"
-            check.add(i, f"{here}.role", f"must be one of {', '.join(ROLES)} ({got})")
+            got: Title = ("missing",) if role is None else ("not ", quoted(role))
+            check.add(i, f"{here}.role", (f"must be one of {', '.join(ROLES)} (", *got, ")"))
             continue
         _check_content(check, i, here, message)
         if "weight" in message:
@@ -230,7 +276,7 @@ def _check_messages(
             if role != "assistant":
                 check.add(i, f"{here}.weight", "only assistant messages take a weight")
             elif isinstance(weight, bool) or weight not in (0, 1):
-                check.add(i, f"{here}.weight", f"must be 0 or 1, not {weight!r}")
+                check.add(i, f"{here}.weight", ("must be 0 or 1, not ", quoted(weight)))
     if "user" not in roles:
         check.add(i, where, "needs at least one user message")
     last = roles[-1]
@@ -284,7 +330,7 @@ def _check_output(check: _Checker, i: int, value: Any, where: str) -> str | None
         return None
     message = value[0]
     if message.get("role") != "assistant":
-        check.add(i, f"{where}[0].role", f"must be assistant, not {message.get('role')!r}")
+        check.add(i, f"{where}[0].role", ("must be assistant, not ", quoted(message.get("role"))))
     text = text_of(message.get("content"))
     if text is None or not text.strip():
         check.add(i, f"{where}[0].content", "must be a non-empty string")
@@ -372,7 +418,8 @@ def _check_rft(
             resolve(row, path)
         except TemplateError as exc:
             name = ".".join(path)
-            check.add(i, name, f"{exc.reason}, used by the grader as {{{{ item.{name} }}}}")
+            used = Code(f"{{{{ item.{name} }}}}")
+            check.add(i, name, (exc.reason, ", used by the grader as ", used))
 
 
 def _count_issues(

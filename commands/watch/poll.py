@@ -19,7 +19,7 @@ from commands.origins import Drift, Release, stored
 from commands.ports import ChatError, ModelInfo
 from commands.releases import PastRun, choose_baseline, new_releases, reusable_run
 from commands.reports import Code
-from commands.services import Services
+from commands.services import Ports, Services
 from commands.suites.suite import Suite
 from storage import aliases as alias_store
 from storage import notices
@@ -296,7 +296,7 @@ async def check_retirements(services: Services, watch: Watch, listed: list[Model
 
 
 async def retirement_text(
-    services: Services,
+    services: Ports,
     watch_id: int | None,
     model: str,
     shutdown: str,
@@ -307,7 +307,15 @@ async def retirement_text(
 ) -> str:
     head = ":alarm_clock: Reminder" if reminder else ":warning: Retirement"
     when = f"{left} days left" if left >= 0 else f"{-left} days ago"
-    lines = [f"{head}: `{model}` shuts down on {shutdown} ({when}) — seen by watch w{watch_id}."]
+    # The model's id is the provider's listing, and a suite's candidates may be fine-tuned
+    # models the provider named: both go through the presenter as code.
+    line = services.presenter.line
+    lines = [
+        line(
+            (f"{head}: ", Code(model), f" shuts down on {shutdown} ({when}) — ")
+            + (f"seen by watch w{watch_id}.",)
+        )
+    ]
     if suites:
         lines.append(
             "It is the production model of "
@@ -332,7 +340,8 @@ async def retirement_text(
                             rates[m] = (t.pass_rate, t.passed, t.graded, run.id or 0)
                 ranked = sorted(rates.items(), key=lambda kv: -kv[1][0])[:5]
                 shown = "; ".join(
-                    f"`{m}` {r * 100:.1f}% ({p}/{g}, r{rid})" for m, (r, p, g, rid) in ranked
+                    line((Code(m), f" {r * 100:.1f}% ({p}/{g}, r{rid})"))
+                    for m, (r, p, g, rid) in ranked
                 )
                 out.append(f"• `{suite}`: {shown or 'no recent runs — `/eval run` candidates'}")
             return out

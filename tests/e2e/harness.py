@@ -1,4 +1,6 @@
-"""Start the real bot process (`python -m bot`) against the fake Slack and OpenAI servers."""
+"""Start the real bot process (`python -m bot`) against the fake Slack and OpenAI servers,
+and what the e2e modules share: the "parity" suite and its taught models, waiting for a
+run's status, for a post or for an ephemeral reply."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,3 +191,99 @@ def bot_env(
 def start_bot(tmp: Path, slack: FakeSlack, openai: FakeOpenAI, **kw: Any) -> BotProcess:
     env = bot_env(tmp, slack, openai, **kw)
     return BotProcess(env, int(env["PORT"]), tmp / "bot.log").start()
+
+
+def wait_status(bot: BotProcess, run: str, statuses: set[str], timeout: float = 30) -> Any:
+    """The run's JSON (GET /api/runs/<run>) once its status is one of `statuses`."""
+    deadline = time.monotonic() + timeout
+    body: Any = None
+    while time.monotonic() < deadline:
+        status, body = bot.get(f"/api/runs/{run}")
+        if status == 200 and body["status"] in statuses:
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"{run} not in {statuses}: {body}\n{bot.log()[-3000:]}")
+
+
+def top_messages(slack: FakeSlack) -> list[Any]:
+    """The top-level messages in C1, where the tests type their commands."""
+    return slack.messages("C1")
+
+
+def post_with(slack: FakeSlack, needle: str, timeout: float = 20) -> Any:
+    """The first top-level message in C1 whose text contains `needle`, once there is one."""
+    return slack.wait_for(
+        lambda: next((m for m in slack.messages("C1") if needle in m.text), None), timeout=timeout
+    )
+
+
+def replies_with(slack: FakeSlack, needle: str, timeout: float = 20) -> Any:
+    """The first ephemeral answer (through a response_url) that contains `needle`."""
+    return slack.wait_for(
+        lambda: next((r for r in slack.responses if needle in json.dumps(r.body)), None),
+        timeout=timeout,
+    )
+
+
+# The "parity" suite: N yes/no questions; m-good gets three wrong (17/20), m-bad says maybe.
+N = 20
+WRONG_FOR_GOOD = {0, 1, 2}
+World = tuple[Path, FakeSlack, FakeOpenAI]
+
+
+def question(i: int) -> str:
+    return f"Is {i} an even number?"
+
+
+def label(i: int) -> str:
+    return "yes" if i % 2 == 0 else "no"
+
+
+def write_suite(
+    root: Path, *, sampling: str = "{temperature: 0, max_completion_tokens: 5}"
+) -> Path:
+    """The parity suite's folder under `root`; returns root."""
+    folder = root / "parity"
+    folder.mkdir(parents=True)
+    (folder / "suite.yaml").write_text(
+        "name: parity\n"
+        "description: Say whether a number is even\n"
+        "data: eval.jsonl\n"
+        "input:\n"
+        "  - role: system\n    content: Answer yes or no.\n"
+        '  - role: user\n    content: "{{ item.q }}"\n'
+        "grader:\n  type: string_check\n  name: label\n"
+        '  input: "{{ sample.output_text }}"\n  reference: "{{ item.label }}"\n'
+        "  operation: eq\n"
+        f"sampling: {sampling}\n"
+    )
+    lines = [json.dumps({"q": question(i), "label": label(i)}) for i in range(N)]
+    (folder / "eval.jsonl").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def teach(openai: FakeOpenAI) -> None:
+    """m-good knows parity except for three items; m-bad always says maybe."""
+    for i in range(N):
+        right = label(i)
+        wrong = "no" if right == "yes" else "yes"
+        openai.answer("m-good", question(i), wrong if i in WRONG_FOR_GOOD else right)
+        openai.answer("m-bad", question(i), "maybe")
+
+
+@contextmanager
+def parity_world(tmp: Path, models: Sequence[str]) -> Iterator[World]:
+    """The fake Slack and a fake OpenAI serving `models`, taught the parity suite."""
+    with FakeSlack() as slack, FakeOpenAI(models=list(models)) as openai:
+        teach(openai)
+        yield tmp, slack, openai
+
+
+def launch(tmp: Path, slack: FakeSlack, openai: FakeOpenAI, **extra: str) -> BotProcess:
+    """The bot on the parity suite (written under tmp/suites unless it is there), with
+    quick retries and `extra` in its environment."""
+    suites = tmp / "suites"
+    if not suites.exists():
+        write_suite(suites)
+    env = {"EVALBOT_RETRY_BASE_SECONDS": "0.01", **extra}
+    return start_bot(tmp, slack, openai, suites_dir=suites, extra=env)

@@ -3,32 +3,28 @@ through the real bot process, the fake Slack and the fake OpenAI server."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.e2e.harness import BotProcess
-from tests.e2e.test_eval_runs import launch, teach, top_messages, wait_status
+from tests.e2e.harness import (
+    BotProcess,
+    World,
+    launch,
+    parity_world,
+    replies_with,
+    top_messages,
+    wait_status,
+)
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[Path, FakeSlack, FakeOpenAI]]:
-    with FakeSlack() as slack, FakeOpenAI(models=["m-good", "m-bad", "o-reason"]) as openai:
-        teach(openai)
-        yield tmp_path, slack, openai
-
-
-def reply(slack: FakeSlack, needle: str, timeout: float = 20) -> Any:
-    """The ephemeral answer (through the response_url) that contains `needle`."""
-    return slack.wait_for(
-        lambda: next((r for r in slack.responses if needle in json.dumps(r.body)), None),
-        timeout=timeout,
-    )
+def world(tmp_path: Path) -> Iterator[World]:
+    with parity_world(tmp_path, ["m-good", "m-bad", "o-reason"]) as world:
+        yield world
 
 
 def asked(openai: FakeOpenAI) -> set[str]:
@@ -43,7 +39,7 @@ def test_names_are_resolved_or_refused_privately_before_anything_starts(
     try:
         # A typo: refused with the nearest name, nothing posted, nothing asked.
         bot.slash(slack, "run parity m-god")
-        refused = reply(slack, "m-god")
+        refused = replies_with(slack, "m-god")
         assert "Did you mean `m-good`" in refused.body["text"]
         assert "Nothing was started" in refused.body["text"]
         assert refused.body["response_type"] == "ephemeral"
@@ -83,13 +79,13 @@ def test_a_duplicate_in_flight_is_pointed_at_and_runs_are_listed(
         bot.slash(slack, "run parity m-bad m-good")
         wait_status(bot, "r2", {"running"})
         bot.slash(slack, "run parity m-good m-bad", user="U2")  # same models, other order
-        twin = reply(slack, "same run")
+        twin = replies_with(slack, "same run")
         assert "The same run is already running: `r2`" in twin.body["text"]
         assert "Nothing was started" in twin.body["text"]
         assert bot.get("/api/runs/r3")[0] == 404
 
         bot.slash(slack, "runs")
-        listed = reply(slack, "Recent runs")
+        listed = replies_with(slack, "Recent runs")
         text = listed.body["text"]
         lines = text.splitlines()
         assert lines[1].startswith("• `r2` `parity` · `m-bad`")  # newest first
@@ -101,7 +97,7 @@ def test_a_duplicate_in_flight_is_pointed_at_and_runs_are_listed(
         assert "nope" in ack["text"]
 
         bot.slash(slack, "available", command="/models")
-        served = reply(slack, "Models `default` serves")
+        served = replies_with(slack, "Models `default` serves")
         assert "• `m-bad`" in served.body["text"] and "• `o-reason`" in served.body["text"]
         _, ack, _, _ = bot.slash(slack, "available elsewhere", command="/models")
         assert "is not a configured provider" in ack["text"]

@@ -9,8 +9,7 @@ from pathlib import Path
 from PIL import Image
 
 from bot.chart_theme import PALETTE
-from tests.e2e.harness import start_bot
-from tests.e2e.test_eval_runs import teach, wait_status, write_suite
+from tests.e2e.harness import start_bot, teach, wait_status, write_suite
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
 

@@ -13,83 +13,28 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import BotProcess, start_bot
+from tests.e2e.harness import (
+    N,
+    World,
+    label,
+    launch,
+    parity_world,
+    question,
+    replies_with,
+    start_bot,
+    top_messages,
+    wait_status,
+)
 from tests.fakes.openai_inference import Request
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.openai_wire import ApiError
 from tests.fakes.slack import FakeSlack
 
-N = 20
-WRONG_FOR_GOOD = {0, 1, 2}  # m-good answers these wrong: 17/20 pass
-
-
-def question(i: int) -> str:
-    return f"Is {i} an even number?"
-
-
-def label(i: int) -> str:
-    return "yes" if i % 2 == 0 else "no"
-
-
-def write_suite(
-    root: Path, *, sampling: str = "{temperature: 0, max_completion_tokens: 5}"
-) -> Path:
-    folder = root / "parity"
-    folder.mkdir(parents=True)
-    (folder / "suite.yaml").write_text(
-        "name: parity\n"
-        "description: Say whether a number is even\n"
-        "data: eval.jsonl\n"
-        "input:\n"
-        "  - role: system\n    content: Answer yes or no.\n"
-        '  - role: user\n    content: "{{ item.q }}"\n'
-        "grader:\n  type: string_check\n  name: label\n"
-        '  input: "{{ sample.output_text }}"\n  reference: "{{ item.label }}"\n'
-        "  operation: eq\n"
-        f"sampling: {sampling}\n"
-    )
-    lines = [json.dumps({"q": question(i), "label": label(i)}) for i in range(N)]
-    (folder / "eval.jsonl").write_text("\n".join(lines) + "\n")
-    return root
-
-
-def teach(openai: FakeOpenAI) -> None:
-    """m-good knows parity except for three items; m-bad always says maybe."""
-    for i in range(N):
-        right = label(i)
-        wrong = "no" if right == "yes" else "yes"
-        openai.answer("m-good", question(i), wrong if i in WRONG_FOR_GOOD else right)
-        openai.answer("m-bad", question(i), "maybe")
-
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[Path, FakeSlack, FakeOpenAI]]:
-    with FakeSlack() as slack, FakeOpenAI(models=["m-good", "m-bad", "o-reason"]) as openai:
-        teach(openai)
-        yield tmp_path, slack, openai
-
-
-def launch(tmp: Path, slack: FakeSlack, openai: FakeOpenAI, **extra: str) -> BotProcess:
-    suites = tmp / "suites"
-    if not suites.exists():
-        write_suite(suites)
-    env = {"EVALBOT_RETRY_BASE_SECONDS": "0.01", **extra}
-    return start_bot(tmp, slack, openai, suites_dir=suites, extra=env)
-
-
-def wait_status(bot: BotProcess, run: str, statuses: set[str], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    body: Any = None
-    while time.monotonic() < deadline:
-        status, body = bot.get(f"/api/runs/{run}")
-        if status == 200 and body["status"] in statuses:
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"{run} not in {statuses}: {body}\n{bot.log()[-3000:]}")
-
-
-def top_messages(slack: FakeSlack) -> list[Any]:
-    return slack.messages("C1")
+def world(tmp_path: Path) -> Iterator[World]:
+    with parity_world(tmp_path, ["m-good", "m-bad", "o-reason"]) as world:
+        yield world
 
 
 def test_exact_counts_summary_failures_and_comparison(
@@ -345,9 +290,7 @@ def test_unknown_model_and_unknown_run_say_what_exists(
         assert refused.body["response_type"] == "ephemeral"
         assert bot.get("/api/runs/r1")[0] == 404 and not top_messages(slack)
         bot.slash(slack, "show r42")
-        reply = slack.wait_for(
-            lambda: next((r for r in slack.responses if "r42" in json.dumps(r.body)), None)
-        )
+        reply = replies_with(slack, "r42")
         assert "There is no run `r42`" in reply.body["text"]
         _, ack, _, _ = bot.slash(slack, "run parit m-good")
         assert "Did you mean `parity`?" in ack["text"] and "Suites: `parity`" in ack["text"]
@@ -390,9 +333,7 @@ def test_a_channel_the_bot_cannot_post_in_is_reported_and_nothing_runs(
     try:
         slack.fail_next("chat.postMessage", error="not_in_channel")
         bot.slash(slack, "run parity m-good")
-        note = slack.wait_for(
-            lambda: next((r for r in slack.responses if "invite me" in json.dumps(r.body)), None)
-        )
+        note = replies_with(slack, "invite me")
         assert "`r1` was not started" in note.body["text"]
         assert wait_status(bot, "r1", {"failed"})["models"]["m-good"]["graded"] == 0
         bot.wait_idle()

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import REPO, BotProcess, start_bot
-from tests.e2e.test_eval_runs import wait_status
+from tests.e2e.harness import REPO, BotProcess, post_with, replies_with, start_bot, wait_status
 from tests.fakes.openai_inference import Request
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
@@ -55,16 +54,7 @@ def launch(world: tuple[Path, FakeSlack, FakeOpenAI], **extra: str) -> BotProces
 
 
 def job_message(slack: FakeSlack, n: int = 1) -> Any:
-    return slack.wait_for(
-        lambda: next((m for m in slack.messages("C1") if f"*Fine-tune f{n}*" in m.text), None),
-        timeout=20,
-    )
-
-
-def reply(slack: FakeSlack, needle: str) -> Any:
-    return slack.wait_for(
-        lambda: next((r for r in slack.responses if needle in json.dumps(r.body)), None), timeout=20
-    )
+    return post_with(slack, f"*Fine-tune f{n}*")
 
 
 def wait_jobs(openai: FakeOpenAI, count: int = 1) -> list[str]:
@@ -101,12 +91,12 @@ def test_sft_from_suite_followed_to_an_eval_and_a_proposal(
 
         # the same command again, and a redelivered copy: no second job
         bot.slash(slack, text, command="/finetune")
-        reply(slack, "already requested as `f1`")
+        replies_with(slack, "already requested as `f1`")
         assert len(openai.job_ids()) == 1
 
         openai.advance_job(provider_id, steps=3)  # validating -> queued -> running -> step 1
         bot.slash(slack, "status f1", command="/finetune")
-        status = reply(slack, "step 1/")
+        status = replies_with(slack, "step 1/")
         assert "train loss" in json.dumps(status.body)
         slack.wait_for(lambda: "training" in slack.message("C1", msg.ts).text or None)
 
@@ -168,13 +158,13 @@ def test_bad_data_is_refused_before_any_upload(world: tuple[Path, FakeSlack, Fak
     bot = launch(world)
     try:
         bot.slash(slack, f"sft {SUITE} base=gpt-4.1-mini data=bad.jsonl", command="/finetune")
-        refusal = reply(slack, "nothing was uploaded")
+        refusal = replies_with(slack, "nothing was uploaded")
         text = refusal.body["text"]
         assert "bad.jsonl:3" in text and "role" in text
         assert "bad.jsonl:6" in text and "messages" in text
         assert openai.count("/v1/files") == 0 and openai.job_ids() == []
         bot.slash(slack, f"sft {SUITE} base=gpt-4.1-mini data=missing.jsonl", command="/finetune")
-        reply(slack, "You have not shared a file `missing.jsonl` in this channel")
+        replies_with(slack, "You have not shared a file `missing.jsonl` in this channel")
         _, ack, _, _ = bot.slash(
             slack, f"dpo {SUITE} base=gpt-4.1-mini data=run:r1", command="/finetune"
         )
@@ -190,10 +180,7 @@ def test_costly_job_waits_for_an_approval(world: tuple[Path, FakeSlack, FakeOpen
     bot = launch(world, EVALBOT_FINETUNE_APPROVAL_USD="0")
     try:
         bot.slash(slack, f"sft {SUITE} base=gpt-4.1-mini", command="/finetune")
-        msg = slack.wait_for(
-            lambda: next((m for m in slack.messages("C1") if "may approve" in m.text), None),
-            timeout=20,
-        )
+        msg = post_with(slack, "may approve")
         assert "waiting for an approval" in msg.text
         bot.wait_idle()
         assert openai.job_ids() == []
@@ -265,9 +252,9 @@ def test_only_finetune_users_may_start_or_cancel(world: tuple[Path, FakeSlack, F
         bot.slash(slack, f"sft {SUITE} base=gpt-4.1-mini", command="/finetune", user="U0TRAINER")
         (provider_id,) = wait_jobs(openai)
         bot.slash(slack, "cancel f1", command="/finetune")  # not who started it (issue 11)
-        reply(slack, "Only <@U0TRAINER>, who started it")
+        replies_with(slack, "Only <@U0TRAINER>, who started it")
         bot.slash(slack, "cancel f1", command="/finetune", user="U0TRAINER")
-        reply(slack, "`f1` is cancelled")
+        replies_with(slack, "`f1` is cancelled")
         assert openai.job(provider_id)["status"] == "cancelled"
     finally:
         bot.stop()
@@ -307,10 +294,7 @@ def test_rft_checks_the_grader_and_dpo_pairs_runs(
     try:
         bot.slash(slack, f"rft {SUITE} base=o4-mini reasoning_effort=low", command="/finetune")
         # billed per training hour, RFT cannot be estimated: it waits for an approver
-        gate = slack.wait_for(
-            lambda: next((m for m in slack.messages("C1") if "may approve" in m.text), None),
-            timeout=20,
-        )
+        gate = post_with(slack, "may approve")
         assert "billed per" in gate.text or "hour" in gate.text
         assert openai.job_ids() == []
         event = slack.reaction_event("white_check_mark", APPROVER, "C1", gate.ts)

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import start_bot
-from tests.e2e.test_eval_runs import wait_status
+from tests.e2e.harness import start_bot, wait_status
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
 

@@ -13,8 +13,16 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.harness import BotProcess, start_bot
-from tests.e2e.test_eval_runs import N, launch, teach, top_messages, wait_status
+from tests.e2e.harness import (
+    BotProcess,
+    N,
+    World,
+    launch,
+    parity_world,
+    start_bot,
+    top_messages,
+    wait_status,
+)
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
 
@@ -22,10 +30,9 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[Path, FakeSlack, FakeOpenAI]]:
-    with FakeSlack() as slack, FakeOpenAI(models=["m-good", "m-bad"]) as openai:
-        teach(openai)
-        yield tmp_path, slack, openai
+def world(tmp_path: Path) -> Iterator[World]:
+    with parity_world(tmp_path, ["m-good", "m-bad"]) as world:
+        yield world
 
 
 def scrape(bot: BotProcess) -> Samples:

@@ -12,8 +12,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import PG_URL
-from tests.e2e.harness import BotProcess, start_bot
-from tests.e2e.test_eval_runs import teach, wait_status, write_suite
+from tests.e2e.harness import (
+    BotProcess,
+    World,
+    parity_world,
+    start_bot,
+    wait_status,
+    write_suite,
+)
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
 
@@ -34,11 +40,10 @@ def write_suites(root: Path) -> Path:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[Path, FakeSlack, FakeOpenAI]]:
-    with FakeSlack() as slack, FakeOpenAI(models=["m-good", "m-bad"]) as openai:
-        teach(openai)
+def world(tmp_path: Path) -> Iterator[World]:
+    with parity_world(tmp_path, ["m-good", "m-bad"]) as world:
         write_suites(tmp_path / "suites")
-        yield tmp_path, slack, openai
+        yield world
 
 
 def launch(world: tuple[Path, FakeSlack, FakeOpenAI], **extra: str) -> BotProcess:

@@ -20,8 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import BotProcess
-from tests.e2e.test_eval_runs import launch, question, teach, wait_status
+from tests.e2e.harness import BotProcess, World, launch, parity_world, question, wait_status
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
 
@@ -29,11 +28,11 @@ OWNER, MEMBER, OUTSIDER = "U0RUN1", "U0GRP1", "U0OUT1"
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[Path, FakeSlack, FakeOpenAI]]:
-    with FakeSlack() as slack, FakeOpenAI(models=["m-good", "m-bad"]) as openai:
-        teach(openai)
+def world(tmp_path: Path) -> Iterator[World]:
+    with parity_world(tmp_path, ["m-good", "m-bad"]) as world:
+        _, slack, _ = world
         slack.set_usergroup("S0EVALS", [MEMBER])
-        yield tmp_path, slack, openai
+        yield world
 
 
 def reply(slack: FakeSlack, response_url: str) -> str:

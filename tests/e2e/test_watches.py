@@ -10,25 +10,34 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from storage import aliases
 from storage.db import Database
 from tests.conftest import PG_URL
-from tests.e2e.harness import BotProcess, start_bot
-from tests.e2e.test_eval_runs import N, label, question, teach, wait_status, write_suite
+from tests.e2e.harness import (
+    BotProcess,
+    N,
+    World,
+    label,
+    parity_world,
+    post_with,
+    question,
+    replies_with,
+    start_bot,
+    wait_status,
+    write_suite,
+)
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[Path, FakeSlack, FakeOpenAI]]:
-    with FakeSlack() as slack, FakeOpenAI(models=["m-good", "m-bad", "other"]) as openai:
-        teach(openai)
+def world(tmp_path: Path) -> Iterator[World]:
+    with parity_world(tmp_path, ["m-good", "m-bad", "other"]) as world:
         write_suite(tmp_path / "suites")
-        yield tmp_path, slack, openai
+        yield world
 
 
 def launch(
@@ -59,18 +68,6 @@ def set_production(url: str, model: str) -> None:
         )
     finally:
         db.close()
-
-
-def replies_with(slack: FakeSlack, needle: str) -> Any:
-    return slack.wait_for(
-        lambda: next((r for r in slack.responses if needle in json.dumps(r.body)), None), timeout=20
-    )
-
-
-def post_with(slack: FakeSlack, needle: str, timeout: float = 20) -> Any:
-    return slack.wait_for(
-        lambda: next((m for m in slack.messages("C1") if needle in m.text), None), timeout=timeout
-    )
 
 
 def teach_new(openai: FakeOpenAI, model: str) -> None:

@@ -11,95 +11,44 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bot.chart_port import ProcessCharts
-from bot.gateway import OpenAIGateway
-from bot.settings import load_settings
-from bot.wiring import build_services
-from commands.ports import IdleScheduler
 from commands.services import Services
 from storage import runs as store
-from storage.db import Database
 from storage.tables import SampleResult
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
-from tests.integration.test_leases import N, write_suite
+from tests.stack import BuildStack, teach_parity, until, write_parity_suite
+from tests.stack import new_run as new_parity_run
+
+N = 12
 
 
 @pytest.fixture
 def fakes() -> Iterator[tuple[FakeSlack, FakeOpenAI]]:
     with FakeSlack() as slack, FakeOpenAI(models=["m1"], latency=0.05) as openai:
-        for i in range(N):
-            openai.answer("m1", f"Is {i} even?", "yes" if i % 2 == 0 else "no")
+        teach_parity(openai, "m1", N)
         yield slack, openai
 
 
-async def _services(
-    fakes: tuple[FakeSlack, FakeOpenAI],
-    database: Database,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    **env: str,
-) -> tuple[Services, OpenAIGateway]:
-    slack, openai = fakes
-    for name, value in {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_API_URL": slack.url,
-        "OPENAI_API_KEY": openai.api_key,
-        "OPENAI_BASE_URL": openai.base_url,
-        "EVALBOT_SUITES_DIR": str(write_suite(tmp_path / "suites")),
-        "EVALBOT_CONCURRENCY": "4",
-        **env,
-    }.items():
-        monkeypatch.setenv(name, value)
-    settings = load_settings(require_slack=False, env_file=None)
-    return build_services(settings, database, scheduler=IdleScheduler())
-
-
 @pytest.fixture
-async def built(
+def built(
     request: pytest.FixtureRequest,
     fakes: tuple[FakeSlack, FakeOpenAI],
-    database: Database,
+    stack: BuildStack,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Services]:
+) -> Services:
+    """The stack with the environment the test's parameter adds."""
     env: dict[str, str] = getattr(request, "param", {})
-    services, gateway = await _services(fakes, database, tmp_path, monkeypatch, **env)
-    try:
-        yield services
-    finally:
-        await services.tasks.cancel_all()
-        await gateway.close()
-        if isinstance(services.charts, ProcessCharts):
-            services.charts.close()
+    suites = write_parity_suite(tmp_path / "suites", N)
+    return stack(*fakes, suites=suites, EVALBOT_CONCURRENCY="4", **env).services
 
 
 def new_run(services: Services) -> int:
-    suite = services.suites.get("parity")
-    assert suite is not None
-    run = services.db.call(
-        store.create_run,
-        suite="parity",
-        data_version=suite.data_version,
-        models=["m1"],
-        total=N,
-        channel="C1",
-        user_id="U1",
-    )
-    assert run.id is not None
-    return run.id
-
-
-async def until(check: object, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not callable(check) or not check():
-        assert time.monotonic() < deadline, "condition never held"
-        await asyncio.sleep(0.02)
+    return new_parity_run(services, channel="C1", user_id="U1")
 
 
 @pytest.mark.parametrize("built", [{"EVALBOT_MAX_ACTIVE_RUNS": "2"}], indirect=True)
@@ -145,11 +94,11 @@ async def test_a_run_cancelled_while_queued_sends_nothing(
     openai.latency = 0.3
     first, second = new_run(built), new_run(built)
     await built.engine.start(first)
-    await until(lambda: built.db.call(store.get_run, run_id=first).status == "running")
+    await until(lambda: built.db.call(store.get_run, run_id=first).status == "running", 30)
     await built.engine.start(second)
-    await until(lambda: second in built.engine.live)
+    await until(lambda: second in built.engine.live, 30)
     assert built.engine.cancel(second)
-    await until(lambda: built.db.call(store.get_run, run_id=second).status == "cancelled")
+    await until(lambda: built.db.call(store.get_run, run_id=second).status == "cancelled", 30)
     assert built.db.call(store.get_run, run_id=first).status == "running"
     asked = {r.json["messages"][-1]["content"] for r in openai.requests_to("/chat") if r.json}
     assert len(openai.requests_to("/chat")) <= N and asked  # only the first run's

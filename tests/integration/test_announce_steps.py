@@ -10,76 +10,40 @@ told to the channel with the invite advice, and the rest is posted anyway.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bot.chart_port import ProcessCharts
-from bot.settings import load_settings
-from bot.wiring import build_services
-from commands.ports import IdleScheduler
 from commands.services import Services
 from storage import runs as store
 from storage.db import Database
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
-from tests.integration.test_run_robustness import N, write_suite
+from tests.stack import BuildStack, label, new_run, question, until, write_parity_suite
 
 CHANNEL = "C1"
+N = 8
 
 
 @pytest.fixture
 def fakes() -> Iterator[tuple[FakeSlack, FakeOpenAI]]:
     with FakeSlack() as slack, FakeOpenAI(models=["m1", "m2"]) as openai:
         for i in range(N):
-            right = "yes" if i % 2 == 0 else "no"
-            openai.answer("m1", f"Is {i} even?", right)
-            openai.answer("m2", f"Is {i} even?", right if i % 2 else "maybe")  # #0 fails
+            openai.answer("m1", question(i), label(i))
+            openai.answer("m2", question(i), label(i) if i % 2 else "maybe")  # #0 fails
         yield slack, openai
 
 
 @pytest.fixture
-async def services(
-    fakes: tuple[FakeSlack, FakeOpenAI],
-    database: Database,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Services]:
-    slack, openai = fakes
-    for name, value in {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_API_URL": slack.url,
-        "OPENAI_API_KEY": openai.api_key,
-        "OPENAI_BASE_URL": openai.base_url,
-        "EVALBOT_SUITES_DIR": str(write_suite(tmp_path / "suites")),
-        "EVALBOT_CONCURRENCY": "2",
-    }.items():
-        monkeypatch.setenv(name, value)
-    settings = load_settings(require_slack=False, env_file=None)
-    built, gateway = build_services(settings, database, scheduler=IdleScheduler())
-    try:
-        yield built
-    finally:
-        await built.tasks.cancel_all()
-        await gateway.close()
-        if isinstance(built.charts, ProcessCharts):
-            built.charts.close()
+def services(fakes: tuple[FakeSlack, FakeOpenAI], stack: BuildStack, tmp_path: Path) -> Services:
+    suites = write_parity_suite(tmp_path / "suites", N)
+    return stack(*fakes, suites=suites, EVALBOT_CONCURRENCY="2").services
 
 
-def new_run(services: Services) -> int:
-    suite = services.suites.get("parity")
-    assert suite is not None
-    run = services.db.call(
-        store.create_run,
-        suite="parity",
-        data_version=suite.data_version,
-        models=["m1", "m2"],
-        total=N,
-        channel=CHANNEL,
-    )
-    assert run.id is not None
-    return run.id
+def two_model_run(services: Services) -> int:
+    """A run of both models in the channel: its announcement has every step."""
+    return new_run(services, models=("m1", "m2"), channel=CHANNEL)
 
 
 def thread_texts(slack: FakeSlack) -> list[str]:
@@ -97,7 +61,7 @@ async def test_a_chart_refused_for_now_is_retried_and_nothing_is_posted_twice(
 ) -> None:
     slack, _ = fakes
     slack.fail_next("upload", status=500, count=50)  # the chart's bytes: refused for now
-    run_id = new_run(services)
+    run_id = two_model_run(services)
     final = await asyncio.wait_for(services.engine.execute_and_announce(run_id), timeout=60)
     assert final is not None and final.status == "finished"
     first = thread_texts(slack)
@@ -120,7 +84,7 @@ async def test_a_step_refused_for_good_is_told_with_the_invite_advice(
 ) -> None:
     slack, _ = fakes
     slack.fail_next("files.completeUploadExternal", error="not_in_channel", count=5)
-    run_id = new_run(services)
+    run_id = two_model_run(services)
     final = await asyncio.wait_for(services.engine.execute_and_announce(run_id), timeout=60)
     assert final is not None
     texts = thread_texts(slack)
@@ -135,12 +99,9 @@ async def test_a_cancelled_run_posts_no_failures_thread(
 ) -> None:
     slack, openai = fakes
     openai.latency = 1.0
-    run_id = new_run(services)
+    run_id = two_model_run(services)
     running = asyncio.create_task(services.engine.execute_and_announce(run_id))
-    deadline = asyncio.get_running_loop().time() + 20
-    while len(openai.requests_to("/chat")) < 4:
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.02)
+    await until(lambda: len(openai.requests_to("/chat")) >= 4, timeout=20, what="4 requests")
     # The preflight answers are in (m2 failed #0), and two more at least.
     services.engine.cancel(run_id)
     final = await asyncio.wait_for(running, timeout=10)

@@ -16,119 +16,57 @@ import subprocess
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.chart_port import ProcessCharts
-from bot.gateway import OpenAIGateway
-from bot.settings import load_settings
-from bot.wiring import build_services
-from commands.eval.runner import RunEngine
 from commands.finetune.jobs import poll, poll_by_provider_id, resume_pending, submit
 from commands.leases import dead_here
-from commands.ports import IdleScheduler
-from commands.services import Services
 from storage import finetunes as ft_store
 from storage import runs as store
 from storage.db import Database
 from storage.tables import EvalRun, FineTuneJob, utcnow
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
+from tests.stack import BuildStack, Stack, teach_parity, until, write_parity_suite
+from tests.stack import new_run as new_parity_run
 
 N = 12
 LEASE_S = 2.0
-
-
-def write_suite(root: Path) -> Path:
-    folder = root / "parity"
-    folder.mkdir(parents=True)
-    (folder / "suite.yaml").write_text(
-        "name: parity\n"
-        "data: eval.jsonl\n"
-        "input:\n"
-        '  - role: user\n    content: "Is {{ item.n }} even?"\n'
-        "grader:\n  type: string_check\n  name: label\n"
-        '  input: "{{ sample.output_text }}"\n  reference: "{{ item.label }}"\n'
-        "  operation: eq\n"
-    )
-    rows = [json.dumps({"n": i, "label": "yes" if i % 2 == 0 else "no"}) for i in range(N)]
-    (folder / "eval.jsonl").write_text("\n".join(rows) + "\n")
-    return root
-
-
-@dataclass
-class Process:
-    services: Services
-    gateway: OpenAIGateway
-
-    @property
-    def engine(self) -> RunEngine:
-        return self.services.engine
 
 
 @pytest.fixture
 def fakes() -> Iterator[tuple[FakeSlack, FakeOpenAI]]:
     with FakeSlack() as slack, FakeOpenAI(models=["m1"]) as openai:
         openai.fine_tunable_models.add("m1")
-        for i in range(N):
-            openai.answer("m1", f"Is {i} even?", "yes" if i % 2 == 0 else "no")
+        teach_parity(openai, "m1", N)
         yield slack, openai
 
 
 @pytest.fixture
-async def two(
-    fakes: tuple[FakeSlack, FakeOpenAI],
-    database: Database,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[tuple[Process, Process]]:
-    slack, openai = fakes
-    for name, value in {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_API_URL": slack.url,
-        "OPENAI_API_KEY": openai.api_key,
-        "OPENAI_BASE_URL": openai.base_url,
-        "EVALBOT_SUITES_DIR": str(write_suite(tmp_path / "suites")),
-        "EVALBOT_CONCURRENCY": "2",
-        "EVALBOT_RUN_LEASE_SECONDS": str(LEASE_S),
-    }.items():
-        monkeypatch.setenv(name, value)
-    settings = load_settings(require_slack=False, env_file=None)
+def two(
+    fakes: tuple[FakeSlack, FakeOpenAI], stack: BuildStack, tmp_path: Path
+) -> tuple[Stack, Stack]:
+    suites = write_parity_suite(tmp_path / "suites", N)
     # Two processes on two hosts: each one's liveness is unknowable to the other.
-    procs = [
-        Process(
-            *build_services(
-                settings,
-                database,
-                scheduler=IdleScheduler(),
-                instance=f"host-{number}:{os.getpid()}:{number}",
-            )
+    a, b = (
+        stack(
+            *fakes,
+            suites=suites,
+            instance=f"host-{number}:{os.getpid()}:{number}",
+            EVALBOT_CONCURRENCY="2",
+            EVALBOT_RUN_LEASE_SECONDS=str(LEASE_S),
         )
         for number in range(2)
-    ]
-    try:
-        yield procs[0], procs[1]
-    finally:
-        for p in procs:
-            await p.services.tasks.cancel_all()
-            await p.gateway.close()
-            if isinstance(p.services.charts, ProcessCharts):
-                p.services.charts.close()
-
-
-def new_run(db: Database, proc: Process) -> int:
-    suite = proc.services.suites.get("parity")
-    assert suite is not None
-    run = db.call(
-        store.create_run, suite="parity", data_version=suite.data_version, models=["m1"], total=N
     )
-    assert run.id is not None
-    return run.id
+    return a, b
+
+
+def new_run(proc: Stack) -> int:
+    return new_parity_run(proc.services)
 
 
 def asked(openai: FakeOpenAI) -> Counter[str]:
@@ -137,10 +75,7 @@ def asked(openai: FakeOpenAI) -> Counter[str]:
 
 async def first_request(openai: FakeOpenAI, timeout: float = 20) -> None:
     """Wait until the run has sent its first request to the provider."""
-    deadline = time.monotonic() + timeout
-    while not openai.requests_to("/chat"):
-        assert time.monotonic() < deadline, "the run never sent a request"
-        await asyncio.sleep(0.02)
+    await until(lambda: openai.requests_to("/chat"), timeout, "the run's first request")
 
 
 async def wait_for_announced(db: Database, run_id: int) -> EvalRun:
@@ -155,11 +90,11 @@ async def wait_for_announced(db: Database, run_id: int) -> EvalRun:
 
 
 async def test_a_run_started_twice_in_one_process_is_executed_once(
-    two: tuple[Process, Process], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
+    two: tuple[Stack, Stack], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
 ) -> None:
     a, _ = two
     _, openai = fakes
-    run_id = new_run(database, two[0])
+    run_id = new_run(two[0])
     first, second = await asyncio.gather(a.engine.execute(run_id), a.engine.execute(run_id))
     done = [r for r in (first, second) if r is not None]
     assert len(done) == 1 and done[0].status == "finished"
@@ -168,12 +103,12 @@ async def test_a_run_started_twice_in_one_process_is_executed_once(
 
 
 async def test_a_run_held_by_a_live_process_is_left_alone(
-    two: tuple[Process, Process], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
+    two: tuple[Stack, Stack], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
 ) -> None:
     a, b = two
     _, openai = fakes
     openai.latency = 0.15  # 12 samples, 2 at a time: about a second
-    run_id = new_run(database, two[0])
+    run_id = new_run(two[0])
     running = asyncio.create_task(a.engine.execute(run_id))
     await first_request(openai)
     assert await b.engine.execute(run_id) is None
@@ -186,10 +121,10 @@ async def test_a_run_held_by_a_live_process_is_left_alone(
 
 
 async def test_a_crashed_process_run_is_taken_over_when_its_lease_lapses(
-    two: tuple[Process, Process], database: Database
+    two: tuple[Stack, Stack], database: Database
 ) -> None:
     _, b = two
-    run_id = new_run(database, two[0])
+    run_id = new_run(two[0])
     now = utcnow()
     claimed = await database.run(
         store.claim,
@@ -211,12 +146,12 @@ async def test_a_crashed_process_run_is_taken_over_when_its_lease_lapses(
 
 
 async def test_a_run_cancelled_from_another_process_stops_where_it_runs(
-    two: tuple[Process, Process], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
+    two: tuple[Stack, Stack], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
 ) -> None:
     a, _ = two
     _, openai = fakes
     openai.latency = 1.0  # 12 samples, 2 at a time: six seconds if nothing stops it
-    run_id = new_run(database, two[0])
+    run_id = new_run(two[0])
     running = asyncio.create_task(a.engine.execute(run_id))
     await first_request(openai)
     # What `/eval cancel` does in a process that is not executing the run.
@@ -229,12 +164,12 @@ async def test_a_run_cancelled_from_another_process_stops_where_it_runs(
 
 
 async def test_a_clean_shutdown_hands_its_runs_over_at_once(
-    two: tuple[Process, Process], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
+    two: tuple[Stack, Stack], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
 ) -> None:
     a, b = two
     _, openai = fakes
     openai.latency = 0.3
-    run_id = new_run(database, two[0])
+    run_id = new_run(two[0])
     await a.engine.start(run_id)
     await first_request(openai)
     await a.services.tasks.cancel_all()  # what Bot.stop does on SIGTERM
@@ -279,7 +214,7 @@ def new_finetune(db: Database) -> int:
 
 
 async def test_a_fine_tune_submitted_three_times_at_once_becomes_one_job(
-    two: tuple[Process, Process], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
+    two: tuple[Stack, Stack], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
 ) -> None:
     a, b = two
     _, openai = fakes
@@ -308,7 +243,7 @@ async def test_a_fine_tune_submitted_three_times_at_once_becomes_one_job(
 
 
 async def test_a_webhook_and_the_polls_seeing_the_end_together_evaluate_once(
-    two: tuple[Process, Process], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
+    two: tuple[Stack, Stack], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
 ) -> None:
     a, b = two
     _, openai = fakes
@@ -334,13 +269,13 @@ def dead_pid() -> int:
 
 
 async def test_a_restart_on_the_same_host_takes_its_runs_back_at_once(
-    two: tuple[Process, Process], database: Database
+    two: tuple[Stack, Stack], database: Database
 ) -> None:
     """A killed bot's lease still holds, but its pid is gone: no need to wait."""
     _, b = two
     host = b.services.instance.rsplit(":", 2)[0]
-    crashed = new_run(database, b)
-    elsewhere = new_run(database, b)
+    crashed = new_run(b)
+    elsewhere = new_run(b)
     now = utcnow()
     until = now + timedelta(seconds=600)
     for run_id, owner in ((crashed, f"{host}:{dead_pid()}:0ld"), (elsewhere, "other-host:1:x")):
@@ -371,7 +306,7 @@ def test_dead_here_only_trusts_what_it_can_check() -> None:
 
 
 async def test_a_fine_tune_whose_submitter_died_before_claiming_it_is_submitted(
-    two: tuple[Process, Process], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
+    two: tuple[Stack, Stack], fakes: tuple[FakeSlack, FakeOpenAI], database: Database
 ) -> None:
     _, b = two
     _, openai = fakes

@@ -11,19 +11,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
-import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.chart_port import ProcessCharts
-from bot.settings import load_settings
-from bot.wiring import build_services
 from commands.eval.runner import DEFAULT_MAX_OUTPUT_TOKENS
-from commands.ports import IdleScheduler, Models
+from commands.ports import Models
 from commands.services import Services
 from commands.suites.graders.base import Grade, Sample
 from storage import runs as store
@@ -31,88 +27,27 @@ from storage.db import Database
 from storage.tables import SampleResult
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
+from tests.stack import BuildStack, new_run, teach_parity, until, write_parity_suite
 
 N = 8
 DEEP = "[" * 200_000 + "]" * 200_000  # json.loads: RecursionError, not ValueError
 
 
-def write_suite(root: Path, sampling: str = "") -> Path:
-    folder = root / "parity"
-    folder.mkdir(parents=True)
-    (folder / "suite.yaml").write_text(
-        "name: parity\n"
-        "data: eval.jsonl\n"
-        "input:\n"
-        '  - role: user\n    content: "Is {{ item.n }} even?"\n'
-        "grader:\n  type: string_check\n  name: label\n"
-        '  input: "{{ sample.output_text }}"\n  reference: "{{ item.label }}"\n'
-        "  operation: eq\n" + sampling
-    )
-    rows = [json.dumps({"n": i, "label": "yes" if i % 2 == 0 else "no"}) for i in range(N)]
-    (folder / "eval.jsonl").write_text("\n".join(rows) + "\n")
-    return root
-
-
 @pytest.fixture
 def fakes() -> Iterator[tuple[FakeSlack, FakeOpenAI]]:
     with FakeSlack() as slack, FakeOpenAI(models=["m1"]) as openai:
-        for i in range(N):
-            openai.answer("m1", f"Is {i} even?", "yes" if i % 2 == 0 else "no")
+        teach_parity(openai, "m1", N)
         yield slack, openai
 
 
 @pytest.fixture
-async def services(
-    fakes: tuple[FakeSlack, FakeOpenAI],
-    database: Database,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Services]:
-    slack, openai = fakes
-    for name, value in {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_API_URL": slack.url,
-        "OPENAI_API_KEY": openai.api_key,
-        "OPENAI_BASE_URL": openai.base_url,
-        "EVALBOT_SUITES_DIR": str(write_suite(tmp_path / "suites")),
-        "EVALBOT_CONCURRENCY": "2",
-    }.items():
-        monkeypatch.setenv(name, value)
-    settings = load_settings(require_slack=False, env_file=None)
-    built, gateway = build_services(settings, database, scheduler=IdleScheduler())
-    try:
-        yield built
-    finally:
-        await built.tasks.cancel_all()
-        await gateway.close()
-        if isinstance(built.charts, ProcessCharts):
-            built.charts.close()
-
-
-def new_run(services: Services, channel: str | None = None) -> int:
-    suite = services.suites.get("parity")
-    assert suite is not None
-    run = services.db.call(
-        store.create_run,
-        suite="parity",
-        data_version=suite.data_version,
-        models=["m1"],
-        total=N,
-        channel=channel,
-    )
-    assert run.id is not None
-    return run.id
+def services(fakes: tuple[FakeSlack, FakeOpenAI], stack: BuildStack, tmp_path: Path) -> Services:
+    suites = write_parity_suite(tmp_path / "suites", N)
+    return stack(*fakes, suites=suites, EVALBOT_CONCURRENCY="2").services
 
 
 def results(db: Database, run_id: int) -> list[SampleResult]:
     return sorted(db.call(store.results, run_id=run_id), key=lambda r: r.item_index)
-
-
-async def until(condition: Any, timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
 
 
 async def test_a_deeply_nested_json_answer_is_graded_and_the_run_ends(

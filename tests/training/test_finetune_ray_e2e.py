@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import REPO, BotProcess, bot_env
-from tests.e2e.test_eval_runs import wait_status
+from tests.e2e.harness import REPO, BotProcess, bot_env, wait_status
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
 from tests.training.servers import RayHead, TransformersServe

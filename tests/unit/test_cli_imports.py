@@ -22,7 +22,7 @@ NOT_ON_THE_TERMINAL_PATH = (
 def test_the_terminal_path_imports_no_sdk_slack_web_server_scheduler_charts_or_alembic() -> None:
     probe = (
         "import json, sys\n"
-        "import bot.cli, bot.wiring, storage.db, storage.runs\n"
+        "import bot.cli, bot.terminal, bot.wiring, storage.db, storage.runs\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
     out = subprocess.run(

@@ -162,11 +162,16 @@ def request_headers(provider: ProviderConfig) -> dict[str, str]:
 
 
 def base_url(provider: ProviderConfig) -> str:
-    """The client's base URL without its trailing slash: the provider's, else
-    OPENAI_BASE_URL, else OpenAI's."""
+    """The client's base URL as the gateway used it (`str(client.base_url).rstrip("/")`):
+    the provider's, else OPENAI_BASE_URL, else OpenAI's, with the slash the SDK puts at
+    the end of its path (before any query). httpx's spelling of the host and port is not
+    copied: aiohttp's URL parsing makes the same request of both (a test checks)."""
     url = provider.base_url
     if url is None:
         url = os.environ.get("OPENAI_BASE_URL")
     if url is None:
         url = DEFAULT_BASE_URL
-    return url.rstrip("/")
+    path, query_mark, query = url.partition("?")
+    if not path.endswith("/"):
+        path += "/"
+    return (path + query_mark + query).rstrip("/")

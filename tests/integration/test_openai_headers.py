@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from openai import AsyncOpenAI
+from yarl import URL
 
 from bot import openai_headers
 from bot.gateway import OpenAIGateway
@@ -21,6 +22,15 @@ BASE_URLS = [
     "http://localhost:11434/v1//",
     "https://my-resource.openai.azure.com/openai/v1",
     "https://gateway.example.com/team-a/openai",
+    "http://127.0.0.1:8000/v1?tenant=a",
+]
+
+# httpx respells these (case, default port, IDNA, escapes); the request is the same.
+RESPELLED = [
+    "HTTPS://API.Example.com:443/V1",
+    "http://localhost:80/v1",
+    "https://bücher.example/v1",
+    "http://127.0.0.1:8000/a b/v1",
 ]
 
 ENVIRONMENTS: dict[str, dict[str, str]] = {
@@ -64,6 +74,17 @@ async def test_headers_and_base_url_are_the_sdk_clients(
     assert ours(provider) == sdk_view(provider)
 
 
+@pytest.mark.parametrize("url", RESPELLED)
+def test_a_respelled_base_url_makes_the_same_request(url: str) -> None:
+    provider = ProviderConfig("default", url, "sk-x")
+
+    def request(base: str) -> tuple[object, ...]:
+        target = URL(base + "/chat/completions")  # as aiohttp parses what the gateway posts
+        return (target.scheme, target.raw_host, target.port, target.raw_path_qs)
+
+    assert request(openai_headers.base_url(provider)) == request(sdk_view(provider)[1])
+
+
 def test_outside_a_task_the_async_header_is_the_sdks_too() -> None:
     provider = ProviderConfig("default", "http://127.0.0.1:9/v1", "sk-x")
     assert ours(provider) == sdk_view(provider)
@@ -94,3 +115,5 @@ async def test_a_completion_reaches_the_provider_with_those_headers(
         assert seen.headers.get(key) == value, key
     assert seen.headers["Authorization"] == f"Bearer {fake_openai.api_key}"
     assert seen.headers["User-Agent"].startswith("AsyncOpenAI/Python ")
+    assert seen.headers["X-Stainless-Async"] == "async:asyncio"
+    assert seen.headers["OpenAI-Organization"] == "org-abc" and seen.headers["X-Team"] == "evals"

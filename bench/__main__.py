@@ -4,6 +4,7 @@ rewrite docs/benchmarks.md."""
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(registry)}")
     command = "python -m bench" + (" " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "")
+    if before := os.environ.get("EVALBOT_BENCH_BEFORE"):  # cli_start's before, named
+        command = f"EVALBOT_BENCH_BEFORE={shlex.quote(before)} {command}"
     results: dict[str, Result] = {}
     for name in names:
         print(f"== {name} ...", flush=True)

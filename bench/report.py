@@ -42,7 +42,6 @@ event loop (a third of the loop's CPU after the change above); the duplicate che
 only the batch's index range, not every stored result of the run on every flush | \
 commands/eval/runner.py, storage/runs.py | 0.72 ms CPU/sample | 0.49 ms CPU/sample, \
 3.83 s, ratio 1.23 |
-
 | `evalbot eval run` imports no Slack (bolt, sdk), aiohttp web server, APScheduler or \
 alembic (build_services moved to bot/wiring.py), and a fresh database is created from \
 the models and stamped at the head revision instead of replaying the migrations. \
@@ -53,6 +52,19 @@ EVALBOT_BENCH_BEFORE=/tmp/before python -m bench cli_start` (its first-request p
 bot/cli.py, bot/wiring.py, storage/db.py | launch to first request median 14.96 s \
 (6 starts); 3.4-4.2 s CPU per start | median 10.19 s (6 starts); 2.9-3.1 s CPU per \
 start; the openai SDK's import is now about 60% of what is left |
+| The terminal path imports no openai SDK: completions' headers and base URL are computed \
+as the SDK's client would (bot/openai_headers.py; a test compares them, value and \
+order), and the SDK is imported by the calls that use it (models, embeddings, \
+fine-tuning). Then its modules load with the garbage collector paused and are frozen \
+(about 136,000 long-lived objects the collector kept rescanning; max RSS unchanged, \
+78 MB). Measured 2026-12-02 at load average 6-7 on 2 cores, the three checkouts' starts \
+interleaved, 5 each after a warm-up (bench/cli_start.py's method; `git archive` of \
+2211d45 and 28761a0) | bot/gateway.py, bot/openai_headers.py, bot/finetune_backend.py, \
+bot/cli.py, bot/terminal.py | 2211d45: launch to first request median 5.29 s, process \
+CPU median 3.53 s; `-X importtime` self time 4.18 s, openai 33%, sqlalchemy 17% | \
+without the SDK (28761a0): 3.69 s, CPU 2.36 s; with the collector paused and frozen \
+(HEAD): 2.71 s, CPU 1.53 s; import self time 1.92 s: sqlalchemy 29%, aiohttp 14%, \
+commands 11%, storage 10% (of which the 12 table classes 200 ms), pydantic 6% |
 
 Looked at and left alone, because the measurements did not point at them: the limiter's
 `notify_all` (at most a few waiters at concurrency 64: the pool has concurrency + 4

@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.presenters.plain import literal
-
 __all__ = ["add_import_parser", "run_import"]
 
 
@@ -34,6 +32,8 @@ def run_import(args: argparse.Namespace, suites_dir: Path) -> int:
     )
     # The lines quote the imported files (an eval's name, an assert's type): a file from
     # elsewhere may carry terminal escape sequences, printed as code points instead.
+    from bot.presenters.plain import literal  # here: `evalbot` starts without it
+
     for line in report.lines:
         sys.stdout.write(literal(line) + "\n")
     return 0 if report.ok else 1

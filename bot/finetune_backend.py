@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-import openai
-
-from bot.gateway import OpenAIGateway, classify
+from bot.gateway import OpenAIGateway, sdk_errors
 from commands.ports import JobEvent, JobInfo, ProviderError, TrainingRequest
+
+if TYPE_CHECKING:  # the SDK is imported by the first call (bot.gateway), not at start-up
+    import openai
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +59,10 @@ class OpenAIFineTuning:
 
     async def upload(self, provider: str, filename: str, data: BinaryIO) -> str:
         # The SDK streams a file object into the multipart body (and rewinds it to retry).
-        try:
+        with sdk_errors():
             created = await self._client(provider).files.create(
                 file=(filename, data, "application/jsonl"), purpose="fine-tune"
             )
-        except openai.OpenAIError as exc:
-            raise classify(exc) from exc
         return str(created.id)
 
     async def create(self, request: TrainingRequest) -> JobInfo:
@@ -83,40 +82,30 @@ class OpenAIFineTuning:
             kwargs["seed"] = request.seed
         # One attempt: the SDK's retries send no idempotency key and could make two jobs.
         client = self._client(request.provider).with_options(max_retries=0)
-        try:
+        with sdk_errors():
             job = await client.fine_tuning.jobs.create(**kwargs)
-        except openai.OpenAIError as exc:
-            raise classify(exc) from exc
         return _job(job)
 
     async def find(self, provider: str, request_key: str) -> JobInfo | None:
-        try:
+        with sdk_errors():
             page = await self._client(provider).fine_tuning.jobs.list(
                 metadata={"evalbot_request": request_key}, limit=20
             )
-        except openai.OpenAIError as exc:
-            raise classify(exc) from exc
         # A provider that ignores the metadata filter lists every job: check each.
         found = [_job(j) for j in page.data]
         return next((j for j in found if j.metadata.get("evalbot_request") == request_key), None)
 
     async def get(self, provider: str, job_id: str) -> JobInfo:
-        try:
+        with sdk_errors():
             return _job(await self._client(provider).fine_tuning.jobs.retrieve(job_id))
-        except openai.OpenAIError as exc:
-            raise classify(exc) from exc
 
     async def cancel(self, provider: str, job_id: str) -> JobInfo:
-        try:
+        with sdk_errors():
             return _job(await self._client(provider).fine_tuning.jobs.cancel(job_id))
-        except openai.OpenAIError as exc:
-            raise classify(exc) from exc
 
     async def events(self, provider: str, job_id: str, limit: int = 100) -> list[JobEvent]:
-        try:
+        with sdk_errors():
             page = await self._client(provider).fine_tuning.jobs.list_events(job_id, limit=limit)
-        except openai.OpenAIError as exc:
-            raise classify(exc) from exc
         out = []
         for e in page.data:
             data = getattr(e, "data", None)
@@ -133,12 +122,10 @@ class OpenAIFineTuning:
         return out
 
     async def validate_grader(self, provider: str, grader: dict[str, Any]) -> None:
-        try:
+        with sdk_errors():
             await self._client(provider).fine_tuning.alpha.graders.validate(
                 grader=cast(Any, grader)
             )
-        except openai.OpenAIError as exc:
-            raise classify(exc) from exc
 
     async def make_servable(self, provider: str, job: JobInfo) -> str:
         # The provider serves a fine-tuned model under its `fine_tuned_model` name as soon

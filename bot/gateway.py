@@ -12,6 +12,11 @@ transform, httpx2 request building, pydantic parsing) against 0.4 ms for the pla
 which was the difference between 3.2x and 1.2x the latency-concurrency bound of a
 2,000-sample run at concurrency 64 (docs/benchmarks.md). Errors are classified exactly
 as `classify` does for the SDK's exceptions.
+
+The SDK itself is imported only when a call needs it (listing models, embeddings,
+fine-tuning): its import was most of `evalbot eval run`'s start-up, and completions'
+headers and base URL come from bot/openai_headers.py, which computes what the SDK's
+client would send.
 """
 
 from __future__ import annotations
@@ -19,16 +24,19 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
-import openai
-from openai import AsyncOpenAI
 
+from bot import openai_headers
 from bot.api_shapes import chat_tool_params, responses_input, responses_tool_calls
 from bot.settings import ProviderConfig
 from commands.ports import Completion, Message, ModelInfo, ProviderError, RateLimitState
+
+if TYPE_CHECKING:  # imported when a call needs the SDK: see the module's docstring
+    from openai import AsyncOpenAI
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +128,8 @@ def classify(exc: Exception) -> ProviderError:
     """Turn an openai SDK exception into a ProviderError users and the runner understand."""
     if isinstance(exc, ProviderError):
         return exc
+    import openai
+
     if isinstance(exc, openai.APITimeoutError):
         if _dropped(exc):
             return ProviderError("connection", "the provider closed the connection unanswered")
@@ -131,6 +141,17 @@ def classify(exc: Exception) -> ProviderError:
         headers = exc.response.headers if exc.response is not None else None
         return status_error(exc.status_code, body, headers, exc.message)
     return ProviderError("connection", f"{type(exc).__name__}: {exc}")
+
+
+@contextmanager
+def sdk_errors() -> Iterator[None]:
+    """Around calls made with the openai SDK: its exceptions become ProviderErrors."""
+    import openai
+
+    try:
+        yield
+    except openai.OpenAIError as exc:
+        raise classify(exc) from exc
 
 
 class OpenAIGateway:
@@ -168,16 +189,22 @@ class OpenAIGateway:
             return provider, name
         return "default", model
 
+    def _config(self, provider: str) -> ProviderConfig:
+        cfg = self._providers.get(provider)
+        if cfg is None:
+            raise ProviderError(
+                "not_found",
+                f"no provider named {provider!r}; configured: {', '.join(self._providers)}",
+            )
+        return cfg
+
     def client(self, provider: str) -> AsyncOpenAI:
-        """The provider's client, created on first use (no network at start-up)."""
+        """The provider's SDK client, created on first use (no network at start-up)."""
         client = self._clients.get(provider)
         if client is None:
-            cfg = self._providers.get(provider)
-            if cfg is None:
-                raise ProviderError(
-                    "not_found",
-                    f"no provider named {provider!r}; configured: {', '.join(self._providers)}",
-                )
+            cfg = self._config(provider)
+            import openai
+
             limits = openai.DEFAULT_CONNECTION_LIMITS
             http = openai.DefaultAioHttpClient(
                 timeout=self._timeout,
@@ -186,8 +213,8 @@ class OpenAIGateway:
                     max_keepalive_connections=max(self._concurrency * 2, 100),
                 ),
             )
-            client = AsyncOpenAI(
-                api_key=cfg.api_key or "not-set",
+            client = openai.AsyncOpenAI(
+                api_key=cfg.api_key or openai_headers.NO_KEY,
                 base_url=cfg.base_url,
                 max_retries=2,
                 timeout=self._timeout,
@@ -254,22 +281,17 @@ class OpenAIGateway:
         )
 
     def _session(self, provider: str) -> tuple[aiohttp.ClientSession, str]:
-        """The provider's plain HTTP session for completions, with its SDK client's
-        headers (auth, organization, project, user agent) and base URL."""
+        """The provider's plain HTTP session for completions, with the headers (auth,
+        organization, project, user agent) and base URL its SDK client would have."""
         found = self._sessions.get(provider)
         if found is None:
-            client = self.client(provider)  # raises not_found for an unknown provider
-            headers = {
-                key: value
-                for key, value in {**client.default_headers, **client.auth_headers}.items()
-                if isinstance(value, str)
-            }
+            cfg = self._config(provider)  # raises not_found for an unknown provider
             session = aiohttp.ClientSession(
-                headers=headers,
+                headers=openai_headers.request_headers(cfg),
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
                 connector=aiohttp.TCPConnector(limit=max(self._concurrency * 2, 100)),
             )
-            found = self._sessions[provider] = (session, str(client.base_url).rstrip("/"))
+            found = self._sessions[provider] = (session, openai_headers.base_url(cfg))
         return found
 
     async def _post(self, provider: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -300,14 +322,12 @@ class OpenAIGateway:
 
     async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
         provider, name = self.split(model)
-        try:
+        with sdk_errors():
             resp = await self.client(provider).embeddings.create(model=name, input=list(texts))
-        except openai.OpenAIError as exc:
-            raise classify(exc) from exc
         return [list(item.embedding) for item in sorted(resp.data, key=lambda d: d.index)]
 
     async def list_models(self, provider: str = "default") -> list[ModelInfo]:
-        try:
+        with sdk_errors():
             found: list[ModelInfo] = []
             async for item in self.client(provider).models.list():
                 extra = item.model_extra or {}
@@ -324,12 +344,11 @@ class OpenAIGateway:
                     )
                 )
             return found
-        except openai.OpenAIError as exc:
-            raise classify(exc) from exc
 
     async def warm(self) -> None:
-        """Create every provider's client and session now (TLS context, lazy imports), so
-        the first eval sample does not pay for it. Makes no network call."""
+        """Create every provider's completion session now (TLS context, headers), so the
+        first eval sample does not pay for it. Makes no network call and builds no SDK
+        client (those come with the first call that needs one)."""
         for provider in self._providers:
             self._session(provider)
 

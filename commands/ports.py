@@ -536,7 +536,7 @@ class Blocks:
 
 
 class Presenter(Protocol):
-    """Words a report for the medium at the edge (bot/presenters: Slack; bot/cli.py: a
+    """Words a report for the medium at the edge (bot/presenters: Slack; bot/terminal.py: a
     terminal). Reports hold raw third-party text; the presenter escapes it."""
 
     def run_progress(self, report: RunProgress) -> str: ...

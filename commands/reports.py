@@ -1,4 +1,4 @@
-"""What use cases say, as data: the edge (bot/presenters, bot/cli.py) words it.
+"""What use cases say, as data: the edge (bot/presenters, bot/terminal.py) words it.
 
 A report carries numbers and the raw text others wrote (model outputs, dataset items,
 provider messages, model names) exactly as it came. It is never mrkdwn: each presenter

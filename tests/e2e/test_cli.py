@@ -214,3 +214,43 @@ def test_ctrl_c_cancels_the_run_so_no_bot_resumes_it(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "evalbot.db") as conn:
         rows = list(conn.execute("SELECT status, owner FROM eval_runs"))
     assert rows == [("cancelled", None)]
+
+
+# What the terminal runner loads: start-up is its imports (docs/benchmarks.md, cli_start).
+HEAVY = ("openai", "slack_sdk", "slack_bolt", "matplotlib", "apscheduler", "alembic")
+
+
+def test_a_whole_terminal_run_loads_no_sdk_slack_charts_or_alembic(tmp_path: Path) -> None:
+    """The real run, from start to summary: completions go out on the gateway's own HTTP
+    path, so the openai SDK (most of the old start-up) is never imported, nor anything
+    of Slack, charts, the scheduler or migrations."""
+    modules = tmp_path / "modules.json"
+    probe = (
+        "import atexit, json, pathlib, sys\n"
+        f"out = pathlib.Path({str(modules)!r})\n"
+        "atexit.register(lambda: out.write_text(json.dumps(sorted(sys.modules))))\n"
+        "from bot.cli import main\n"
+        "raise SystemExit(main())\n"
+    )
+    with FakeOpenAI(models=[MODEL]) as fake:
+        script_answers(fake, 10)
+        env = {**eval_env(fake, tmp_path), "PYTHONPATH": str(REPO)}
+        proc = subprocess.Popen(
+            [str(REPO / ".venv" / "bin" / "python"), "-c", probe, "eval", "run"]
+            + ["ticket-routing", MODEL, "--limit", "3"],
+            env=scrubbed_env(tmp_path, env),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            done = finish(proc)
+        finally:
+            stop(proc)
+        asked = len(fake.requests_to("/chat/completions"))
+    assert done.returncode == 0, done.stderr
+    assert "3/3 passed" in done.stdout and asked == 3
+    loaded = set(json.loads(modules.read_text()))
+    assert "commands.eval.runner" in loaded  # the probe saw the run's modules
+    assert sorted({m for m in loaded if m.split(".")[0] in HEAVY}) == []

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import below_floor, check_suites
+from bot.cli import check_suites
 from bot.cli_import import run_import
 from bot.presenters.plain import literal
+from bot.terminal import below_floor
 
 REPO = Path(__file__).resolve().parents[2]
 TITLE = "\x1b]0;pwned\x07"  # OSC: retitles the terminal

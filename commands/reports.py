@@ -157,8 +157,24 @@ class Code:
     text: str
 
 
-# A title in parts: our own words, and names shown as code ("Release alert: ", Code(m)).
-Title = tuple[str | Code, ...]
+@dataclass(frozen=True)
+class Mention:
+    """A Slack user id (someone who approved, proposed, started): a mention where the
+    medium has them, shown as code when it is not the shape of a user id."""
+
+    user: str
+
+
+# A title in parts: our own words, names shown as code ("Release alert: ", Code(m)), and
+# people mentioned.
+Title = tuple[str | Code | Mention, ...]
+
+
+def title_text(parts: Title) -> str:
+    """A title's words with no markup at all (a chart's caption draws them as text)."""
+    return "".join(
+        p.text if isinstance(p, Code) else p.user if isinstance(p, Mention) else p for p in parts
+    )
 
 
 @dataclass(frozen=True)

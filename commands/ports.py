@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from commands.reports import (
         ComparisonReport,
         FailureList,
+        ProposalReport,
         RunProgress,
         RunSummary,
         Title,
@@ -555,6 +556,14 @@ class Presenter(Protocol):
 
     def line(self, parts: Title) -> str:
         """One line of our words (which may use the medium's emphasis) and names."""
+        ...
+
+    def proposal(self, report: ProposalReport) -> str:
+        """A promotion proposal's message: open, or decided with the outcome on top."""
+        ...
+
+    def proposal_outcome(self, report: ProposalReport) -> str:
+        """A decided proposal's outcome, for its thread."""
         ...
 
 

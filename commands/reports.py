@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from commands.stats import PairedDiff, percentile
@@ -219,3 +220,90 @@ def criteria_diff(side: Side, baseline: Side) -> dict[str, Any]:
             else None,
         }
     return out
+
+
+# Promotions (commands/promote): a proposal open and decided, and why one may not be made.
+
+
+@dataclass(frozen=True)
+class MissingEvidence:
+    """Why a model may not be proposed (or approved) now, with the run that would make the
+    evidence. `candidate` None: the suite itself is no longer loaded."""
+
+    suite: str
+    candidate: str | None = None
+    current: str | None = None
+
+    def words(self) -> Title:
+        if self.candidate is None:
+            return ("the suite ", Code(self.suite), " is no longer loaded")
+        cand, cur = self.candidate, self.current
+        models = f"{cur} {cand}" if cur and cur != cand else cand
+        paired: Title = (" alongside the production model ", Code(cur)) if cur else ()
+        return (
+            Code(cand),
+            " has no finished, complete run on ",
+            Code(self.suite),
+            "'s current data",
+            *paired,
+            ": run ",
+            Code(f"/eval run {self.suite} {models}"),
+            " (no `limit=`), then propose it again.",
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {"suite": self.suite, "candidate": self.candidate, "current": self.current}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> MissingEvidence:
+        return cls(str(value.get("suite", "")), value.get("candidate"), value.get("current"))
+
+
+@dataclass(frozen=True)
+class EvidenceRun:
+    """One model's result in the run a proposal rests on."""
+
+    model: str
+    run: str  # "r12"
+    passed: int
+    graded: int
+    pass_rate: float | None
+    ci95: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class PairedEvidence:
+    """The candidate against the current model, item by item (one run or two)."""
+
+    run: str  # "r12", or "r13 and r12" when two runs are paired
+    paired: int
+    diff_pp: float
+    ci95_pp: tuple[float, float]
+    p_value: float
+    improved: int
+    regressed: int
+    verdict: str  # better, worse, no significant difference
+
+
+@dataclass(frozen=True)
+class ProposalReport:
+    """A promotion proposal, open (`status` open) or decided, with its evidence."""
+
+    id: int | None
+    suite: str
+    alias: str
+    candidate: str
+    current: str | None
+    proposer: str | None  # None: evalbot proposed it (a report found a better model)
+    status: str  # open, approved, rejected, expired, void
+    approvals_needed: int
+    approvers: Sequence[str]
+    approvals: Sequence[str]
+    candidate_run: EvidenceRun | None = None
+    current_run: EvidenceRun | None = None
+    paired: PairedEvidence | None = None
+    expires_at: datetime | None = None
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    # Why a deciding approval found the evidence gone (str: as older rows stored it).
+    void: MissingEvidence | str | None = None

@@ -3,11 +3,12 @@ for Slack, bot.presenters.plain for a terminal)."""
 
 from __future__ import annotations
 
-from bot.presenters import comparison, run, verdict
+from bot.presenters import comparison, proposal, run, verdict
 from bot.presenters.mrkdwn import Style
 from commands.reports import (
     ComparisonReport,
     FailureList,
+    ProposalReport,
     RunProgress,
     RunSummary,
     Title,
@@ -41,3 +42,11 @@ class StyledPresenter:
 
     def line(self, parts: Title) -> str:
         return self.style.title(parts)
+
+    def proposal(self, report: ProposalReport) -> str:
+        if report.status == "open":
+            return proposal.opened(self.style, report)
+        return proposal.decided(self.style, report)
+
+    def proposal_outcome(self, report: ProposalReport) -> str:
+        return proposal.outcome(self.style, report)

@@ -18,10 +18,14 @@ if TYPE_CHECKING:
         ComparisonReport,
         FailureList,
         ProposalReport,
+        RetirementNotice,
         RunProgress,
         RunSummary,
         Title,
         Verdict,
+        WatchAdded,
+        WatchCheck,
+        WatchList,
     )
 
 Message = dict[str, Any]  # an OpenAI chat message: {"role": ..., "content": ...}
@@ -564,6 +568,16 @@ class Presenter(Protocol):
 
     def proposal_outcome(self, report: ProposalReport) -> str:
         """A decided proposal's outcome, for its thread."""
+        ...
+
+    def watch_added(self, report: WatchAdded) -> str: ...
+
+    def watches(self, report: WatchList) -> str: ...
+
+    def watch_check(self, report: WatchCheck) -> str: ...
+
+    def retirement(self, report: RetirementNotice) -> str:
+        """A watched model's shutdown date, and how the candidates to replace it compare."""
         ...
 
 

@@ -307,3 +307,95 @@ class ProposalReport:
     decided_by: str | None = None
     # Why a deciding approval found the evidence gone (str: as older rows stored it).
     void: MissingEvidence | str | None = None
+
+
+# Watches (commands/watch): the watches of a channel, a check, a model's retirement.
+
+
+@dataclass(frozen=True)
+class ProviderFailure:
+    """A provider call that failed: its kind (ours) and its message (the provider's)."""
+
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class WatchLine:
+    """One watch as a line: what it looks for, where, how often, for which suites."""
+
+    id: int | None
+    glob: str
+    drift: bool  # a drift watch reruns the production models instead of a glob
+    provider: str
+    every_s: int
+    suites: Sequence[str]
+    paused: bool = False
+    last_checked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WatchAdded:
+    """A watch was added: how many models match now (None: a drift watch, or the first
+    check failed), or the failure."""
+
+    user: str
+    watch: WatchLine
+    matching: int | None = None
+    failure: ProviderFailure | None = None
+
+
+@dataclass(frozen=True)
+class WatchList:
+    watches: Sequence[WatchLine]
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    """A run a poll started: a release's, or a drift rerun of production."""
+
+    run_id: int
+    suite: str
+    model: str
+    drift: bool = False
+
+
+@dataclass(frozen=True)
+class WatchChecked:
+    """One watch's part of `/watch check`: the runs it started, or the provider's failure."""
+
+    watch_id: int | None
+    glob: str
+    drift: bool
+    runs: Sequence[StartedRun] = ()
+    failure: ProviderFailure | None = None
+
+
+@dataclass(frozen=True)
+class WatchCheck:
+    watches: Sequence[WatchChecked]
+
+
+@dataclass(frozen=True)
+class RankedModel:
+    """A model's latest pass rate on a suite's current data, as a replacement candidate."""
+
+    model: str
+    pass_rate: float
+    passed: int
+    graded: int
+    run_id: int
+
+
+@dataclass(frozen=True)
+class RetirementNotice:
+    """A watched model has a shutdown date (announced once; reminders at 30 and 7 days)."""
+
+    watch_id: int | None
+    model: str
+    shutdown: str  # YYYY-MM-DD, as the provider lists it
+    days_left: int  # negative: already past
+    reminder: bool
+    production_of: Sequence[str]  # the suites whose production model it is
+    # Per loaded suite of those, the best recent models on its current data.
+    candidates: Sequence[tuple[str, Sequence[RankedModel]]] = ()

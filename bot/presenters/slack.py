@@ -3,16 +3,20 @@ for Slack, bot.presenters.plain for a terminal)."""
 
 from __future__ import annotations
 
-from bot.presenters import comparison, proposal, run, verdict
+from bot.presenters import comparison, proposal, run, verdict, watch
 from bot.presenters.mrkdwn import Style
 from commands.reports import (
     ComparisonReport,
     FailureList,
     ProposalReport,
+    RetirementNotice,
     RunProgress,
     RunSummary,
     Title,
     Verdict,
+    WatchAdded,
+    WatchCheck,
+    WatchList,
 )
 
 
@@ -50,3 +54,15 @@ class StyledPresenter:
 
     def proposal_outcome(self, report: ProposalReport) -> str:
         return proposal.outcome(self.style, report)
+
+    def watch_added(self, report: WatchAdded) -> str:
+        return watch.added(self.style, report)
+
+    def watches(self, report: WatchList) -> str:
+        return watch.listed(self.style, report)
+
+    def watch_check(self, report: WatchCheck) -> str:
+        return watch.checked(self.style, report)
+
+    def retirement(self, report: RetirementNotice) -> str:
+        return watch.retirement(self.style, report)

@@ -10,6 +10,7 @@ the exact lines below are the texts users already see.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
@@ -22,6 +23,15 @@ from commands.reports import (
     MissingEvidence,
     PairedEvidence,
     ProposalReport,
+    ProviderFailure,
+    RankedModel,
+    RetirementNotice,
+    StartedRun,
+    WatchAdded,
+    WatchCheck,
+    WatchChecked,
+    WatchLine,
+    WatchList,
 )
 
 HOSTILE = "<!channel> <@U1> <http://x|y> *b* _i_ `t`"
@@ -141,3 +151,66 @@ def test_a_proposal_reads_as_before_for_ordinary_names() -> None:
         "data: run `/eval run parity m-good` (no `limit=`), then propose it again."
     )
     assert slack.proposal_outcome(void).endswith(" `parity` production stays unset.")
+
+
+def watch(**kw: object) -> WatchLine:
+    fields: dict[str, object] = dict(
+        id=3,
+        glob=HOSTILE,
+        drift=False,
+        provider=HOSTILE,
+        every_s=3600,
+        suites=(HOSTILE, "qa"),
+        paused=True,
+        last_checked_at=WHEN,
+    )
+    fields.update(kw)
+    return WatchLine(**fields)  # type: ignore[arg-type]
+
+
+MESSAGES: dict[str, Callable[[StyledPresenter], str]] = {
+    "watch added": lambda p: p.watch_added(WatchAdded(HOSTILE, watch(), matching=4)),
+    "watch added, first check failed": lambda p: p.watch_added(
+        WatchAdded(APPROVER, watch(), failure=ProviderFailure("server", HOSTILE))
+    ),
+    "watches": lambda p: p.watches(WatchList((watch(), watch(drift=True, glob="@production")))),
+    "watch check": lambda p: p.watch_check(
+        WatchCheck(
+            (
+                WatchChecked(3, HOSTILE, False, runs=(StartedRun(4, HOSTILE, HOSTILE),)),
+                WatchChecked(4, "@production", True, runs=(StartedRun(5, "qa", HOSTILE, True),)),
+                WatchChecked(5, "m-*", False, failure=ProviderFailure("server", HOSTILE)),
+                WatchChecked(6, HOSTILE, False),
+            )
+        )
+    ),
+    "retirement": lambda p: p.retirement(
+        RetirementNotice(
+            3,
+            HOSTILE,
+            HOSTILE,  # the shutdown date, as the provider lists it
+            12,
+            False,
+            (HOSTILE, "gone"),
+            ((HOSTILE, (RankedModel(HOSTILE, 0.85, 17, 20, 2),)),),
+        )
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", MESSAGES)
+def test_watch_and_models_messages_show_names_literally(kind: str) -> None:
+    assert_shown_literally(MESSAGES[kind](slack), MESSAGES[kind](plain))
+
+
+def test_watch_and_models_lines_read_as_before_for_ordinary_names() -> None:
+    line = watch(glob="m-*", provider="default", suites=("parity",), paused=False)
+    assert slack.watch_added(WatchAdded(APPROVER, line, matching=2)) == (
+        "<@U0OWNER> added a watch: `w3` `m-*` on `default` every 1h → `parity` · last checked "
+        "2026-12-01 10:30 UTC. 2 matching models are listed now; only models that appear later "
+        "count as releases."
+    )
+    checked = WatchCheck((WatchChecked(3, "m-*", False, runs=(StartedRun(4, "parity", "m-new"),)),))
+    assert slack.watch_check(checked) == (
+        "*Checked*\n• `w3` `m-*`: new model `m-new`: running `parity` as `r4`"
+    )

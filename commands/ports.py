@@ -15,9 +15,12 @@ from commands.redact import redact
 
 if TYPE_CHECKING:
     from commands.reports import (
+        AliasHistory,
         ComparisonReport,
         FailureList,
+        ProductionModels,
         ProposalReport,
+        ProvidedModels,
         RetirementNotice,
         RunProgress,
         RunSummary,
@@ -578,6 +581,14 @@ class Presenter(Protocol):
 
     def retirement(self, report: RetirementNotice) -> str:
         """A watched model's shutdown date, and how the candidates to replace it compare."""
+        ...
+
+    def production_models(self, report: ProductionModels) -> str: ...
+
+    def alias_history(self, report: AliasHistory) -> str: ...
+
+    def provided_models(self, report: ProvidedModels) -> str:
+        """The models a provider lists, named as `/eval run` takes them."""
         ...
 
 

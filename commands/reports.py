@@ -399,3 +399,45 @@ class RetirementNotice:
     production_of: Sequence[str]  # the suites whose production model it is
     # Per loaded suite of those, the best recent models on its current data.
     candidates: Sequence[tuple[str, Sequence[RankedModel]]] = ()
+
+
+# `/models` (commands/models): production models, an alias's history, what a provider serves.
+
+
+@dataclass(frozen=True)
+class ProductionModels:
+    """Each suite with its aliases (alias -> model); empty: no production model."""
+
+    suites: Sequence[tuple[str, Mapping[str, str]]]
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    created_at: datetime
+    alias: str
+    previous: str | None
+    model: str
+    decided_by: Sequence[str]  # the approvers; empty: unknown
+    proposal_id: int | None
+
+
+@dataclass(frozen=True)
+class AliasHistory:
+    suite: str
+    moves: Sequence[AliasMove]  # newest first
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    name: str  # as `/eval run` takes it (with the provider's prefix)
+    shutdown: str | None
+
+
+@dataclass(frozen=True)
+class ProvidedModels:
+    """What a provider lists: the first few models by name, and how many there are."""
+
+    provider: str
+    prefix: str  # "" for the default provider, else "name:"
+    models: Sequence[ServedModel]
+    total: int

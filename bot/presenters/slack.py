@@ -3,12 +3,15 @@ for Slack, bot.presenters.plain for a terminal)."""
 
 from __future__ import annotations
 
-from bot.presenters import comparison, proposal, run, verdict, watch
+from bot.presenters import comparison, models, proposal, run, verdict, watch
 from bot.presenters.mrkdwn import Style
 from commands.reports import (
+    AliasHistory,
     ComparisonReport,
     FailureList,
+    ProductionModels,
     ProposalReport,
+    ProvidedModels,
     RetirementNotice,
     RunProgress,
     RunSummary,
@@ -66,3 +69,12 @@ class StyledPresenter:
 
     def retirement(self, report: RetirementNotice) -> str:
         return watch.retirement(self.style, report)
+
+    def production_models(self, report: ProductionModels) -> str:
+        return models.production(self.style, report)
+
+    def alias_history(self, report: AliasHistory) -> str:
+        return models.history(self.style, report)
+
+    def provided_models(self, report: ProvidedModels) -> str:
+        return models.provided(self.style, report)

@@ -19,13 +19,18 @@ from bot.presenters.mrkdwn import SLACK
 from bot.presenters.plain import PLAIN
 from bot.presenters.slack import StyledPresenter
 from commands.reports import (
+    AliasHistory,
+    AliasMove,
     EvidenceRun,
     MissingEvidence,
     PairedEvidence,
+    ProductionModels,
     ProposalReport,
+    ProvidedModels,
     ProviderFailure,
     RankedModel,
     RetirementNotice,
+    ServedModel,
     StartedRun,
     WatchAdded,
     WatchCheck,
@@ -195,6 +200,21 @@ MESSAGES: dict[str, Callable[[StyledPresenter], str]] = {
             ((HOSTILE, (RankedModel(HOSTILE, 0.85, 17, 20, 2),)),),
         )
     ),
+    "production models": lambda p: p.production_models(
+        ProductionModels(((HOSTILE, {HOSTILE: HOSTILE}), ("qa", {})))
+    ),
+    "alias history": lambda p: p.alias_history(
+        AliasHistory(
+            HOSTILE,
+            (
+                AliasMove(WHEN, HOSTILE, HOSTILE, HOSTILE, (APPROVER, HOSTILE), 2),
+                AliasMove(WHEN, "production", None, HOSTILE, (), None),
+            ),
+        )
+    ),
+    "provided models": lambda p: p.provided_models(
+        ProvidedModels(HOSTILE, HOSTILE + ":", (ServedModel(HOSTILE, HOSTILE),), 90)
+    ),
 }
 
 
@@ -214,3 +234,15 @@ def test_watch_and_models_lines_read_as_before_for_ordinary_names() -> None:
     assert slack.watch_check(checked) == (
         "*Checked*\n• `w3` `m-*`: new model `m-new`: running `parity` as `r4`"
     )
+    history = AliasHistory("qa", (AliasMove(WHEN, "production", "m-a", "m-b", ("U2",), 4),))
+    assert slack.alias_history(history) == (
+        "*Aliases of `qa`*, newest first\n"
+        "• 2026-12-01 10:30 production: `m-a` → `m-b` by <@U2> (p4)"
+    )
+
+
+def test_a_long_provider_id_is_cut_and_stays_inside_its_code_span() -> None:
+    long = "a`" * 60
+    text = slack.provided_models(ProvidedModels("default", "", (ServedModel(long, None),), 1))
+    item = text.splitlines()[1]
+    assert item.startswith("• `") and item.endswith("…`") and item.count("`") == 2

@@ -28,7 +28,7 @@ from commands.model_shapes import check_model_name
 from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import BackendUnavailable, ChatError, EstimatesCost, Posted, ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
-from commands.reports import Code
+from commands.reports import Code, Title
 from commands.scope import elsewhere_note, samples_visible
 from commands.services import Ports, Services
 from commands.suites.graders.openai_schema import RftGraderRefused, suite_rft_grader
@@ -484,9 +484,19 @@ def list_jobs(services: Services, inv: Invocation, parsed: Parsed) -> str | Star
             return
         lines = ["*Fine-tuning jobs*"]
         for j in found:
+            # The fine-tuned model's name is the provider's: shown as code, never markup.
+            result: Title = (" → ", Code(j.fine_tuned_model)) if j.fine_tuned_model else ()
             lines.append(
-                f"• `f{j.id}` {j.method.upper()} `{j.suite}` on `{j.base_model}` — "
-                f"{j.status}" + (f" → `{j.fine_tuned_model}`" if j.fine_tuned_model else "")
+                services.presenter.line(
+                    (
+                        f"• `f{j.id}` {j.method.upper()} ",
+                        Code(j.suite),
+                        " on ",
+                        Code(j.base_model),
+                        f" — {j.status}",
+                        *result,
+                    )
+                )
             )
         await inv.respond("\n".join(lines))
 

@@ -330,7 +330,10 @@ async def evaluate(services: Services, job: FineTuneJob) -> None:
     if job.provider != "default":
         model = f"{job.provider}:{model}"
     if suite is None:
-        await _thread(services, job, f"`{job.suite}` is no longer loaded: nothing to evaluate.")
+        said = services.presenter.line(
+            (Code(job.suite), " is no longer loaded: nothing to evaluate.")
+        )
+        await _thread(services, job, said)
         return
     total = len(suite.items)
 
@@ -364,12 +367,19 @@ async def evaluate(services: Services, job: FineTuneJob) -> None:
 
     run = await services.db.run(plan)
     await services.db.run(store.update, job_id=job.id or 0, eval_run_id=run.id)
-    await _thread(
-        services,
-        job,
-        f":test_tube: Evaluating `{model}` on `{suite.name}` against "
-        f"`{job.base_model}` (run r{run.id}).",
+    # The model's name is the provider's (or the serving side's): shown as code.
+    said = services.presenter.line(
+        (
+            ":test_tube: Evaluating ",
+            Code(model),
+            " on ",
+            Code(suite.name),
+            " against ",
+            Code(job.base_model),
+            f" (run r{run.id}).",
+        )
     )
+    await _thread(services, job, said)
     await services.engine.start(run.id or 0)
 
 

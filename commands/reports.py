@@ -166,15 +166,23 @@ class Mention:
     user: str
 
 
-# A title in parts: our own words, names shown as code ("Release alert: ", Code(m)), and
-# people mentioned.
-Title = tuple[str | Code | Mention, ...]
+@dataclass(frozen=True)
+class Prose:
+    """Words that quote what someone typed (a parser's message): read as prose, with
+    nothing in them live or formatting."""
+
+    text: str
+
+
+# A title in parts: our own words, names shown as code ("Release alert: ", Code(m)),
+# people mentioned, and prose that quotes someone.
+Title = tuple[str | Code | Mention | Prose, ...]
 
 
 def title_text(parts: Title) -> str:
     """A title's words with no markup at all (a chart's caption draws them as text)."""
     return "".join(
-        p.text if isinstance(p, Code) else p.user if isinstance(p, Mention) else p for p in parts
+        p if isinstance(p, str) else p.user if isinstance(p, Mention) else p.text for p in parts
     )
 
 

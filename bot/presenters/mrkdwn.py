@@ -6,7 +6,7 @@ import re
 from typing import Protocol
 
 from commands.formats import clip
-from commands.reports import Code, Mention, Title
+from commands.reports import Code, Mention, Prose, Title
 
 # Slack's own escaping: with these three, `<!channel>`, `<@U...>` and `<url|label>` in a
 # model's answer or a dataset item stay text.
@@ -45,15 +45,18 @@ def mention(user: str) -> str:
 
 
 def title(parts: Title) -> str:
-    """A report's title: our words escaped, names as code, people mentioned."""
-    return "".join(
-        code(p.text)
-        if isinstance(p, Code)
-        else mention(p.user)
-        if isinstance(p, Mention)
-        else esc(p)
-        for p in parts
-    )
+    """A report's title: our words escaped, names as code, people mentioned, quotes inert."""
+    out = []
+    for p in parts:
+        if isinstance(p, Code):
+            out.append(code(p.text))
+        elif isinstance(p, Mention):
+            out.append(mention(p.user))
+        elif isinstance(p, Prose):
+            out.append(inert(p.text.replace("`", _TICK)))
+        else:
+            out.append(esc(p))
+    return "".join(out)
 
 
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9._:/@+-]+$")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from commands.formats import clip
-from commands.reports import Code, Mention, Title
+from commands.reports import Code, Mention, Prose, Title
 
 # A model's answer could carry escape sequences that move the cursor or recolour the
 # terminal: shown as their code points instead.
@@ -44,10 +44,10 @@ class Plain:
 
     def title(self, parts: Title) -> str:
         return "".join(
-            literal(p.text)
-            if isinstance(p, Code)
-            else self.mention(p.user)
+            self.mention(p.user)
             if isinstance(p, Mention)
+            else literal(p.text)
+            if isinstance(p, Code | Prose)
             else literal(p)
             for p in parts
         )

@@ -28,7 +28,7 @@ from commands.model_shapes import check_model_name
 from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import BackendUnavailable, ChatError, EstimatesCost, Posted, ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
-from commands.reports import Code, Title
+from commands.reports import Code, Prose, Title
 from commands.scope import elsewhere_note, samples_visible
 from commands.services import Ports, Services
 from commands.suites.graders.openai_schema import RftGraderRefused, suite_rft_grader
@@ -229,23 +229,32 @@ async def build_set(services: Services, inv: Invocation, request: Request) -> so
         ) from exc
 
 
-def _file_refusal(exc: ChatError, data: str, services: Services) -> str:
+def _file_refusal(exc: ChatError, data: str, services: Services) -> Title:
     """What to tell the asker when `data=<file>` cannot be taken (nothing was started)."""
-    shown = clip(data, 60)
+    shown = Code(clip(data, 60))  # the file's name as they typed it
     if exc.code == "file_too_large":
         limit = services.policy.finetune_max_bytes // (1024 * 1024)
-        return f"`{shown}` is over {limit} MB."
+        return (shown, f" is over {limit} MB.")
     if exc.code == "file_not_hosted":
         return (
-            f"`{shown}` is not a file hosted by Slack ({exc}): upload the JSONL file itself "
-            "into the channel, then run the command again."
+            shown,
+            " is not a file hosted by Slack (",
+            Prose(str(exc)),
+            "): upload the JSONL file itself into the channel, then run the command again.",
         )
     if exc.code == "download_failed":
-        return f"`{shown}` could not be downloaded from Slack ({exc}): try again in a minute."
+        return (
+            shown,
+            " could not be downloaded from Slack (",
+            Prose(str(exc)),
+            "): try again in a minute.",
+        )
     return (
-        f"You have not shared a file `{shown}` in this channel: training data is taken only "
-        "from a file you shared here. Drag it into the channel (or give its id, like "
-        "`data=F0123ABCD`), then run the command again."
+        "You have not shared a file ",
+        shown,
+        " in this channel: training data is taken only from a file you shared here. Drag "
+        "it into the channel (or give its id, like `data=F0123ABCD`), then run the command "
+        "again.",
     )
 
 
@@ -254,10 +263,10 @@ async def _run_results(
 ) -> list[Any]:
     run_id = parse_id("run", text)
     if run_id is None:
-        raise UserFacingError(f"`{clip(text, 30)}` is not a run id (like `r12`).")
+        raise UserFacingError((Code(clip(text, 30)), " is not a run id (like `r12`)."))
     run = await services.db.run(run_store.get_run, run_id=run_id)
     if run is None or run.suite != suite:
-        raise UserFacingError(f"There is no run `r{run_id}` of `{suite}`.")
+        raise UserFacingError((f"There is no run `r{run_id}` of ", Code(suite), "."))
     if run.status != "finished":
         raise UserFacingError(f"`r{run_id}` has not finished ({run.status}).")
     if not samples_visible([run.channel], channel):

@@ -65,3 +65,16 @@ async def test_history_shows_the_providers_model_name_literally(ports: Ports) ->
     text = chat.top_level()[0].text
     assert text.startswith("*History of `qa`*\n")
     assert_inert(text)
+
+
+def test_a_file_name_the_asker_typed_is_repeated_as_code(ports: Ports) -> None:  # noqa: F811
+    from commands.finetune import _file_refusal
+    from commands.ports import ChatError
+
+    typed = "<!channel>`x`*b*.jsonl"
+    for code in ("file_not_found", "file_too_large", "file_not_hosted", "download_failed"):
+        said = ports.presenter.line(
+            _file_refusal(ChatError(code, "<@U1> said no"), typed, ports)  # type: ignore[arg-type]
+        )
+        assert re.findall(r"<[^<>]*>", said) == [], said
+        assert "`&lt;!channel&gt;ˋxˋ*b*.jsonl`" in said, said

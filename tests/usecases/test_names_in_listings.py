@@ -78,3 +78,27 @@ def test_a_file_name_the_asker_typed_is_repeated_as_code(ports: Ports) -> None: 
         )
         assert re.findall(r"<[^<>]*>", said) == [], said
         assert "`&lt;!channel&gt;ˋxˋ*b*.jsonl`" in said, said
+
+
+async def test_eval_suites_quotes_the_providers_model_name_inertly(ports: Ports) -> None:  # noqa: F811
+    from commands.eval.commands import suites_cmd
+    from storage import aliases
+
+    finished_run(ports, ["m1", FROM_PROVIDER], {"m1": True, FROM_PROVIDER: False})
+    ports.db.call(
+        aliases.set_alias, suite="qa", alias="production", model=FROM_PROVIDER, decided_by=None
+    )
+    said: list[str] = []
+
+    async def respond(text: str) -> None:
+        said.append(text)
+
+    inv = Invocation(user_id="U1", channel_id="C1", command="/eval", text="suites", respond=respond)
+    started = suites_cmd(ports, inv, Parsed((), {}))  # type: ignore[arg-type]
+    assert isinstance(started, Started)
+    await started.work()
+    line = said[0].splitlines()[1]
+    assert line.startswith("• `qa` — 30 samples · grader string_check · production `ft:")
+    assert " · last r1: m1 100.0%, ft:&lt;!channel&gt;" in line
+    assert re.findall(r"<[^<>]*>", line) == [] and "`x`" not in line
+    assert "*b*" not in re.sub(r"`[^`]*`", "", line), "emphasis cannot pair outside code"

@@ -90,9 +90,12 @@ def _command_listener(family: Family, services: Services) -> Callable[..., Await
             await ack(text=clip(outcome.ack), response_type="ephemeral")
             log.info("accepted %s", outcome.name)
 
+            def said(exc: UserFacingError) -> str:
+                return services.presenter.line(exc.words) if exc.words is not None else str(exc)
+
             async def on_error(exc: BaseException) -> None:
                 if isinstance(exc, UserFacingError):
-                    await reply(str(exc))
+                    await reply(said(exc))
                 else:
                     await reply(SORRY.format(ref=request))
 
@@ -101,7 +104,7 @@ def _command_listener(family: Family, services: Services) -> Callable[..., Await
                     try:
                         await outcome.work()
                     except UserFacingError as exc:
-                        await reply(str(exc))
+                        await reply(said(exc))
 
             services.tasks.spawn(work(), name=f"{outcome.name}-{request}", on_error=on_error)
 

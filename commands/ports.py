@@ -15,12 +15,20 @@ from commands.redact import redact
 
 if TYPE_CHECKING:
     from commands.reports import (
+        AliasHistory,
         ComparisonReport,
         FailureList,
+        ProductionModels,
+        ProposalReport,
+        ProvidedModels,
+        RetirementNotice,
         RunProgress,
         RunSummary,
         Title,
         Verdict,
+        WatchAdded,
+        WatchCheck,
+        WatchList,
     )
 
 Message = dict[str, Any]  # an OpenAI chat message: {"role": ..., "content": ...}
@@ -555,6 +563,32 @@ class Presenter(Protocol):
 
     def line(self, parts: Title) -> str:
         """One line of our words (which may use the medium's emphasis) and names."""
+        ...
+
+    def proposal(self, report: ProposalReport) -> str:
+        """A promotion proposal's message: open, or decided with the outcome on top."""
+        ...
+
+    def proposal_outcome(self, report: ProposalReport) -> str:
+        """A decided proposal's outcome, for its thread."""
+        ...
+
+    def watch_added(self, report: WatchAdded) -> str: ...
+
+    def watches(self, report: WatchList) -> str: ...
+
+    def watch_check(self, report: WatchCheck) -> str: ...
+
+    def retirement(self, report: RetirementNotice) -> str:
+        """A watched model's shutdown date, and how the candidates to replace it compare."""
+        ...
+
+    def production_models(self, report: ProductionModels) -> str: ...
+
+    def alias_history(self, report: AliasHistory) -> str: ...
+
+    def provided_models(self, report: ProvidedModels) -> str:
+        """The models a provider lists, named as `/eval run` takes them."""
         ...
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from commands.grammar import GrammarError, Parsed, parse
+from commands.reports import Code, Prose, Title, title_text
 from storage.ids import parse_id
 
 if TYPE_CHECKING:
@@ -21,7 +22,14 @@ if TYPE_CHECKING:
 
 
 class UsageError(Exception):
-    """Bad input from a user: the message says what was wrong; usage is appended."""
+    """Bad input from a user: the message says what was wrong; usage is appended.
+
+    A message that repeats what the user typed is a Title (the typed text as Code parts),
+    worded by the presenter; a str is already worded."""
+
+    def __init__(self, message: str | Title) -> None:
+        self.words: Title | None = None if isinstance(message, str) else message
+        super().__init__(message if isinstance(message, str) else title_text(message))
 
 
 _ID_EXAMPLES = {"run": "r12", "job": "f3", "watch": "w3", "proposal": "p7"}
@@ -41,12 +49,17 @@ def id_arg(parsed: Parsed, kind: str, position: int = 0, *, only: bool = False) 
     found = parse_id(kind, text)
     if found is None:
         shown = text if len(text) <= 30 else text[:29] + "…"
-        raise UsageError(f"`{shown}` is not a {kind} id; they look like `{example}`.")
+        raise UsageError((Code(shown), f" is not a {kind} id; they look like `{example}`."))
     return found
 
 
 class UserFacingError(Exception):
-    """A problem found while working (unknown run id, refused job): shown as it is."""
+    """A problem found while working (unknown run id, refused job): a str is shown as it
+    is; a Title (names as Code parts) is worded by the presenter."""
+
+    def __init__(self, message: str | Title) -> None:
+        self.words: Title | None = None if isinstance(message, str) else message
+        super().__init__(message if isinstance(message, str) else title_text(message))
 
 
 @dataclass(frozen=True)
@@ -152,13 +165,22 @@ class Family:
                 close = difflib.get_close_matches(first_l, self.subcommands, n=1)
                 hint = f" Did you mean `{close[0]}`?" if close else ""
                 shown = first if len(first) <= 40 else first[:40] + "…"
-                return f"Unknown subcommand `{shown}` for {self.command}.{hint}\n{self.help()}"
+                said = services.presenter.line(
+                    ("Unknown subcommand ", Code(shown), f" for {self.command}.")
+                )
+                return f"{said}{hint}\n{self.help()}"
         try:
             parsed = parse(rest, allowed_keys=sub.keys)
             _refuse_bare_options(parsed, sub.keys)
             return sub.handler(services, inv, parsed)
-        except (GrammarError, UsageError) as exc:
-            return f"{exc}\nUsage: {self.usage(sub)}"
+        except UsageError as exc:
+            said = services.presenter.line(exc.words) if exc.words is not None else str(exc)
+            return f"{said}\nUsage: {self.usage(sub)}"
+        except GrammarError as exc:
+            # The grammar's message quotes what was typed (an option's name or value): our
+            # words and theirs in one string, so all of it is escaped.
+            said = services.presenter.line((Prose(str(exc)),))
+            return f"{said}\nUsage: {self.usage(sub)}"
 
 
 def _refuse_bare_options(parsed: Parsed, keys: Collection[str]) -> None:
@@ -170,7 +192,15 @@ def _refuse_bare_options(parsed: Parsed, keys: Collection[str]) -> None:
         if key in keys and key not in parsed.options:
             value = words[i + 1] if i + 1 < len(words) else "…"
             shown = value if len(value) <= 30 else value[:29] + "…"
-            raise UsageError(f"Options take `=`: write `{key}={shown}`, not `{word} {shown}`.")
+            raise UsageError(
+                (
+                    "Options take `=`: write ",
+                    Code(f"{key}={shown}"),
+                    ", not ",
+                    Code(f"{word} {shown}"),
+                    ".",
+                )
+            )
 
 
 class CommandTable:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from commands.stats import PairedDiff, percentile
@@ -157,8 +158,32 @@ class Code:
     text: str
 
 
-# A title in parts: our own words, and names shown as code ("Release alert: ", Code(m)).
-Title = tuple[str | Code, ...]
+@dataclass(frozen=True)
+class Mention:
+    """A Slack user id (someone who approved, proposed, started): a mention where the
+    medium has them, shown as code when it is not the shape of a user id."""
+
+    user: str
+
+
+@dataclass(frozen=True)
+class Prose:
+    """Words that quote what someone typed (a parser's message): read as prose, with
+    nothing in them live or formatting."""
+
+    text: str
+
+
+# A title in parts: our own words, names shown as code ("Release alert: ", Code(m)),
+# people mentioned, and prose that quotes someone.
+Title = tuple[str | Code | Mention | Prose, ...]
+
+
+def title_text(parts: Title) -> str:
+    """A title's words with no markup at all (a chart's caption draws them as text)."""
+    return "".join(
+        p if isinstance(p, str) else p.user if isinstance(p, Mention) else p.text for p in parts
+    )
 
 
 @dataclass(frozen=True)
@@ -203,3 +228,224 @@ def criteria_diff(side: Side, baseline: Side) -> dict[str, Any]:
             else None,
         }
     return out
+
+
+# Promotions (commands/promote): a proposal open and decided, and why one may not be made.
+
+
+@dataclass(frozen=True)
+class MissingEvidence:
+    """Why a model may not be proposed (or approved) now, with the run that would make the
+    evidence. `candidate` None: the suite itself is no longer loaded."""
+
+    suite: str
+    candidate: str | None = None
+    current: str | None = None
+
+    def words(self) -> Title:
+        if self.candidate is None:
+            return ("the suite ", Code(self.suite), " is no longer loaded")
+        cand, cur = self.candidate, self.current
+        models = f"{cur} {cand}" if cur and cur != cand else cand
+        paired: Title = (" alongside the production model ", Code(cur)) if cur else ()
+        return (
+            Code(cand),
+            " has no finished, complete run on ",
+            Code(self.suite),
+            "'s current data",
+            *paired,
+            ": run ",
+            Code(f"/eval run {self.suite} {models}"),
+            " (no `limit=`), then propose it again.",
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {"suite": self.suite, "candidate": self.candidate, "current": self.current}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> MissingEvidence:
+        return cls(str(value.get("suite", "")), value.get("candidate"), value.get("current"))
+
+
+@dataclass(frozen=True)
+class EvidenceRun:
+    """One model's result in the run a proposal rests on."""
+
+    model: str
+    run: str  # "r12"
+    passed: int
+    graded: int
+    pass_rate: float | None
+    ci95: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class PairedEvidence:
+    """The candidate against the current model, item by item (one run or two)."""
+
+    run: str  # "r12", or "r13 and r12" when two runs are paired
+    paired: int
+    diff_pp: float
+    ci95_pp: tuple[float, float]
+    p_value: float
+    improved: int
+    regressed: int
+    verdict: str  # better, worse, no significant difference
+
+
+@dataclass(frozen=True)
+class ProposalReport:
+    """A promotion proposal, open (`status` open) or decided, with its evidence."""
+
+    id: int | None
+    suite: str
+    alias: str
+    candidate: str
+    current: str | None
+    proposer: str | None  # None: evalbot proposed it (a report found a better model)
+    status: str  # open, approved, rejected, expired, void
+    approvals_needed: int
+    approvers: Sequence[str]
+    approvals: Sequence[str]
+    candidate_run: EvidenceRun | None = None
+    current_run: EvidenceRun | None = None
+    paired: PairedEvidence | None = None
+    expires_at: datetime | None = None
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    # Why a deciding approval found the evidence gone (str: as older rows stored it).
+    void: MissingEvidence | str | None = None
+
+
+# Watches (commands/watch): the watches of a channel, a check, a model's retirement.
+
+
+@dataclass(frozen=True)
+class ProviderFailure:
+    """A provider call that failed: its kind (ours) and its message (the provider's)."""
+
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class WatchLine:
+    """One watch as a line: what it looks for, where, how often, for which suites."""
+
+    id: int | None
+    glob: str
+    drift: bool  # a drift watch reruns the production models instead of a glob
+    provider: str
+    every_s: int
+    suites: Sequence[str]
+    paused: bool = False
+    last_checked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WatchAdded:
+    """A watch was added: how many models match now (None: a drift watch, or the first
+    check failed), or the failure."""
+
+    user: str
+    watch: WatchLine
+    matching: int | None = None
+    failure: ProviderFailure | None = None
+
+
+@dataclass(frozen=True)
+class WatchList:
+    watches: Sequence[WatchLine]
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    """A run a poll started: a release's, or a drift rerun of production."""
+
+    run_id: int
+    suite: str
+    model: str
+    drift: bool = False
+
+
+@dataclass(frozen=True)
+class WatchChecked:
+    """One watch's part of `/watch check`: the runs it started, or the provider's failure."""
+
+    watch_id: int | None
+    glob: str
+    drift: bool
+    runs: Sequence[StartedRun] = ()
+    failure: ProviderFailure | None = None
+
+
+@dataclass(frozen=True)
+class WatchCheck:
+    watches: Sequence[WatchChecked]
+
+
+@dataclass(frozen=True)
+class RankedModel:
+    """A model's latest pass rate on a suite's current data, as a replacement candidate."""
+
+    model: str
+    pass_rate: float
+    passed: int
+    graded: int
+    run_id: int
+
+
+@dataclass(frozen=True)
+class RetirementNotice:
+    """A watched model has a shutdown date (announced once; reminders at 30 and 7 days)."""
+
+    watch_id: int | None
+    model: str
+    shutdown: str  # YYYY-MM-DD, as the provider lists it
+    days_left: int  # negative: already past
+    reminder: bool
+    production_of: Sequence[str]  # the suites whose production model it is
+    # Per loaded suite of those, the best recent models on its current data.
+    candidates: Sequence[tuple[str, Sequence[RankedModel]]] = ()
+
+
+# `/models` (commands/models): production models, an alias's history, what a provider serves.
+
+
+@dataclass(frozen=True)
+class ProductionModels:
+    """Each suite with its aliases (alias -> model); empty: no production model."""
+
+    suites: Sequence[tuple[str, Mapping[str, str]]]
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    created_at: datetime
+    alias: str
+    previous: str | None
+    model: str
+    decided_by: Sequence[str]  # the approvers; empty: unknown
+    proposal_id: int | None
+
+
+@dataclass(frozen=True)
+class AliasHistory:
+    suite: str
+    moves: Sequence[AliasMove]  # newest first
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    name: str  # as `/eval run` takes it (with the provider's prefix)
+    shutdown: str | None
+
+
+@dataclass(frozen=True)
+class ProvidedModels:
+    """What a provider lists: the first few models by name, and how many there are."""
+
+    provider: str
+    prefix: str  # "" for the default provider, else "name:"
+    models: Sequence[ServedModel]
+    total: int

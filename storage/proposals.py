@@ -28,8 +28,9 @@ VoteResult = Literal[
     "void",  # the last approval came, but the evidence no longer holds: nothing moved
 ]
 
-# Asked, in the deciding transaction, whether the evidence still holds; a reason if not.
-EvidenceGate = Callable[[Session, Proposal], str | None]
+# Asked, in the deciding transaction, whether the evidence still holds; a reason if not
+# (JSON, kept as evidence["void_reason"] for the message that says why).
+EvidenceGate = Callable[[Session, Proposal], dict[str, Any] | None]
 
 
 def create_proposal(

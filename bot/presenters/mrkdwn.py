@@ -6,7 +6,7 @@ import re
 from typing import Protocol
 
 from commands.formats import clip
-from commands.reports import Code, Title
+from commands.reports import Code, Mention, Prose, Title
 
 # Slack's own escaping: with these three, `<!channel>`, `<@U...>` and `<url|label>` in a
 # model's answer or a dataset item stay text.
@@ -39,12 +39,36 @@ def code(text: str, limit: int | None = None, *, empty: str = "(empty)") -> str:
     return "`" + esc(flat.replace("`", _TICK)) + "`"
 
 
+def mention(user: str) -> str:
+    """A Slack user id as a mention; anything else shown as code, never live."""
+    return f"<@{user}>" if re.fullmatch(r"[UW][A-Z0-9]+", user) else code(user)
+
+
 def title(parts: Title) -> str:
-    """A report's title: our words escaped, names as code."""
-    return "".join(code(p.text) if isinstance(p, Code) else esc(p) for p in parts)
+    """A report's title: our words escaped, names as code, people mentioned, quotes inert."""
+    out = []
+    for p in parts:
+        if isinstance(p, Code):
+            out.append(code(p.text))
+        elif isinstance(p, Mention):
+            out.append(mention(p.user))
+        elif isinstance(p, Prose):
+            out.append(inert(p.text.replace("`", _TICK)))
+        else:
+            out.append(esc(p))
+    return "".join(out)
 
 
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9._:/@+-]+$")
+
+
+_WORD = re.compile(r"^[A-Za-z0-9.:-]+$")
+
+
+def word(s: Style, text: str) -> str:
+    """A short word someone else chose that reads as prose (an alias like `production`, a
+    date like 2027-01-14): as it is when it is letters, digits and `. : -`, else as code."""
+    return s.esc(text) if _WORD.match(text) else s.code(text)
 
 
 class Style(Protocol):
@@ -87,7 +111,7 @@ class Mrkdwn:
         return f"*{name}*" if _PLAIN_NAME.match(name) else code(name)
 
     def mention(self, user: str) -> str:
-        return f"<@{user}>" if re.fullmatch(r"[UW][A-Z0-9]+", user) else code(user)
+        return mention(user)
 
     def block(self, lines: list[str]) -> str:
         return "\n".join(["```", *(esc(line.replace("`", _TICK)) for line in lines), "```"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from commands.formats import clip
-from commands.reports import Code, Title
+from commands.reports import Code, Mention, Prose, Title
 
 # A model's answer could carry escape sequences that move the cursor or recolour the
 # terminal (C0 and C1 controls: ESC, CSI, OSC...), or bidirectional overrides that show
@@ -49,7 +49,14 @@ class Plain:
         return "\n".join(literal(line) for line in lines)
 
     def title(self, parts: Title) -> str:
-        return "".join(literal(p.text if isinstance(p, Code) else p) for p in parts)
+        return "".join(
+            self.mention(p.user)
+            if isinstance(p, Mention)
+            else literal(p.text)
+            if isinstance(p, Code | Prose)
+            else literal(p)
+            for p in parts
+        )
 
 
 PLAIN = Plain()

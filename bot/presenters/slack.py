@@ -3,15 +3,23 @@ for Slack, bot.presenters.plain for a terminal)."""
 
 from __future__ import annotations
 
-from bot.presenters import comparison, run, verdict
+from bot.presenters import comparison, models, proposal, run, verdict, watch
 from bot.presenters.mrkdwn import Style
 from commands.reports import (
+    AliasHistory,
     ComparisonReport,
     FailureList,
+    ProductionModels,
+    ProposalReport,
+    ProvidedModels,
+    RetirementNotice,
     RunProgress,
     RunSummary,
     Title,
     Verdict,
+    WatchAdded,
+    WatchCheck,
+    WatchList,
 )
 
 
@@ -41,3 +49,32 @@ class StyledPresenter:
 
     def line(self, parts: Title) -> str:
         return self.style.title(parts)
+
+    def proposal(self, report: ProposalReport) -> str:
+        if report.status == "open":
+            return proposal.opened(self.style, report)
+        return proposal.decided(self.style, report)
+
+    def proposal_outcome(self, report: ProposalReport) -> str:
+        return proposal.outcome(self.style, report)
+
+    def watch_added(self, report: WatchAdded) -> str:
+        return watch.added(self.style, report)
+
+    def watches(self, report: WatchList) -> str:
+        return watch.listed(self.style, report)
+
+    def watch_check(self, report: WatchCheck) -> str:
+        return watch.checked(self.style, report)
+
+    def retirement(self, report: RetirementNotice) -> str:
+        return watch.retirement(self.style, report)
+
+    def production_models(self, report: ProductionModels) -> str:
+        return models.production(self.style, report)
+
+    def alias_history(self, report: AliasHistory) -> str:
+        return models.history(self.style, report)
+
+    def provided_models(self, report: ProvidedModels) -> str:
+        return models.provided(self.style, report)

@@ -17,7 +17,7 @@ from commands.model_shapes import check_model_name
 from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import ChatError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
-from commands.reports import FailureList, RunProgress
+from commands.reports import Code, FailureList, Prose, RunProgress, Title
 from commands.scope import elsewhere_note, samples_visible
 from commands.services import Services
 from commands.suites.suite import Suite
@@ -82,8 +82,8 @@ def suites_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
         raise UsageError("`/eval suites` takes no arguments.")
 
     async def work() -> None:
-        def read(session: Any) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-            last: dict[str, str] = {}
+        def read(session: Any) -> tuple[dict[str, dict[str, str]], dict[str, Title]]:
+            last: dict[str, Title] = {}
             for name in services.suites.names():
                 version = services.suites.suites[name].data_version
                 run = store.latest_complete_run(session, suite=name, data_version=version)
@@ -91,10 +91,11 @@ def suites_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
                     counts = store.tallies(
                         session=session, run_id=run.id or 0, with_latencies=False
                     )
-                    best = ", ".join(
-                        f"{m} {pct(counts[m].pass_rate)}" for m in run.models if m in counts
-                    )
-                    last[name] = f"r{run.id}: {best}"
+                    # A fine-tuned model is named by its provider: quoted as inert prose.
+                    best: Title = ()
+                    for m in (m for m in run.models if m in counts):
+                        best += (", " if best else "", Prose(m), f" {pct(counts[m].pass_rate)}")
+                    last[name] = (f"r{run.id}: ", *best)
             return alias_store.all_aliases(session=session), last
 
         aliases, last = await services.db.run(read)
@@ -102,10 +103,18 @@ def suites_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
         for name in services.suites.names():
             suite = services.suites.suites[name]
             current = aliases.get(name, {}).get("production")
+            production: Title = (" · production ", Code(current)) if current else ()
             lines.append(
-                f"• `{name}` — {len(suite.items)} samples · grader {suite.grader.get('type')}"
-                + (f" · production `{current}`" if current else " · no production model")
-                + f" · last {last.get(name, 'never run')}"
+                services.presenter.line(
+                    (
+                        "• ",
+                        Code(name),
+                        f" — {len(suite.items)} samples · grader {suite.grader.get('type')}",
+                        *(production or (" · no production model",)),
+                        " · last ",
+                        *last.get(name, ("never run",)),
+                    )
+                )
             )
         if len(lines) == 1:
             lines.append(f"No suites in `{services.suites.root}`: add one (see examples/).")
@@ -295,9 +304,19 @@ def status_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
         for run in active:
             live = services.engine.live.get(run.id or 0)
             done = sum(t.done for t in live.stored.values()) if live else 0
+            models: Title = ()
+            for m in run.models:
+                models += (", ", Prose(m)) if models else (Prose(m),)
             lines.append(
-                f"• `r{run.id}` `{run.suite}` on {', '.join(run.models)} — "
-                f"{run.status}, {done}/{run.total * len(run.models)} samples"
+                services.presenter.line(
+                    (
+                        f"• `r{run.id}` ",
+                        Code(run.suite),
+                        " on ",
+                        *models,
+                        f" — {run.status}, {done}/{run.total * len(run.models)} samples",
+                    )
+                )
             )
         await inv.respond("\n".join(lines))
 

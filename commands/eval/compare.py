@@ -13,7 +13,7 @@ from typing import Any
 from commands import chart_colours
 from commands.headline import Contender, pick_reference
 from commands.ports import ChartBar, ChartDiff, Posted, TagRate, Upload
-from commands.reports import Comparison, ComparisonReport, Side, Title
+from commands.reports import Comparison, ComparisonReport, Side, Title, title_text
 from commands.services import Ports
 from commands.stats import paired_diff, wilson_interval
 from commands.steps import Steps
@@ -202,7 +202,7 @@ async def post_report(
         )
 
     await steps.run("comparison", comparison)
-    plain_title = "".join(p if isinstance(p, str) else p.text for p in title)
+    plain_title = title_text(title)
     models = [c.baseline.model, *(side.model for side, _ in c.challengers)]
     colours = await services.db.run(chart_colours.suite_colours, suite=c.suite, also=models)
 

@@ -9,12 +9,13 @@ from commands import chart_colours
 from commands.eval.stats import wilson_interval
 from commands.ports import HistoryPoint, Upload
 from commands.registry import UserFacingError
-from commands.services import Services
+from commands.reports import Code
+from commands.services import Ports
 from storage import aliases as alias_store
 from storage import runs as store
 
 
-async def post_history(services: Services, suite: str, channel: str) -> None:
+async def post_history(services: Ports, suite: str, channel: str) -> None:
     """Post the history chart of `suite` with a line of text per model."""
 
     suite_size = len(loaded.items) if (loaded := services.suites.get(suite)) else None
@@ -45,11 +46,25 @@ async def post_history(services: Services, suite: str, channel: str) -> None:
 
     series, promotions, colours = await services.db.run(read)
     if not series:
-        raise UserFacingError(f"`{suite}` has no finished runs yet: `/eval run {suite} <model>`.")
-    lines = [f"*History of `{suite}`*"]
+        raise UserFacingError(
+            services.presenter.line(
+                (
+                    Code(suite),
+                    " has no finished runs yet: ",
+                    Code(f"/eval run {suite} <model>"),
+                    ".",
+                )
+            )
+        )
+    # A fine-tuned model is named by its provider: every name is shown as code.
+    lines = [services.presenter.line(("*History of ", Code(suite), "*"))]
     for model, points in sorted(series.items()):
         last = points[-1].pass_rate
-        lines.append(f"• `{model}`: {len(points)} runs, last {last * 100:.1f}%")
+        lines.append(
+            services.presenter.line(
+                ("• ", Code(model), f": {len(points)} runs, last {last * 100:.1f}%")
+            )
+        )
     posted = await services.chat.post(channel, "\n".join(lines))
     png = await services.charts.history(
         f"{suite}: pass rate over time", series, promotions, colours

@@ -28,7 +28,7 @@ from commands.model_shapes import check_model_name
 from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import BackendUnavailable, ChatError, EstimatesCost, Posted, ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
-from commands.reports import Code, Title
+from commands.reports import Code, Prose, Title
 from commands.scope import elsewhere_note, samples_visible
 from commands.services import Ports, Services
 from commands.suites.graders.openai_schema import RftGraderRefused, suite_rft_grader
@@ -232,30 +232,32 @@ async def build_set(services: Services, inv: Invocation, request: Request) -> so
         raise UserFacingError("\n".join(services.presenter.line(t) for t in lines)) from exc
 
 
-def _file_refusal(exc: ChatError, data: str, services: Services) -> str:
-    """What to tell the asker when `data=<file>` cannot be taken (nothing was started).
-
-    The name is what they typed and the reason may quote Slack's file object: both go
-    through the presenter as code."""
-    shown = Code(clip(data, 60))
-    line = services.presenter.line
+def _file_refusal(exc: ChatError, data: str, services: Services) -> Title:
+    """What to tell the asker when `data=<file>` cannot be taken (nothing was started)."""
+    shown = Code(clip(data, 60))  # the file's name as they typed it
     if exc.code == "file_too_large":
         limit = services.policy.finetune_max_bytes // (1024 * 1024)
-        return line((shown, f" is over {limit} MB."))
+        return (shown, f" is over {limit} MB.")
     if exc.code == "file_not_hosted":
-        return line(
-            (shown, " is not a file hosted by Slack (", Code(str(exc)), "): upload the JSONL ")
-            + ("file itself into the channel, then run the command again.",)
+        return (
+            shown,
+            " is not a file hosted by Slack (",
+            Prose(str(exc)),
+            "): upload the JSONL file itself into the channel, then run the command again.",
         )
     if exc.code == "download_failed":
-        return line(
-            (shown, " could not be downloaded from Slack (", Code(str(exc)), "): try again ")
-            + ("in a minute.",)
+        return (
+            shown,
+            " could not be downloaded from Slack (",
+            Prose(str(exc)),
+            "): try again in a minute.",
         )
-    return line(
-        ("You have not shared a file ", shown, " in this channel: training data is taken only ")
-        + ("from a file you shared here. Drag it into the channel (or give its id, like ",)
-        + ("`data=F0123ABCD`), then run the command again.",)
+    return (
+        "You have not shared a file ",
+        shown,
+        " in this channel: training data is taken only from a file you shared here. Drag "
+        "it into the channel (or give its id, like `data=F0123ABCD`), then run the command "
+        "again.",
     )
 
 
@@ -264,12 +266,10 @@ async def _run_results(
 ) -> list[Any]:
     run_id = parse_id("run", text)
     if run_id is None:
-        raise UserFacingError(
-            services.presenter.line((Code(clip(text, 30)), " is not a run id (like `r12`)."))
-        )
+        raise UserFacingError((Code(clip(text, 30)), " is not a run id (like `r12`)."))
     run = await services.db.run(run_store.get_run, run_id=run_id)
     if run is None or run.suite != suite:
-        raise UserFacingError(f"There is no run `r{run_id}` of `{suite}`.")
+        raise UserFacingError((f"There is no run `r{run_id}` of ", Code(suite), "."))
     if run.status != "finished":
         raise UserFacingError(f"`r{run_id}` has not finished ({run.status}).")
     if not samples_visible([run.channel], channel):
@@ -505,12 +505,18 @@ def list_jobs(services: Services, inv: Invocation, parsed: Parsed) -> str | Star
             return
         lines = ["*Fine-tuning jobs*"]
         for j in found:
-            # The fine-tuned model's name is the provider's text: code, through the presenter.
-            made: Title = (" → ", Code(j.fine_tuned_model)) if j.fine_tuned_model else ()
+            # The fine-tuned model's name is the provider's: shown as code, never markup.
+            result: Title = (" → ", Code(j.fine_tuned_model)) if j.fine_tuned_model else ()
             lines.append(
                 services.presenter.line(
-                    (f"• `f{j.id}` {j.method.upper()} ", Code(j.suite), " on ")
-                    + (Code(j.base_model), f" — {j.status}", *made)
+                    (
+                        f"• `f{j.id}` {j.method.upper()} ",
+                        Code(j.suite),
+                        " on ",
+                        Code(j.base_model),
+                        f" — {j.status}",
+                        *result,
+                    )
                 )
             )
         await inv.respond("\n".join(lines))

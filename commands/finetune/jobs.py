@@ -342,7 +342,10 @@ async def evaluate(services: Services, job: FineTuneJob) -> None:
     if job.provider != "default":
         model = f"{job.provider}:{model}"
     if suite is None:
-        await _thread(services, job, f"`{job.suite}` is no longer loaded: nothing to evaluate.")
+        said = services.presenter.line(
+            (Code(job.suite), " is no longer loaded: nothing to evaluate.")
+        )
+        await _thread(services, job, said)
         return
     total = len(suite.items)
 

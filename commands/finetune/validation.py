@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from commands.reports import Code, Title
+from commands.reports import Code, Title, title_text
 from commands.suites.graders.spec import did_you_mean
 from commands.suites.suite import Suite
 from commands.suites.templates import FieldPath, TemplateError, resolve, template_fields
@@ -70,7 +70,7 @@ class DataIssue:
 
 def plain(parts: Title) -> str:
     """A Title as plain text: the quoted parts as written."""
-    return "".join(p.text if isinstance(p, Code) else p for p in parts)
+    return title_text(parts)
 
 
 def quoted(value: Any) -> Code:

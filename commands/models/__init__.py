@@ -5,8 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from commands.formats import clip
 from commands.grammar import Parsed
 from commands.registry import Family, Invocation, Started, UsageError
+from commands.reports import (
+    AliasHistory,
+    AliasMove,
+    Code,
+    ProductionModels,
+    ProvidedModels,
+    ServedModel,
+    Title,
+)
 from commands.services import Services
 from storage import aliases as alias_store
 
@@ -35,12 +45,8 @@ def models_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
     async def work() -> None:
         if suite is None:
             aliases = await services.db.run(alias_store.all_aliases)
-            lines = ["*Production models*"]
-            for name in services.suites.names():
-                current = aliases.get(name, {})
-                shown = ", ".join(f"{a} `{m}`" for a, m in sorted(current.items()))
-                lines.append(f"• `{name}` — {shown or 'no production model'}")
-            await inv.respond("\n".join(lines))
+            suites = tuple((name, aliases.get(name, {})) for name in services.suites.names())
+            await inv.respond(services.presenter.production_models(ProductionModels(suites)))
             return
 
         def read(session: Any) -> list[Any]:
@@ -49,28 +55,26 @@ def models_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
         changes = await services.db.run(read)
         if not changes:
             await inv.respond(
-                f"`{suite}` has no production model yet. Propose one with `/promote`."
+                services.presenter.line(
+                    (Code(suite), " has no production model yet. Propose one with `/promote`.")
+                )
             )
             return
-        lines = [f"*Aliases of `{suite}`*, newest first"]
-        for c in changes:
-            by = f"<@{c.decided_by}>" if c.decided_by else "unknown"
-            via = f" (p{c.proposal_id})" if c.proposal_id else ""
-            lines.append(
-                f"• {c.created_at:%Y-%m-%d %H:%M} {c.alias}: "
-                f"{f'`{c.previous}`' if c.previous else 'no production model'} → `{c.model}`"
-                f" by {by}{via}"
+        moves = tuple(
+            AliasMove(
+                created_at=c.created_at,
+                alias=c.alias,
+                previous=c.previous,
+                model=c.model,
+                # The approvers who moved it, as storage keeps them (comma-separated).
+                decided_by=tuple(u for u in (c.decided_by or "").split(",") if u),
+                proposal_id=c.proposal_id,
             )
-        await inv.respond("\n".join(lines))
+            for c in changes
+        )
+        await inv.respond(services.presenter.alias_history(AliasHistory(suite, moves)))
 
     return Started("Looking up the aliases…", work, "models")
-
-
-def _code(text: str) -> str:
-    """A provider's model id as inline code that cannot break out of itself."""
-    shown = text if len(text) <= 80 else text[:79] + "…"
-    safe = shown.replace("`", "\u02cb").replace("&", "&amp;").replace("<", "&lt;")
-    return "`" + safe.replace(">", "&gt;") + "`"
 
 
 def _available(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
@@ -79,35 +83,41 @@ def _available(services: Services, inv: Invocation, parsed: Parsed) -> str | Sta
     providers = services.models.providers()
     provider = parsed.words[1] if len(parsed.words) == 2 else "default"
     if provider not in providers:
-        shown = provider if len(provider) <= 40 else provider[:39] + "…"
+        names: Title = ()
+        for n, p in enumerate(providers):
+            names += (", ", Code(p)) if n else (Code(p),)
         raise UsageError(
-            f"`{shown}` is not a configured provider. Providers: "
-            + ", ".join(f"`{p}`" for p in providers)
-            + "."
+            services.presenter.line(
+                (
+                    Code(clip(provider, 40)),
+                    " is not a configured provider. Providers: ",
+                    *names,
+                    ".",
+                )
+            )
         )
 
     async def work() -> None:
         listed = await services.models.directory.listed(provider, refresh=True)
         if listed is None:
             await inv.respond(
-                f"`{provider}` did not list its models (see the bot's log); runs on it are "
-                "checked by the provider itself."
+                services.presenter.line(
+                    (
+                        Code(provider),
+                        " did not list its models (see the bot's log); runs on it are "
+                        "checked by the provider itself.",
+                    )
+                )
             )
             return
         if not listed:
-            await inv.respond(f"`{provider}` lists no models.")
+            await inv.respond(services.presenter.line((Code(provider), " lists no models.")))
             return
         ids = sorted(listed, key=lambda m: m.id.casefold())
         prefix = "" if provider == "default" else f"{provider}:"
-        lines = [
-            f"*Models `{provider}` serves* ({len(ids)}), named as `/eval run` takes them"
-            + ("" if not prefix else f" (with the `{prefix}` prefix)")
-        ]
-        for m in ids[:MAX_LISTED]:
-            retiring = f" · shuts down {_code(m.shutdown_date)}" if m.shutdown_date else ""
-            lines.append(f"• {_code(prefix + m.id)}{retiring}")
-        if len(ids) > MAX_LISTED:
-            lines.append(f"…and {len(ids) - MAX_LISTED} more.")
-        await inv.respond("\n".join(lines))
+        served = tuple(ServedModel(prefix + m.id, m.shutdown_date) for m in ids[:MAX_LISTED])
+        report = ProvidedModels(provider, prefix, served, len(ids))
+        await inv.respond(services.presenter.provided_models(report))
 
-    return Started(f"Asking `{provider}` for its models…", work, "models-available")
+    said = services.presenter.line(("Asking ", Code(provider), " for its models…"))
+    return Started(said, work, "models-available")

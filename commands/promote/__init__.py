@@ -19,8 +19,9 @@ from commands.grammar import Parsed
 from commands.model_shapes import check_model_name
 from commands.ports import ChatError, Posted
 from commands.promote.evidence import gather_evidence, missing_evidence
-from commands.promote.message import decision_text, proposal_text
+from commands.promote.message import proposal_report
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError
+from commands.reports import Code, Mention, MissingEvidence, ProposalReport, Title
 from commands.services import Ports, Services
 from storage import aliases as alias_store
 from storage import proposals as store
@@ -45,12 +46,20 @@ def promote(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
         raise UsageError(services.suites.unknown(name))
     alias = parsed.options.get("alias", "production").lower()
     if not _ALIAS.match(alias):
-        raise UsageError(f"`{clip(alias, 40)}` is not an alias name (letters, digits, - and _).")
+        raise UsageError(
+            services.presenter.line(
+                (Code(clip(alias, 40)), " is not an alias name (letters, digits, - and _).")
+            )
+        )
     approvers = approvers_for(services, name)
     if not approvers:
-        return (
-            f"Nobody may approve promotions for `{name}` yet: set EVALBOT_APPROVERS, or "
-            "add `owners:` to its suite.yaml. Nothing was proposed."
+        return services.presenter.line(
+            (
+                "Nobody may approve promotions for ",
+                Code(name),
+                " yet: set EVALBOT_APPROVERS, or add `owners:` to its suite.yaml. "
+                "Nothing was proposed.",
+            )
         )
 
     async def work() -> None:
@@ -63,7 +72,8 @@ def promote(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
             channel=inv.channel_id,
         )
 
-    return Started(f"Proposing `{model}` for `{name}` {alias}…", work, "promote")
+    said = services.presenter.line(("Proposing ", Code(model), " for ", Code(name), f" {alias}…"))
+    return Started(said, work, "promote")
 
 
 class NoEvidence(UserFacingError):
@@ -74,11 +84,11 @@ def evidence_gate(services: Ports) -> store.EvidenceGate:
     """The re-check made when the deciding approval arrives: the suite's data may have
     changed, the run been deleted, or production moved since the proposal was made."""
 
-    def gate(session: Any, proposal: Proposal) -> str | None:
+    def gate(session: Any, proposal: Proposal) -> dict[str, Any] | None:
         spec = services.suites.get(proposal.suite)
         if spec is None:
-            return f"the suite `{proposal.suite}` is no longer loaded"
-        return missing_evidence(
+            return MissingEvidence(suite=proposal.suite).as_json()
+        missing = missing_evidence(
             session,
             suite=proposal.suite,
             data_version=spec.data_version,
@@ -87,6 +97,7 @@ def evidence_gate(services: Ports) -> store.EvidenceGate:
                 session=session, suite=proposal.suite, alias=proposal.alias
             ),
         )
+        return missing.as_json() if missing is not None else None
 
     return gate
 
@@ -110,9 +121,15 @@ async def propose(
     def create(session: Any) -> Proposal:
         current = alias_store.get_alias(session=session, suite=suite, alias=alias)
         if current == model:
-            raise UserFacingError(f"`{model}` is already the {alias} model of `{suite}`.")
+            raise UserFacingError(
+                services.presenter.line(
+                    (Code(model), f" is already the {alias} model of ", Code(suite), ".")
+                )
+            )
         if spec is None:
-            raise UserFacingError(f"There is no suite `{suite}` any more.")
+            raise UserFacingError(
+                services.presenter.line(("There is no suite ", Code(suite), " any more."))
+            )
         missing = missing_evidence(
             session,
             suite=suite,
@@ -121,7 +138,7 @@ async def propose(
             current=current,
         )
         if missing is not None:
-            raise NoEvidence(f"{missing} Nothing was proposed.")
+            raise NoEvidence(services.presenter.line((*missing.words(), " Nothing was proposed.")))
         evidence = gather_evidence(
             session=session,
             suite=suite,
@@ -144,7 +161,7 @@ async def propose(
 
     proposal = await services.db.run(create)
     approvers = sorted(approvers_for(services, suite))
-    text = proposal_text(proposal, approvers, [])
+    text = services.presenter.proposal(proposal_report(proposal, approvers, []))
     try:
         posted = await services.chat.post(channel, text, thread_ts=thread_ts)
     except ChatError as exc:
@@ -172,8 +189,9 @@ async def expire_due(services: Ports) -> int:
             where = Posted(p.channel, p.message_ts)
             approvals = await services.db.run(store.approvers_of, proposal_id=p.id or 0)
             approvers = sorted(approvers_for(services, p.suite))
-            await _update(services, where, decision_text(p, approvers, approvals))
-            await _thread(services, where, p, approvals)
+            report = proposal_report(p, approvers, approvals)
+            await _update(services, where, services.presenter.proposal(report))
+            await _thread(services, where, report)
     return len(expired)
 
 
@@ -201,13 +219,20 @@ async def on_reaction(services: Ports, event: dict[str, Any], *, added: bool) ->
     )
     if judgement.kind == "not_approver":
         if added:
-            who = ", ".join(f"<@{u}>" for u in sorted(approvers))
+            who: Title = ()
+            for n, u in enumerate(sorted(approvers)):
+                who += (", ", Mention(u)) if n else (Mention(u),)
             await _note(
                 services,
                 channel,
                 user,
-                f"Your reaction on proposal p{proposal.id} does not count: only {who} "
-                "may approve or reject it.",
+                services.presenter.line(
+                    (
+                        f"Your reaction on proposal p{proposal.id} does not count: only ",
+                        *who,
+                        " may approve or reject it.",
+                    )
+                ),
             )
         return
     if judgement.kind == "self_approval":
@@ -237,45 +262,33 @@ async def on_reaction(services: Ports, event: dict[str, Any], *, added: bool) ->
         elif outcome.result == "closed" and added:
             await _note(services, channel, user, f"That fine-tune was already {p.status}.")
         return
+    report = proposal_report(p, sorted(approvers), outcome.approvals)
     if outcome.result in ("recorded", "withdrawn"):
-        await _update(services, where, proposal_text(p, sorted(approvers), outcome.approvals))
+        await _update(services, where, services.presenter.proposal(report))
     elif outcome.result in ("approved", "rejected", "expired", "void"):
-        await _update(services, where, decision_text(p, sorted(approvers), outcome.approvals))
-        await _thread(services, where, p, outcome.approvals)
+        await _update(services, where, services.presenter.proposal(report))
+        await _thread(services, where, report)
     elif outcome.result == "closed" and added:
         await _note(
             services,
             channel,
             user,
-            f"Proposal p{p.id} is already {p.status}: it cannot be decided again. "
-            f"Propose anew with `/promote {p.suite} {p.candidate}`.",
+            services.presenter.line(
+                (
+                    f"Proposal p{p.id} is already {p.status}: it cannot be decided again. "
+                    "Propose anew with ",
+                    Code(f"/promote {p.suite} {p.candidate}"),
+                    ".",
+                )
+            ),
         )
 
 
-async def _thread(services: Ports, where: Posted, p: Proposal, approvals: list[str]) -> None:
-    if p.status == "approved":
-        who = ", ".join(f"<@{u}>" for u in approvals)
-        text = (
-            f":white_check_mark: Approved by {who}. `{p.suite}` {p.alias} is now "
-            f"`{p.candidate}`" + (f" (was `{p.current}`)." if p.current else ".")
-        )
-    elif p.status == "rejected":
-        text = f":x: Rejected by <@{p.decided_by}>. `{p.suite}` {p.alias} stays " + (
-            f"`{p.current}`." if p.current else "without a production model."
-        )
-    elif p.status == "void":
-        text = (
-            f":no_entry: Not promoted: {p.evidence.get('void_reason', 'the evidence is gone')}. "
-            f"`{p.suite}` {p.alias} stays " + (f"`{p.current}`." if p.current else "unset.")
-        )
-    else:
-        text = (
-            f":hourglass: Proposal p{p.id} expired before it had "
-            + (f"{p.approvals_needed} approvals" if p.approvals_needed != 1 else "1 approval")
-            + "; nothing changed."
-        )
+async def _thread(services: Ports, where: Posted, report: ProposalReport) -> None:
     try:
-        await services.chat.post(where.channel, text, thread_ts=where.ts)
+        await services.chat.post(
+            where.channel, services.presenter.proposal_outcome(report), thread_ts=where.ts
+        )
     except ChatError as exc:
         log.warning("decision post failed: %s", exc.code)
 

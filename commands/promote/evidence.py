@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from commands.reports import MissingEvidence
 from commands.stats import paired_diff, wilson_interval
 from storage import runs as store
 from storage.tables import EvalRun
@@ -128,17 +129,12 @@ def gather_evidence(
 
 def missing_evidence(
     session: Session, *, suite: str, data_version: str, candidate: str, current: str | None
-) -> str | None:
+) -> MissingEvidence | None:
     """Why `candidate` may not be proposed (or approved) now, with the command that would
-    make the evidence; None when the evidence is there."""
+    make the evidence (`MissingEvidence.words`); None when the evidence is there."""
     found = evidence_runs(
         session, suite=suite, data_version=data_version, candidate=candidate, current=current
     )
     if found is not None:
         return None
-    models = f"{current} {candidate}" if current and current != candidate else candidate
-    paired = f" alongside the production model `{current}`" if current else ""
-    return (
-        f"`{candidate}` has no finished, complete run on `{suite}`'s current data{paired}: "
-        f"run `/eval run {suite} {models}` (no `limit=`), then propose it again."
-    )
+    return MissingEvidence(suite=suite, candidate=candidate, current=current)

@@ -6,6 +6,7 @@ import difflib
 import logging
 from pathlib import Path
 
+from commands.reports import Code, Title
 from commands.suites.graders.base import SuiteError
 from commands.suites.suite import Suite, load_suites
 
@@ -42,9 +43,19 @@ class SuiteCatalog:
     def names(self) -> list[str]:
         return sorted(self.suites)
 
-    def unknown(self, name: str) -> str:
-        """The message for a suite name that does not exist: what does."""
+    def unknown(self, name: str) -> Title:
+        """The message for a suite name that does not exist (as typed): what does."""
         close = difflib.get_close_matches(name, self.suites, n=1)
-        hint = f" Did you mean `{close[0]}`?" if close else ""
-        have = ", ".join(f"`{n}`" for n in self.names()) or "none (add one to the suites folder)"
-        return f"There is no suite `{name[:60]}`.{hint} Suites: {have}."
+        hint: Title = (" Did you mean ", Code(close[0]), "?") if close else ()
+        have: Title = ()
+        for n in self.names():
+            have += (", ", Code(n)) if have else (Code(n),)
+        return (
+            "There is no suite ",
+            Code(name[:60]),
+            ".",
+            *hint,
+            " Suites: ",
+            *(have or ("none (add one to the suites folder)",)),
+            ".",
+        )

@@ -7,12 +7,21 @@ from typing import Any
 
 from commands import schedule as jobs
 from commands.formats import clip
-from commands.grammar import Parsed, duration_option, format_duration, list_option
+from commands.grammar import Parsed, duration_option, list_option
 from commands.model_shapes import check_model_glob
 from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import ProviderError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
-from commands.reports import Code
+from commands.reports import (
+    Code,
+    ProviderFailure,
+    Title,
+    WatchAdded,
+    WatchCheck,
+    WatchChecked,
+    WatchLine,
+    WatchList,
+)
 from commands.services import Services
 from commands.watch.poll import DRIFT, poll
 from storage import watches as store
@@ -34,18 +43,17 @@ async def _load(services: Services, inv: Invocation, watch_id: int) -> Watch:
     return watch
 
 
-def describe(watch: Watch) -> str:
-    what = "production models (drift)" if watch.glob == DRIFT else f"`{watch.glob}`"
-    state = " · *paused*" if watch.paused else ""
-    checked = (
-        f" · last checked {watch.last_checked_at:%Y-%m-%d %H:%M} UTC"
-        if watch.last_checked_at
-        else " · not checked yet"
-    )
-    return (
-        f"`w{watch.id}` {what} on `{watch.provider}` every "
-        f"{format_duration(watch.every_s)} → {', '.join(f'`{s}`' for s in watch.suites)}"
-        f"{state}{checked}"
+def watch_line(watch: Watch) -> WatchLine:
+    """The watch as the presenters show it."""
+    return WatchLine(
+        id=watch.id,
+        glob=watch.glob,
+        drift=watch.glob == DRIFT,
+        provider=watch.provider,
+        every_s=watch.every_s,
+        suites=tuple(watch.suites),
+        paused=watch.paused,
+        last_checked_at=watch.last_checked_at,
     )
 
 
@@ -81,10 +89,13 @@ def add(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
     )
     provider = parsed.options.get("provider", "default")
     if provider not in services.models.providers():
+        names: Title = ()
+        for n, p in enumerate(services.models.providers()):
+            names += (", ", Code(p)) if n else (Code(p),)
         raise UsageError(
-            f"Unknown provider `{clip(provider, 30)}`; configured: "
-            + ", ".join(f"`{p}`" for p in services.models.providers())
-            + "."
+            services.presenter.line(
+                ("Unknown provider ", Code(clip(provider, 30)), "; configured: ", *names, ".")
+            )
         )
     refusal = refused_at_once(services.policy, inv.user_id)
     if refusal is not None:
@@ -105,27 +116,18 @@ def add(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
         await services.scheduler.every(
             jobs.watch_job_id(watch_id), jobs.POLL_WATCH, every, (watch_id,)
         )
-        note = ""
+        matching: int | None = None
+        failure: ProviderFailure | None = None
         try:
             await poll(services, watch_id)  # the first poll records what exists
             listed = await services.models.list_models(provider)
-            matching = sum(1 for m in listed if drift or fnmatch.fnmatchcase(m.id, glob))
-            note = (
-                f" {matching} matching models are listed now; only models that appear "
-                "later count as releases."
-                if not drift
-                else ""
-            )
+            if not drift:
+                matching = sum(1 for m in listed if fnmatch.fnmatchcase(m.id, glob))
         except ProviderError as exc:
-            said = services.presenter.line((Code(clip(exc.message, 120)),))
-            note = (
-                f" The first check failed ({exc.kind}: {said}); it will "
-                "be retried at the next tick."
-            )
+            failure = ProviderFailure(exc.kind, exc.message)
         watch = await _load(services, inv, watch_id)
-        await services.chat.post(
-            inv.channel_id, f"<@{inv.user_id}> added a watch: {describe(watch)}.{note}"
-        )
+        report = WatchAdded(inv.user_id, watch_line(watch), matching, failure)
+        await services.chat.post(inv.channel_id, services.presenter.watch_added(report))
 
     return Started("Adding the watch…", work, "watch-add")
 
@@ -143,7 +145,8 @@ def list_watches(services: Services, inv: Invocation, parsed: Parsed) -> str | S
                 "No watches in this channel. Add one with `/watch add gpt-5* suites=<suite>`."
             )
             return
-        await inv.respond("*Watches*\n" + "\n".join(f"• {describe(w)}" for w in watches))
+        report = WatchList(tuple(watch_line(w) for w in watches))
+        await inv.respond(services.presenter.watches(report))
 
     return Started("Listing watches…", work, "watch-list")
 
@@ -211,26 +214,17 @@ def check(services: Services, inv: Invocation, parsed: Parsed) -> str | Started:
         if not watches:
             await inv.respond("No active watches in this channel.")
             return
-        lines = []
+        checked = []
         for watch in watches:
+            drift = watch.glob == DRIFT
             try:
                 started = await poll(services, watch.id or 0, drift_channel=inv.channel_id)
             except ProviderError as exc:
-                said = services.presenter.line((Code(clip(exc.message, 100)),))
-                lines.append(
-                    f"• `w{watch.id}`: the provider failed ({exc.kind}: {said}); "
-                    "the next tick retries."
-                )
+                failure = ProviderFailure(exc.kind, exc.message)
+                checked.append(WatchChecked(watch.id, watch.glob, drift, failure=failure))
                 continue
             # Every run the check started is named: a drift rerun spends as much as any.
-            runs = [
-                f"drift rerun of production `{r.model}` on `{r.suite}` as `r{r.run_id}`"
-                if r.drift
-                else f"new model `{r.model}`: running `{r.suite}` as `r{r.run_id}`"
-                for r in started
-            ]
-            none = "no production model to rerun" if watch.glob == DRIFT else "no new model"
-            lines.append(f"• `w{watch.id}` `{watch.glob}`: {'; '.join(runs) or none}")
-        await inv.respond("*Checked*\n" + "\n".join(lines))
+            checked.append(WatchChecked(watch.id, watch.glob, drift, runs=tuple(started)))
+        await inv.respond(services.presenter.watch_check(WatchCheck(tuple(checked))))
 
     return Started("Checking the watches now…", work, "watch-check")

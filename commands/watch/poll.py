@@ -10,7 +10,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -18,8 +17,8 @@ from commands.model_shapes import MODEL_NAME
 from commands.origins import Drift, Release, stored
 from commands.ports import ChatError, ModelInfo
 from commands.releases import PastRun, choose_baseline, new_releases, reusable_run
-from commands.reports import Code
-from commands.services import Ports, Services
+from commands.reports import Code, RankedModel, RetirementNotice, StartedRun
+from commands.services import Services
 from commands.suites.suite import Suite
 from storage import aliases as alias_store
 from storage import notices
@@ -36,16 +35,6 @@ MAX_RELEASES_PER_POLL = 3  # new models started per check; the rest wait for the
 def qualified(provider: str, model_id: str) -> str:
     """The name users type: bare for the default provider, `provider:model` otherwise."""
     return model_id if provider == "default" else f"{provider}:{model_id}"
-
-
-@dataclass(frozen=True)
-class StartedRun:
-    """A run a poll started: a release's, or a drift rerun of production."""
-
-    run_id: int
-    suite: str
-    model: str
-    drift: bool = False
 
 
 async def poll(
@@ -280,7 +269,7 @@ async def check_retirements(services: Services, watch: Watch, listed: list[Model
                 claimed.append(stage)
         if not claimed:
             continue
-        text = await retirement_text(
+        notice = await retirement_notice(
             services,
             watch.id,
             name,
@@ -290,13 +279,13 @@ async def check_retirements(services: Services, watch: Watch, listed: list[Model
             reminder=claimed[0] != "announced",
         )
         try:
-            await services.chat.post(watch.channel, text)
+            await services.chat.post(watch.channel, services.presenter.retirement(notice))
         except ChatError as exc:
             log.warning("retirement notice failed: %s", exc.code)
 
 
-async def retirement_text(
-    services: Ports,
+async def retirement_notice(
+    services: Services,
     watch_id: int | None,
     model: str,
     shutdown: str,
@@ -304,47 +293,35 @@ async def retirement_text(
     suites: list[str],
     *,
     reminder: bool,
-) -> str:
-    head = ":alarm_clock: Reminder" if reminder else ":warning: Retirement"
-    when = f"{left} days left" if left >= 0 else f"{-left} days ago"
-    # The model's id is the provider's listing, and a suite's candidates may be fine-tuned
-    # models the provider named: both go through the presenter as code.
-    line = services.presenter.line
-    lines = [
-        line(
-            (f"{head}: ", Code(model), f" shuts down on {shutdown} ({when}) — ")
-            + (f"seen by watch w{watch_id}.",)
-        )
-    ]
-    if suites:
-        lines.append(
-            "It is the production model of "
-            + ", ".join(f"`{s}`" for s in suites)
-            + ". How the candidates compare:"
-        )
+) -> RetirementNotice:
+    """The notice of `model`'s shutdown, with the best recent models of each suite it
+    serves as production (latest complete run on the suite's current data)."""
 
-        def candidates(session: Any) -> list[str]:
-            out = []
-            for suite in suites:
-                spec = services.suites.get(suite)
-                if spec is None:
-                    continue
-                rates: dict[str, tuple[float, int, int, int]] = {}
-                for run in run_store.complete_runs(
-                    session, suite=suite, data_version=spec.data_version, limit=30
-                ):
-                    for m, t in run_store.tallies(
-                        session=session, run_id=run.id or 0, with_latencies=False
-                    ).items():
-                        if t.pass_rate is not None and m not in rates:
-                            rates[m] = (t.pass_rate, t.passed, t.graded, run.id or 0)
-                ranked = sorted(rates.items(), key=lambda kv: -kv[1][0])[:5]
-                shown = "; ".join(
-                    line((Code(m), f" {r * 100:.1f}% ({p}/{g}, r{rid})"))
-                    for m, (r, p, g, rid) in ranked
-                )
-                out.append(f"• `{suite}`: {shown or 'no recent runs — `/eval run` candidates'}")
-            return out
+    def candidates(session: Any) -> list[tuple[str, tuple[RankedModel, ...]]]:
+        out = []
+        for suite in suites:
+            spec = services.suites.get(suite)
+            if spec is None:
+                continue
+            rates: dict[str, RankedModel] = {}
+            for run in run_store.complete_runs(
+                session, suite=suite, data_version=spec.data_version, limit=30
+            ):
+                for m, t in run_store.tallies(
+                    session=session, run_id=run.id or 0, with_latencies=False
+                ).items():
+                    if t.pass_rate is not None and m not in rates:
+                        rates[m] = RankedModel(m, t.pass_rate, t.passed, t.graded, run.id or 0)
+            ranked = sorted(rates.values(), key=lambda r: -r.pass_rate)[:5]
+            out.append((suite, tuple(ranked)))
+        return out
 
-        lines.extend(await services.db.run(candidates))
-    return "\n".join(lines)
+    return RetirementNotice(
+        watch_id=watch_id,
+        model=model,
+        shutdown=shutdown,
+        days_left=left,
+        reminder=reminder,
+        production_of=tuple(suites),
+        candidates=tuple(await services.db.run(candidates)) if suites else (),
+    )

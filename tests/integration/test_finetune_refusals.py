@@ -105,10 +105,12 @@ async def terminal_services(
 
 
 async def refusal(services: Services, text: str) -> str:
-    """What the asker is told: the handler's work raises, the listener posts str()."""
+    """What the asker is told: the handler's work raises, the listener words it as
+    bot/listeners.py does (a Title through the presenter, a str as it is)."""
     with pytest.raises(UserFacingError) as info:
         await finetune(services, text)
-    return str(info.value)
+    exc = info.value
+    return services.presenter.line(exc.words) if exc.words is not None else str(exc)
 
 
 async def finetune(services: Services, text: str, user: str = "U1") -> None:

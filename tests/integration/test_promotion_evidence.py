@@ -6,15 +6,18 @@ transaction that would move the alias."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import Session
 
+from bot.presenters.mrkdwn import SLACK
 from commands.promote.evidence import (
     evidence_run,
     evidence_runs,
     gather_evidence,
     missing_evidence,
 )
+from commands.reports import MissingEvidence
 from storage import aliases as alias_store
 from storage import proposals as store
 from storage import runs as run_store
@@ -24,9 +27,11 @@ from tests.integration.test_run_queries import run
 
 
 def missing(db: Database, candidate: str, current: str | None, version: str = "v2") -> str | None:
-    return db.call(
+    """The refusal as Slack shows it; None when the evidence is there."""
+    reason = db.call(
         missing_evidence, suite="s", data_version=version, candidate=candidate, current=current
     )
+    return SLACK.title(reason.words()) if reason is not None else None
 
 
 def test_only_a_finished_complete_run_on_the_current_data_is_evidence(
@@ -112,14 +117,15 @@ def test_the_deciding_vote_rechecks_and_a_void_proposal_moves_nothing(
     run(database, ["cand"])
     version = {"now": "v2"}
 
-    def gate(session: Session, proposal: Proposal) -> str | None:
-        return missing_evidence(
+    def gate(session: Session, proposal: Proposal) -> dict[str, Any] | None:
+        reason = missing_evidence(
             session,
             suite=proposal.suite,
             data_version=version["now"],
             candidate=proposal.candidate,
             current=None,
         )
+        return reason.as_json() if reason is not None else None
 
     held = _proposal(database, "cand")
     version["now"] = "v3"  # the suite's data changed after the proposal
@@ -127,7 +133,8 @@ def test_the_deciding_vote_rechecks_and_a_void_proposal_moves_nothing(
         store.vote, proposal_id=held, user_id="U2", kind="approve", added=True, gate=gate
     )
     assert outcome.result == "void" and outcome.proposal.status == "void"
-    assert "no finished, complete run" in outcome.proposal.evidence["void_reason"]
+    kept = MissingEvidence.from_json(outcome.proposal.evidence["void_reason"])
+    assert "no finished, complete run" in SLACK.title(kept.words())
     assert database.call(alias_store.all_aliases) == {}
 
     version["now"] = "v2"

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import re
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from commands.grammar import Parsed
-from commands.registry import CommandTable, Family, Invocation, Started, UsageError
+from bot.presenters.mrkdwn import SLACK
+from bot.presenters.slack import StyledPresenter
+from commands.grammar import Parsed, int_option
+from commands.registry import CommandTable, Family, Invocation, Started, UsageError, id_arg
 from commands.table import build_table
 
 if TYPE_CHECKING:
     from commands.services import Services
 
-NO_SERVICES = cast("Services", None)  # the tiny family's handlers never touch them
+# The tiny family's handlers never touch the services; the registry words what the user
+# typed (an unknown subcommand, a bad id) with the presenter.
+NO_SERVICES = cast("Services", SimpleNamespace(presenter=StyledPresenter(SLACK)))
 
 
 async def _ignore(text: str) -> None:
@@ -213,3 +219,48 @@ def test_every_real_subcommand_has_help_from_its_docstring() -> None:
         for sub in subs:
             assert sub.summary, f"{family.command} {sub.name} has no docstring"
             assert f"{family.usage(sub)} — {sub.summary}" in help_text
+
+
+HOSTILE = "<!channel>`x`*b*"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        HOSTILE,  # an unknown subcommand
+        f"show {HOSTILE}",  # not a run id
+        f"run kite speed {HOSTILE}",  # an option without `=`
+        f"count n={HOSTILE}",  # a value the grammar refuses, quoted back
+    ],
+)
+def test_what_the_user_typed_is_repeated_but_never_live(text: str) -> None:
+    family, _ = toy_family()
+
+    @family.sub("show", "<run-id>")
+    def show(services: Services, inv: Invocation, parsed: Parsed) -> Any:
+        """Show a run."""
+        return str(id_arg(parsed, "run", only=True))
+
+    @family.sub("count", "[n=N]", keys=["n"])
+    def count(services: Services, inv: Invocation, parsed: Parsed) -> Any:
+        """Count."""
+        return str(int_option(parsed, "n"))
+
+    reply = dispatch(family, text)
+    assert isinstance(reply, str)
+    assert re.findall(r"<[^<>]*>", reply.split("\nUsage")[0].split("\n*/toy*")[0]) == []
+    assert "&lt;!channel&gt;" in reply and "`x`" not in reply
+
+
+def test_an_unknown_suite_is_named_as_typed_but_never_live() -> None:
+    from commands.suites.catalog import SuiteCatalog
+
+    catalog = SuiteCatalog(cast("dict[str, Any]", {"parity": None, "qa": None}))
+    presenter = StyledPresenter(SLACK)
+    assert presenter.line(catalog.unknown("parit")) == (
+        "There is no suite `parit`. Did you mean `parity`? Suites: `parity`, `qa`."
+    )
+    shown = presenter.line(catalog.unknown(HOSTILE))
+    assert re.findall(r"<[^<>]*>", shown) == [] and "`&lt;!channel&gt;ˋxˋ*b*`" in shown
+    empty = presenter.line(SuiteCatalog({}).unknown("x"))
+    assert empty == "There is no suite `x`. Suites: none (add one to the suites folder)."

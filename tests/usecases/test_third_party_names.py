@@ -27,7 +27,7 @@ from commands.prices import PriceTable
 from commands.services import Policy, Ports, Tasks
 from commands.suites.catalog import SuiteCatalog
 from commands.throttle import ResilientModels
-from commands.watch.poll import retirement_text
+from commands.watch.poll import retirement_notice
 from storage import runs as store
 from storage.db import Database
 from storage.tables import FineTuneJob
@@ -130,7 +130,16 @@ async def test_a_retirement_notice_names_the_providers_ids_as_code(ports: Ports)
     ports.db.call(store.save_result_rows, rows=[row])
     ports.db.call(store.finish, run_id=run.id or 0, status="finished")
 
-    text = await retirement_text(ports, 1, HOSTILE, "2027-01-14", 20, ["qa"], reminder=False)
+    notice = await retirement_notice(
+        ports,  # type: ignore[arg-type]
+        1,
+        HOSTILE,
+        "2027-01-14",
+        20,
+        ["qa"],
+        reminder=False,
+    )
+    text = ports.presenter.retirement(notice)
     first, *candidates = text.splitlines()
     assert_literal(first)
     assert first.endswith("shuts down on 2027-01-14 (20 days left) — seen by watch w1.")

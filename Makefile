@@ -9,6 +9,9 @@ TRAIN  := $(VENV)/.installed-train
 # the `train` extra's range alone would let pip pick a ~3 GB CUDA build. A GPU machine
 # can name another build (e.g. TORCH_SPEC='torch==2.14.1').
 TORCH_SPEC ?= torch==2.13.0
+# Test workers (pytest-xdist): a module, or the whole training tier, runs on one worker
+# (tests/conftest.py). Two fit these 2-core machines; PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test lint typecheck importlint pytest bench clean wordnet
 
@@ -47,7 +50,7 @@ importlint: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 
 pytest: $(TRAIN) wordnet
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS)
 
 test: lint typecheck importlint pytest
 

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,21 +96,30 @@ def _scrub_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """How `make test`'s parallel workers (pytest-xdist) share the tests: a module at a
+    time, so its module-scoped fixtures (a bot, a server) are built once on one worker, and
+    the training tier as one piece, so one Ray head and one model server serve all of it.
+    (xdist's own `--dist loadgroup` marks do not group under pytest 9.2, which no longer
+    reads the node id xdist rewrites.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/training" if path.startswith("tests/training/") else path
+
+    return ModuleScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Order and group the tests for `make test`'s parallel workers (pytest-xdist,
-    `--dist loadgroup`): each module is one group, so its module-scoped fixtures (a bot, a
-    server) are built once on one worker; the training tier is one group, so one Ray head
-    and one model server serve all of it, and it goes first because it is the longest
-    stretch. The slow process-starting e2e modules follow and the quick tiers fill in."""
+    """The training tier first, as it is the longest stretch one worker takes; the slow
+    process-starting e2e modules next; the quick tiers fill in."""
 
     def rank(item: pytest.Item) -> int:
         parts = Path(str(item.path)).parts
         tier = parts[parts.index("tests") + 1] if "tests" in parts else ""
         return {"training": 0, "e2e": 1}.get(tier, 2)
 
-    for item in items:
-        parts = Path(str(item.path)).parts
-        group = "training" if "training" in parts else item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=rank)  # stable: the order within each tier is kept

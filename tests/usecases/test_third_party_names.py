@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,8 @@ def write_suite(root: Path) -> Path:
 
 
 @pytest.fixture
-def ports(tmp_path: Path) -> Ports:
-    return Ports(
+def ports(tmp_path: Path) -> Iterator[Ports]:
+    built = Ports(
         chat=MemoryChat(),
         presenter=StyledPresenter(SLACK),
         models=ResilientModels(MemoryModels(["m"]), concurrency=1),
@@ -68,6 +69,8 @@ def ports(tmp_path: Path) -> Ports:
         instance="test:1:a",
         held=set(),
     )
+    yield built
+    built.db.close()
 
 
 def a_run(ports: Ports, models: list[str], channel: str, ts: str, **kw: Any) -> int:

@@ -21,6 +21,7 @@ client would send.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -46,6 +47,8 @@ ApiStyle = Literal["responses", "chat"]
 # commands.eval.runner.DEFAULT_MAX_OUTPUT_TOKENS) keeps honest answers far below it:
 # 8,192 tokens are ~40 KB of JSON; this leaves room for logprobs and tool calls.
 MAX_BODY_BYTES = 8 * 1024 * 1024
+# Listing models is retried as the SDK retries (max_retries=2): what a retry can cure.
+LIST_ATTEMPTS = 3
 
 # Suite `sampling` keys as Chat Completions names them; Responses renames a few.
 _RESPONSES_RENAMES = {
@@ -327,23 +330,57 @@ class OpenAIGateway:
         return [list(item.embedding) for item in sorted(resp.data, key=lambda d: d.index)]
 
     async def list_models(self, provider: str = "default") -> list[ModelInfo]:
-        with sdk_errors():
-            found: list[ModelInfo] = []
-            async for item in self.client(provider).models.list():
-                extra = item.model_extra or {}
-                found.append(
-                    ModelInfo(
-                        id=item.id,
-                        provider=provider,
-                        created=int(item.created or 0),
-                        owned_by=str(item.owned_by or ""),
-                        # The SDK's Model declares no shutdown_date, yet keeps it as an
-                        # attribute rather than in model_extra.
-                        shutdown_date=getattr(item, "shutdown_date", None)
-                        or extra.get("shutdown_date"),
-                    )
+        """GET /models over the provider's plain session (as completions go), retried like
+        the SDK's own calls (two more tries on 429, 5xx, timeouts and lost connections,
+        after Retry-After or a short backoff). Not through the SDK: importing it is most of
+        the bot's start-up, and the bot lists every provider's models as it starts."""
+        session, base = self._session(provider)
+        for attempt in range(LIST_ATTEMPTS):
+            try:
+                data = await self._get_json(session, base + "/models")
+                break
+            except ProviderError as exc:
+                if not exc.retryable or attempt == LIST_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(min(exc.retry_after_s or 0.5 * 2**attempt, 8.0))
+        items = data.get("data")
+        found: list[ModelInfo] = []
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                continue
+            created = item.get("created")
+            shutdown = item.get("shutdown_date")
+            found.append(
+                ModelInfo(
+                    id=item["id"],
+                    provider=provider,
+                    created=int(created) if isinstance(created, int | float) else 0,
+                    owned_by=str(item.get("owned_by") or ""),
+                    shutdown_date=str(shutdown) if shutdown else None,
                 )
-            return found
+            )
+        return found
+
+    async def _get_json(self, session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
+        """One GET; its JSON object, or a classified ProviderError."""
+        try:
+            async with session.get(url) as resp:
+                status, headers = resp.status, resp.headers
+                raw = await _read_capped(resp, self.max_body_bytes)
+        except TimeoutError as exc:
+            raise ProviderError("timeout", "the provider did not answer in time") from exc
+        except aiohttp.ClientError as exc:
+            raise ProviderError("connection", f"could not reach the provider ({exc})") from exc
+        try:
+            data: Any = json.loads(raw) if raw else None
+        except ValueError:
+            data = None
+        if status >= 400:
+            fallback = f"Error code: {status} - {raw[:500].decode(errors='replace')}"
+            raise status_error(status, data, headers, fallback)
+        if not isinstance(data, dict):
+            raise ProviderError("server", "the provider answered /models with no JSON object")
+        return data
 
     async def warm(self) -> None:
         """Create every provider's completion session now (TLS context, headers), so the

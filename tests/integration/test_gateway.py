@@ -217,6 +217,28 @@ async def test_list_models_with_a_bad_key_is_auth(fake_openai: FakeOpenAI) -> No
     assert err.value.kind == "auth"
 
 
+async def test_list_models_is_retried_like_the_sdk_and_sent_with_its_headers(
+    fake_openai: FakeOpenAI, gateway: OpenAIGateway
+) -> None:
+    """Listed over the plain session, not the SDK: two more tries on 429 and 5xx (after
+    Retry-After), the SDK's headers, and an error that a retry cannot cure at once."""
+    fake_openai.fail_next("/models", 429, retry_after=0.05)
+    fake_openai.fail_next("/models", 503)
+    models = await gateway.list_models("local")
+    assert {m.id for m in models} == set(fake_openai.model_ids())
+    sent = fake_openai.requests_to("/models")
+    assert len(sent) == 3 and sent[-1].method == "GET"
+    assert sent[-1].headers.get("Authorization", "").startswith("Bearer ")
+    fake_openai.fail_next("/models", 500, count=3)
+    with pytest.raises(ProviderError) as err:
+        await gateway.list_models("local")
+    assert err.value.kind == "server" and len(fake_openai.requests_to("/models")) == 6
+    fake_openai.fail_next("/models", 404)
+    with pytest.raises(ProviderError) as err:
+        await gateway.list_models("local")
+    assert err.value.kind == "not_found" and len(fake_openai.requests_to("/models")) == 7
+
+
 async def test_embed_returns_one_vector_per_text_in_input_order(gateway: OpenAIGateway) -> None:
     texts = ["refund my card", "the app crashes", "hello there", "refund my card"]
     vectors = await gateway.embed("text-embedding-3-small", texts)

@@ -166,8 +166,9 @@ def outcome(s: Style, r: ProposalReport) -> str:
             f"{s.code(r.current)}." if r.current else "without a production model."
         )
     if r.status == "void":
+        reason = _void_reason(s, r.void, "the evidence is gone").rstrip(".")
         return (
-            f":no_entry: Not promoted: {_void_reason(s, r.void, 'the evidence is gone')}. "
+            f":no_entry: Not promoted: {reason}. "
             + stays
             + (f"{s.code(r.current)}." if r.current else "unset.")
         )

@@ -156,6 +156,7 @@ def test_a_proposal_reads_as_before_for_ordinary_names() -> None:
         "data: run `/eval run parity m-good` (no `limit=`), then propose it again."
     )
     assert slack.proposal_outcome(void).endswith(" `parity` production stays unset.")
+    assert ".." not in slack.proposal_outcome(void)  # the reason's own full stop, once
 
 
 def watch(**kw: object) -> WatchLine:

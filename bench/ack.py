@@ -38,7 +38,9 @@ def _commands() -> list[tuple[str, str]]:
         if i % 11 == 0 and runs < RUNS:
             models = MODELS[: 2 + runs % 8 // 4] if runs % 4 == 3 else [MODEL]
             kind = "compare" if len(models) > 1 else "run"
-            out.append((kind, f"run {SUITE_NAME} {' '.join(models)} limit={LIMIT}"))
+            # A different limit each: an identical run already in flight is pointed at,
+            # not started again (what a user who types the same run twice gets).
+            out.append((kind, f"run {SUITE_NAME} {' '.join(models)} limit={LIMIT + runs}"))
             runs += 1
         else:
             out.append(("help", "help"))

@@ -5,6 +5,7 @@ Handlers parse and validate from memory, then return the work to run after the a
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,8 @@ from commands.services import Services
 from commands.suites.suite import Suite
 from storage import aliases as alias_store
 from storage import runs as store
+
+log = logging.getLogger(__name__)
 
 EVAL = Family("/eval", "run the team's eval suites on models and compare them")
 
@@ -192,6 +195,13 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
                 services.presenter.run_progress(RunProgress(run_header(run), chosen, {}, 0)),
             )
         except ChatError as exc:
+            if exc.retryable:
+                # Slack holds the post back (a burst of runs in one channel meets its
+                # per-channel limit, or a network blip): the run is not lost for that.
+                # The runner posts its message, retrying, before anything is requested.
+                log.info("r%s: first post held back (%s); the runner posts it", run.id, exc.code)
+                await services.engine.start(run.id or 0)
+                return
             await services.db.run(
                 store.finish,
                 run_id=run.id or 0,

@@ -41,6 +41,9 @@ from storage.tables import EvalRun, utcnow
 log = logging.getLogger(__name__)
 
 FATAL_KINDS = ("bad_request", "auth", "not_found")
+# How long a run waits for Slack to take its first message (429s in a burst of runs,
+# Slack's 5xx) before it goes on without one; its summary is posted at the end.
+FIRST_POST_PATIENCE_S = 300.0
 
 # Every answer is capped: a suite that sets no output limit gets this one, so a model
 # that rambles (tens of thousands of words) costs bounded money, memory and grading
@@ -329,11 +332,21 @@ class RunEngine:
         text = self.services.presenter.run_progress(
             RunProgress(live.header, run.models, live.stored, 0)
         )
-        try:
-            posted = await self.services.chat.post(run.channel, text)
-        except ChatError as exc:
-            log.warning("cannot post run message: %s", exc.code)
-            return
+        deadline, delay = time.monotonic() + FIRST_POST_PATIENCE_S, 1.0
+        while True:
+            try:
+                posted = await self.services.chat.post(run.channel, text)
+                break
+            except ChatError as exc:
+                if not exc.retryable or time.monotonic() >= deadline:
+                    log.warning("cannot post run message: %s", exc.code)
+                    return
+                # Held back (429, Slack's 5xx, the network): nothing is requested from
+                # the provider until the run's message is in the channel.
+                wait = min(exc.retry_after_s or delay, 60.0)
+                delay = min(delay * 2, 30.0)
+                log.info("r%s: Slack held the run's message back (%s)", run.id, exc.code)
+                await asyncio.sleep(wait)
         run.message_ts = posted.ts
         await self.services.db.run(
             store.set_message, run_id=run.id or 0, channel=posted.channel, ts=posted.ts

@@ -342,6 +342,31 @@ def test_a_channel_the_bot_cannot_post_in_is_reported_and_nothing_runs(
         bot.stop()
 
 
+def test_a_run_whose_first_post_slack_holds_back_waits_for_it_then_runs(
+    world: tuple[Path, FakeSlack, FakeOpenAI],
+) -> None:
+    """A burst of runs in one channel meets Slack's per-channel limit: the run is not
+    lost (it was failed with "was not started" while its advice said "tried again")."""
+    tmp, slack, openai = world
+    bot = launch(tmp, slack, openai)
+    try:
+        # Six 429s: the first try and the Slack client's five retries all refused.
+        slack.fail_next("chat.postMessage", status=429, count=6, retry_after=0)
+        bot.slash(slack, "run parity m-good")
+        assert wait_status(bot, "r1", {"finished"})["models"]["m-good"]["graded"] == N
+        bot.wait_idle()
+        runs = [m for m in top_messages(slack) if "*Eval r1*" in m.text]
+        assert len(runs) == 1 and "17/20 passed" in runs[0].text
+        assert not any("not started" in json.dumps(r.body) for r in slack.responses)
+        # Nothing was asked of the provider before the run's message was in the channel:
+        # the six refused tries and the one that landed all came first.
+        first_request = min(r.time for r in openai.requests_to("/chat"))
+        before = [c for c in slack.calls_to("chat.postMessage") if c.time < first_request]
+        assert len(before) >= 7
+    finally:
+        bot.stop()
+
+
 def test_announcing_again_after_a_restart_posts_nothing_twice(
     world: tuple[Path, FakeSlack, FakeOpenAI],
 ) -> None:

@@ -299,9 +299,22 @@ class OpenAIGateway:
 
     async def _post(self, provider: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST one completion request, once; its JSON answer, or a classified ProviderError."""
+        try:
+            data = await self._request(provider, "POST", path, json.dumps(body))
+        except ProviderError as error:
+            if error.kind == "rate_limit":
+                self.rate_limit(provider).remaining_requests = 0
+            raise
+        return data
+
+    async def _request(
+        self, provider: str, method: str, path: str, body: str | None = None
+    ) -> dict[str, Any]:
+        """One request over the provider's session; its JSON object, or a classified
+        ProviderError (a 4xx/5xx, a timeout, a lost connection, no JSON object)."""
         session, base = self._session(provider)
         try:
-            async with session.post(base + path, data=json.dumps(body)) as resp:
+            async with session.request(method, base + path, data=body) as resp:
                 status, headers = resp.status, resp.headers
                 raw = await _read_capped(resp, self.max_body_bytes)
         except TimeoutError as exc:  # aiohttp's timeouts are TimeoutErrors too
@@ -314,11 +327,9 @@ class OpenAIGateway:
             data = None
         if status >= 400:
             fallback = f"Error code: {status} - {raw[:500].decode(errors='replace')}"
-            error = status_error(status, data, headers, fallback)
-            if error.kind == "rate_limit":
-                self.rate_limit(provider).remaining_requests = 0
-            raise error
-        self._note_limits(provider, headers)
+            raise status_error(status, data, headers, fallback)
+        if method == "POST":
+            self._note_limits(provider, headers)
         if not isinstance(data, dict):
             raise ProviderError("server", f"the provider answered {path} with no JSON object")
         return data
@@ -334,10 +345,9 @@ class OpenAIGateway:
         the SDK's own calls (two more tries on 429, 5xx, timeouts and lost connections,
         after Retry-After or a short backoff). Not through the SDK: importing it is most of
         the bot's start-up, and the bot lists every provider's models as it starts."""
-        session, base = self._session(provider)
         for attempt in range(LIST_ATTEMPTS):
             try:
-                data = await self._get_json(session, base + "/models")
+                data = await self._request(provider, "GET", "/models")
                 break
             except ProviderError as exc:
                 if not exc.retryable or attempt == LIST_ATTEMPTS - 1:
@@ -360,27 +370,6 @@ class OpenAIGateway:
                 )
             )
         return found
-
-    async def _get_json(self, session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
-        """One GET; its JSON object, or a classified ProviderError."""
-        try:
-            async with session.get(url) as resp:
-                status, headers = resp.status, resp.headers
-                raw = await _read_capped(resp, self.max_body_bytes)
-        except TimeoutError as exc:
-            raise ProviderError("timeout", "the provider did not answer in time") from exc
-        except aiohttp.ClientError as exc:
-            raise ProviderError("connection", f"could not reach the provider ({exc})") from exc
-        try:
-            data: Any = json.loads(raw) if raw else None
-        except ValueError:
-            data = None
-        if status >= 400:
-            fallback = f"Error code: {status} - {raw[:500].decode(errors='replace')}"
-            raise status_error(status, data, headers, fallback)
-        if not isinstance(data, dict):
-            raise ProviderError("server", "the provider answered /models with no JSON object")
-        return data
 
     async def warm(self) -> None:
         """Create every provider's completion session now (TLS context, headers), so the

@@ -25,7 +25,7 @@ from bot.gateway import OpenAIGateway
 from bot.settings import load_settings
 from bot.wiring import build_services
 from commands.eval.runner import RunEngine
-from commands.ports import IdleScheduler
+from commands.ports import IdleScheduler, Presenter
 from commands.services import Services
 from storage import runs as store
 from storage.db import Database
@@ -100,6 +100,7 @@ def build_stack(
     suites: Path,
     instance: str | None = None,
     env: dict[str, str] | None = None,
+    presenter: Presenter | None = None,
 ) -> Stack:
     """The services built from an environment that points at the fakes and `suites`, with
     `env` on top (EVALBOT_CONCURRENCY, EVALBOT_MAX_ACTIVE_RUNS, ...); `instance` names the
@@ -114,7 +115,11 @@ def build_stack(
     }.items():
         monkeypatch.setenv(name, value)
     settings = load_settings(require_slack=False, env_file=None)
-    return Stack(*build_services(settings, database, scheduler=IdleScheduler(), instance=instance))
+    return Stack(
+        *build_services(
+            settings, database, scheduler=IdleScheduler(), instance=instance, presenter=presenter
+        )
+    )
 
 
 class BuildStack(Protocol):

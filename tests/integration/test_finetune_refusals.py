@@ -20,15 +20,14 @@ import pytest
 
 from bot.presenters.plain import PLAIN
 from bot.presenters.slack import StyledPresenter
-from bot.settings import load_settings
-from bot.wiring import build_services
 from commands.finetune import FINETUNE
-from commands.ports import IdleScheduler, Presenter
+from commands.ports import Presenter
 from commands.registry import Invocation, Started, UserFacingError
 from commands.services import Services
 from storage.db import Database
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
+from tests.stack import build_stack
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = "ticket-routing"
@@ -68,23 +67,12 @@ async def finetune_services(
     suites = tmp_path / "suites"
     if not suites.exists():
         shutil.copytree(REPO / "examples" / SUITE, suites / SUITE)
-    for name, value in {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_API_URL": slack.url,
-        "OPENAI_API_KEY": openai.api_key,
-        "OPENAI_BASE_URL": openai.base_url,
-        "EVALBOT_SUITES_DIR": str(suites),
-        **env,
-    }.items():
-        monkeypatch.setenv(name, value)
-    settings = load_settings(require_slack=False, env_file=None)
     db = Database.connect(f"sqlite:///{tmp_path / 'refusals.db'}")
-    built, gateway = build_services(settings, db, scheduler=IdleScheduler(), presenter=presenter)
+    stack = build_stack(db, slack, openai, monkeypatch, suites=suites, env=env, presenter=presenter)
     try:
-        yield built
+        yield stack.services
     finally:
-        await built.tasks.cancel_all()
-        await gateway.close()
+        await stack.close()
         db.close()
 
 

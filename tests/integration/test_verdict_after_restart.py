@@ -20,11 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.chart_port import ProcessCharts
-from bot.settings import load_settings
-from bot.wiring import build_services
 from commands.origins import Release, stored
-from commands.ports import IdleScheduler
 from commands.services import Services
 from storage import aliases as alias_store
 from storage import runs as store
@@ -32,6 +28,7 @@ from storage.db import Database
 from storage.tables import Notice
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
+from tests.stack import build_stack
 
 CHANNEL = "C1"
 N = 20
@@ -74,27 +71,14 @@ async def bot_process(
 ) -> AsyncIterator[Services]:
     """One bot's services: what a process builds at start-up."""
     slack, openai = fakes
-    for name, value in {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_API_URL": slack.url,
-        "OPENAI_API_KEY": openai.api_key,
-        "OPENAI_BASE_URL": openai.base_url,
-        "EVALBOT_SUITES_DIR": str(suites),
-        "EVALBOT_APPROVERS": "U0APP",
-        "EVALBOT_CONCURRENCY": "4",
-    }.items():
-        monkeypatch.setenv(name, value)
-    settings = load_settings(require_slack=False, env_file=None)
-    built, gateway = build_services(
-        settings, database, scheduler=IdleScheduler(), instance=instance
+    env = {"EVALBOT_APPROVERS": "U0APP", "EVALBOT_CONCURRENCY": "4"}
+    stack = build_stack(
+        database, slack, openai, monkeypatch, suites=suites, instance=instance, env=env
     )
     try:
-        yield built
+        yield stack.services
     finally:
-        await built.tasks.cancel_all()
-        await gateway.close()
-        if isinstance(built.charts, ProcessCharts):
-            built.charts.close()
+        await stack.close()
 
 
 def forget_the_verdict_step(session: object, *, key: str) -> None:

@@ -13,7 +13,6 @@ with it, posting nothing twice.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,27 +27,10 @@ from storage.db import Database
 from storage.tables import Notice
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
-from tests.stack import build_stack
+from tests.stack import build_stack, write_parity_suite
 
 CHANNEL = "C1"
 N = 20
-
-
-def write_suite(root: Path) -> Path:
-    folder = root / "parity"
-    folder.mkdir(parents=True)
-    (folder / "suite.yaml").write_text(
-        "name: parity\n"
-        "data: eval.jsonl\n"
-        "input:\n"
-        '  - role: user\n    content: "Is {{ item.n }} even?"\n'
-        "grader:\n  type: string_check\n  name: label\n"
-        '  input: "{{ sample.output_text }}"\n  reference: "{{ item.label }}"\n'
-        "  operation: eq\n"
-    )
-    rows = [json.dumps({"n": i, "label": "yes" if i % 2 == 0 else "no"}) for i in range(N)]
-    (folder / "eval.jsonl").write_text("\n".join(rows) + "\n")
-    return root
 
 
 @pytest.fixture
@@ -106,7 +88,7 @@ async def test_a_restarted_release_alert_restates_its_verdict_with_the_stored_pr
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     slack, _ = fakes
-    suites = write_suite(tmp_path / "suites")
+    suites = write_parity_suite(tmp_path / "suites", N)
     async with bot_process(fakes, database, suites, monkeypatch, "first") as first:
         version = first.suites.suites["parity"].data_version
         base = await database.run(

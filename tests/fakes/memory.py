@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from commands.ports import (
     ChartBar,
@@ -187,3 +187,46 @@ class MemoryCharts:
     ) -> bytes:
         self.drawn.append(("loss", title))
         return PNG
+
+
+if TYPE_CHECKING:
+    from commands.services import Ports
+
+
+def memory_ports(
+    db: Any,
+    suites_root: Any,
+    *,
+    models: Sequence[str],
+    approvers: frozenset[str] = frozenset(),
+    finetune: Any = None,
+) -> Ports:
+    """The use-case tier's `Ports`: the in-memory Chat, Models and Charts above, the Slack
+    presenter, a real database (`db`) and the suites under `suites_root`; no scheduler,
+    no fine-tuning backend unless one is given. Imported here, not at the top: the fakes
+    stay importable without the whole app."""
+    from bot.presenters.mrkdwn import SLACK
+    from bot.presenters.slack import StyledPresenter
+    from commands.outcomes import RunOutcomes
+    from commands.ports import IdleScheduler
+    from commands.prices import PriceTable
+    from commands.services import Policy, Ports, Tasks
+    from commands.suites.catalog import SuiteCatalog
+    from commands.throttle import ResilientModels
+
+    return Ports(
+        chat=MemoryChat(),
+        presenter=StyledPresenter(SLACK),
+        models=ResilientModels(MemoryModels(list(models)), concurrency=4),
+        db=db,
+        suites=SuiteCatalog.load(suites_root),
+        prices=PriceTable.load(None),
+        charts=MemoryCharts(),
+        policy=Policy(approvers=approvers),
+        tasks=Tasks(),
+        scheduler=IdleScheduler(),
+        finetune=finetune,
+        outcomes=RunOutcomes(),
+        instance="test:1:a",
+        held=set(),
+    )

@@ -12,19 +12,12 @@ from typing import Any
 
 import pytest
 
-from bot.presenters.mrkdwn import SLACK
-from bot.presenters.slack import StyledPresenter
 from commands.origins import Release, stored
-from commands.outcomes import RunOutcomes
-from commands.ports import IdleScheduler
-from commands.prices import PriceTable
-from commands.services import Policy, Ports, Tasks
-from commands.suites.catalog import SuiteCatalog
-from commands.throttle import ResilientModels
+from commands.services import Ports
 from storage import aliases
 from storage import runs as store
 from storage.db import Database
-from tests.fakes.memory import PNG, MemoryCharts, MemoryChat, MemoryModels
+from tests.fakes.memory import PNG, MemoryChat, memory_ports
 
 N = 30
 
@@ -53,22 +46,12 @@ def write_suite(root: Path) -> Path:
 
 @pytest.fixture
 def ports(tmp_path: Path) -> Ports:
-    chat = MemoryChat()
-    return Ports(
-        chat=chat,
-        presenter=StyledPresenter(SLACK),
-        models=ResilientModels(MemoryModels(["prod", "new"]), concurrency=4),
-        db=Database.connect(f"sqlite:///{tmp_path / 'db.sqlite'}"),
-        suites=SuiteCatalog.load(write_suite(tmp_path / "suites")),
-        prices=PriceTable.load(None),
-        charts=MemoryCharts(),
-        policy=Policy(approvers=frozenset({"UAPPROVER"})),
-        tasks=Tasks(),
-        scheduler=IdleScheduler(),
-        finetune=NoFineTuning(),  # type: ignore[arg-type]
-        outcomes=RunOutcomes(),
-        instance="test:1:a",
-        held=set(),
+    return memory_ports(
+        Database.connect(f"sqlite:///{tmp_path / 'db.sqlite'}"),
+        write_suite(tmp_path / "suites"),
+        models=["prod", "new"],
+        approvers=frozenset({"UAPPROVER"}),
+        finetune=NoFineTuning(),
     )
 
 

@@ -19,20 +19,14 @@ from typing import Any
 import pytest
 
 from bot.presenters.mrkdwn import SLACK
-from bot.presenters.slack import StyledPresenter
 from commands.finetune.jobs import evaluating_text
 from commands.home import home_blocks
-from commands.outcomes import RunOutcomes
-from commands.ports import IdleScheduler
-from commands.prices import PriceTable
-from commands.services import Policy, Ports, Tasks
-from commands.suites.catalog import SuiteCatalog
-from commands.throttle import ResilientModels
+from commands.services import Ports
 from commands.watch.poll import retirement_notice
 from storage import runs as store
 from storage.db import Database
 from storage.tables import FineTuneJob
-from tests.fakes.memory import MemoryCharts, MemoryChat, MemoryModels
+from tests.fakes.memory import memory_ports
 
 HOSTILE = "ft:gpt-4.1-mini:acme:<!here>\n*b* `x`:1"
 
@@ -53,21 +47,10 @@ def write_suite(root: Path) -> Path:
 
 @pytest.fixture
 def ports(tmp_path: Path) -> Iterator[Ports]:
-    built = Ports(
-        chat=MemoryChat(),
-        presenter=StyledPresenter(SLACK),
-        models=ResilientModels(MemoryModels(["m"]), concurrency=1),
-        db=Database.connect(f"sqlite:///{tmp_path / 'db.sqlite'}"),
-        suites=SuiteCatalog.load(write_suite(tmp_path / "suites")),
-        prices=PriceTable.load(None),
-        charts=MemoryCharts(),
-        policy=Policy(),
-        tasks=Tasks(),
-        scheduler=IdleScheduler(),
-        finetune=None,  # type: ignore[arg-type]
-        outcomes=RunOutcomes(),
-        instance="test:1:a",
-        held=set(),
+    built = memory_ports(
+        Database.connect(f"sqlite:///{tmp_path / 'db.sqlite'}"),
+        write_suite(tmp_path / "suites"),
+        models=["m"],
     )
     yield built
     built.db.close()

@@ -230,3 +230,22 @@ def memory_ports(
         instance="test:1:a",
         held=set(),
     )
+
+
+def write_qa_suite(root: Any, questions: Sequence[str]) -> Any:
+    """A suite `qa` under `root` (a Path) whose items ask `questions`, each expecting the
+    exact answer "yes"; returns root, for `memory_ports`."""
+    import json
+
+    folder = root / "qa"
+    folder.mkdir(parents=True)
+    (folder / "suite.yaml").write_text(
+        "name: qa\ndata: eval.jsonl\n"
+        'input:\n  - role: user\n    content: "{{ item.q }}"\n'
+        "grader:\n  type: string_check\n  name: a\n"
+        '  input: "{{ sample.output_text }}"\n  reference: "{{ item.a }}"\n'
+        "  operation: eq\n"
+    )
+    rows = [json.dumps({"q": q, "a": "yes"}) for q in questions]
+    (folder / "eval.jsonl").write_text("\n".join(rows) + "\n")
+    return root

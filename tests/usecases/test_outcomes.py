@@ -6,7 +6,6 @@ in-memory Chat, Models and Charts of tests/fakes/memory.py, the Slack presenter.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from commands.services import Ports
 from storage import aliases
 from storage import runs as store
 from storage.db import Database
-from tests.fakes.memory import PNG, MemoryChat, memory_ports
+from tests.fakes.memory import PNG, MemoryChat, memory_ports, write_qa_suite
 
 N = 30
 
@@ -30,18 +29,7 @@ class NoFineTuning:
 
 
 def write_suite(root: Path) -> Path:
-    folder = root / "qa"
-    folder.mkdir(parents=True)
-    (folder / "suite.yaml").write_text(
-        "name: qa\ndata: eval.jsonl\n"
-        'input:\n  - role: user\n    content: "{{ item.q }}"\n'
-        "grader:\n  type: string_check\n  name: a\n"
-        '  input: "{{ sample.output_text }}"\n  reference: "{{ item.a }}"\n'
-        "  operation: eq\n"
-    )
-    rows = [json.dumps({"q": f"q{i} <!channel>", "a": "yes"}) for i in range(N)]
-    (folder / "eval.jsonl").write_text("\n".join(rows) + "\n")
-    return root
+    return write_qa_suite(root, [f"q{i} <!channel>" for i in range(N)])
 
 
 @pytest.fixture

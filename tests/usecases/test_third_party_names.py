@@ -10,7 +10,6 @@ Home without a link to a Slack message that does not exist.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,23 +25,13 @@ from commands.watch.poll import retirement_notice
 from storage import runs as store
 from storage.db import Database
 from storage.tables import FineTuneJob
-from tests.fakes.memory import memory_ports
+from tests.fakes.memory import memory_ports, write_qa_suite
 
 HOSTILE = "ft:gpt-4.1-mini:acme:<!here>\n*b* `x`:1"
 
 
 def write_suite(root: Path) -> Path:
-    folder = root / "qa"
-    folder.mkdir(parents=True)
-    (folder / "suite.yaml").write_text(
-        "name: qa\ndata: eval.jsonl\n"
-        'input:\n  - role: user\n    content: "{{ item.q }}"\n'
-        "grader:\n  type: string_check\n  name: a\n"
-        '  input: "{{ sample.output_text }}"\n  reference: "{{ item.a }}"\n'
-        "  operation: eq\n"
-    )
-    (folder / "eval.jsonl").write_text(json.dumps({"q": "q", "a": "yes"}) + "\n")
-    return root
+    return write_qa_suite(root, ["q"])
 
 
 @pytest.fixture

@@ -119,6 +119,7 @@ class SlackChat:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._settled: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._group_locks: dict[str, asyncio.Lock] = {}
 
     async def _call(self, method: str, *, bare: bool = False, **kwargs: Any) -> Any:
         client = self.bare if bare else self.client
@@ -270,21 +271,25 @@ class SlackChat:
 
     async def group_members(self, group: str) -> frozenset[str]:
         # Cached for a few minutes: every `/eval run` asks, usergroups.users.list is Tier 2.
-        now = time.monotonic()
-        cached = self._groups.get(group)
-        if cached is not None and now - cached[0] < GROUP_CACHE_S:
-            return cached[1]
-        try:
-            resp = await self._call("usergroups_users_list", usergroup=group)
-            members = frozenset(str(u) for u in resp.get("users") or [])
-        except ChatError as exc:
-            if exc.retryable and cached is not None:
-                return cached[1]  # Slack is busy: the last answer is better than none
-            if exc.retryable:
-                raise
-            members = frozenset()  # no such group (deleted, disabled): nobody is in it
-        self._groups[group] = (now, members)
-        return members
+        # One lookup per group at a time: a burst of commands waits for the first answer
+        # instead of each asking Slack (and meeting its limit).
+        lock = self._group_locks.setdefault(group, asyncio.Lock())
+        async with lock:
+            now = time.monotonic()
+            cached = self._groups.get(group)
+            if cached is not None and now - cached[0] < GROUP_CACHE_S:
+                return cached[1]
+            try:
+                resp = await self._call("usergroups_users_list", usergroup=group)
+                members = frozenset(str(u) for u in resp.get("users") or [])
+            except ChatError as exc:
+                if exc.retryable and cached is not None:
+                    return cached[1]  # Slack is busy: the last answer is better than none
+                if exc.retryable:
+                    raise
+                members = frozenset()  # no such group (deleted, disabled): nobody is in it
+            self._groups[group] = (time.monotonic(), members)
+            return members
 
     async def fetch_file(self, channel: str, name: str, max_bytes: int, *, user: str) -> bytes:
         found = await slack_files.find_file(self._call, channel=channel, user=user, name=name)

@@ -165,3 +165,14 @@ async def test_a_failed_raw_upload_and_a_dead_host_are_retryable_chat_errors(
     with pytest.raises(ChatError) as exc:
         await nowhere.post("C1", "hello")
     assert exc.value.code == "network" and exc.value.retryable
+
+
+async def test_a_burst_asks_slack_for_a_groups_members_once(fake_slack: FakeSlack) -> None:
+    """usergroups.users.list is Tier 2: fifteen commands arriving together (each checks
+    EVALBOT_RUNNERS) share one lookup instead of meeting the limit and waiting out 429s."""
+    fake_slack.set_usergroup("S0EVALS", ["U1", "U2"])
+    chat, _ = chat_for(fake_slack)
+    answers = await asyncio.gather(*(chat.group_members("S0EVALS") for _ in range(15)))
+    assert all(a == frozenset({"U1", "U2"}) for a in answers)
+    assert len(fake_slack.calls_to("usergroups.users.list")) == 1
+    assert not fake_slack.ratelimited

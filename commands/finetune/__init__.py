@@ -79,19 +79,7 @@ def parse_request(method: Method, services: Services, inv: Invocation, parsed: P
         if data.startswith("runs:") and method != "dpo":
             raise UsageError("`data=runs:<run-a>,<run-b>` (paired runs) is for `dpo`.")
     hyper: dict[str, Any] = {}
-    epochs = int_option(parsed, "epochs", min=1, max=50)
-    if epochs is not None:
-        hyper["n_epochs"] = epochs
-    batch = int_option(parsed, "batch_size", min=1, max=256)
-    if batch is not None:
-        hyper["batch_size"] = batch
-    lr = float_option(parsed, "learning_rate_multiplier", min=0.01, max=10.0)
-    if lr is not None:
-        hyper["learning_rate_multiplier"] = lr
-    if method == "dpo":
-        beta = float_option(parsed, "beta", min=0.01, max=2.0)
-        if beta is not None:
-            hyper["beta"] = beta
+    _numbers(parsed, hyper, _COMMON_NUMBERS + (_DPO_NUMBERS if method == "dpo" else ()))
     if method == "rft":
         effort = parsed.options.get("reasoning_effort")
         if effort is not None:
@@ -104,6 +92,33 @@ def parse_request(method: Method, services: Services, inv: Invocation, parsed: P
     seed = int_option(parsed, "seed", min=0, max=2**31 - 1)
     _backend_options(services, provider, parsed, hyper)
     return Request(method, name, base, provider, data, hyper, suffix, seed)
+
+
+# Numeric options: (what the person types, the hyperparameter it sets, kind, min, max).
+_Number = tuple[str, str, type, float, float]
+_COMMON_NUMBERS: tuple[_Number, ...] = (
+    ("epochs", "n_epochs", int, 1, 50),
+    ("batch_size", "batch_size", int, 1, 256),
+    ("learning_rate_multiplier", "learning_rate_multiplier", float, 0.01, 10.0),
+)
+_DPO_NUMBERS: tuple[_Number, ...] = (("beta", "beta", float, 0.01, 2.0),)
+_RAY_NUMBERS: tuple[_Number, ...] = (
+    ("lr", "learning_rate", float, 1e-8, 1.0),
+    ("lora_r", "lora_r", int, 1, 1024),
+    ("gpus", "gpus", int, 0, 256),
+)
+
+
+def _numbers(parsed: Parsed, hyper: dict[str, Any], table: tuple[_Number, ...]) -> None:
+    """Each numeric option given, checked against its range, into `hyper`."""
+    for option, key, kind, lo, hi in table:
+        value = (
+            int_option(parsed, option, min=int(lo), max=int(hi))
+            if kind is int
+            else float_option(parsed, option, min=lo, max=hi)
+        )
+        if value is not None:
+            hyper[key] = value
 
 
 def _backend_options(
@@ -124,18 +139,10 @@ def _backend_options(
             raise UsageError(
                 f"`{key}=` is for OpenAI's fine-tuning; on Ray give `lr=` (a learning rate)."
             )
-    lr = float_option(parsed, "lr", min=1e-8, max=1.0)
-    if lr is not None:
-        hyper["learning_rate"] = lr
-    lora_r = int_option(parsed, "lora_r", min=1, max=1024)
-    if lora_r is not None:
-        hyper["lora_r"] = lora_r
-    gpus = int_option(parsed, "gpus", min=0, max=256)
-    if gpus is not None:
-        hyper["gpus"] = gpus
+    _numbers(parsed, hyper, _RAY_NUMBERS)
     if "full" in parsed.options:
         hyper["full"] = bool_option(parsed, "full")
-        if hyper["full"] and lora_r is not None:
+        if hyper["full"] and "lora_r" in hyper:
             raise UsageError("`lora_r=` sets LoRA's rank; `full=yes` trains every weight instead.")
 
 

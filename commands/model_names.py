@@ -22,7 +22,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from commands.formats import clip
 from commands.ports import ModelInfo, Models, ProviderError
+from commands.reports import Code, Title
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ class Resolution:
     """Names as the provider spells them, and what was wrong with the others."""
 
     models: list[str]
-    problems: list[str]
+    problems: list[Title]  # names as `Code`: the typed one and the provider's own ids
 
 
 def _match(wanted: str, ids: Sequence[str]) -> str | None:
@@ -133,7 +135,7 @@ def resolve_cached(
 async def resolve(directory: ModelDirectory, models: Models, names: Sequence[str]) -> Resolution:
     """Resolve names against the providers' lists; a miss refreshes that list once."""
     out: list[str] = []
-    problems: list[str] = []
+    problems: list[Title] = []
     refreshed: set[str] = set()
     for typed in names:
         provider, name = models.split(typed)
@@ -149,24 +151,16 @@ async def resolve(directory: ModelDirectory, models: Models, names: Sequence[str
         if found is None:
             ids = [m.id for m in listing]
             near = suggestions(name, ids)
-            where = "the default provider" if provider == "default" else f"`{provider}`"
-            hint = (
-                " Did you mean " + " or ".join(f"`{_full(provider, n, typed)}`" for n in near) + "?"
-                if near
-                else ""
-            )
+            where: Title = ("the default provider",) if provider == "default" else (Code(provider),)
+            hint: list[str | Code] = []
+            for k, n in enumerate(near):
+                hint += [" Did you mean " if k == 0 else " or ", Code(_full(provider, n, typed))]
+            listing_cmd = "/models available" + ("" if provider == "default" else f" {provider}")
             problems.append(
-                f"{_shown(typed)} is not a model {where} serves.{hint}"
-                f" `/models available{'' if provider == 'default' else ' ' + provider}`"
-                " lists them."
+                (Code(clip(typed, 60)), " is not a model ", *where, " serves.", *hint)
+                + (("?",) if near else ())
+                + (" ", Code(listing_cmd), " lists them.")
             )
             continue
         out.append(_full(provider, found, typed))
     return Resolution(out, problems)
-
-
-def _shown(typed: str) -> str:
-    """A name someone typed, as inline code that cannot break out of itself."""
-    text = typed if len(typed) <= 60 else typed[:59] + "…"
-    text = text.replace("`", "\u02cb").replace("&", "&amp;").replace("<", "&lt;")
-    return "`" + text.replace(">", "&gt;") + "`"

@@ -173,7 +173,10 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
         if chosen is None:
             resolution = await resolve(services.models.directory, services.models, models)
             if resolution.problems:
-                raise UserFacingError("\n".join(resolution.problems) + "\nNothing was started.")
+                said: Title = ()
+                for problem in resolution.problems:
+                    said += (*problem, "\n")
+                raise UserFacingError((*said, "Nothing was started."))
             chosen = resolution.models
         await _refuse_duplicate(services, suite, chosen, limit)
         await _check_cost(services, suite, chosen, total)

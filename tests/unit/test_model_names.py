@@ -9,6 +9,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.presenters.mrkdwn import SLACK
+from bot.presenters.slack import StyledPresenter
 from commands.model_names import ModelDirectory, resolve, resolve_cached, split_names
 from commands.ports import ModelInfo, ProviderError
 
@@ -57,6 +59,9 @@ def test_split_never_keeps_a_comma_or_an_empty_name(words: list[str]) -> None:
         assert name and "," not in name and name == name.strip()
 
 
+SLACK_PRESENTER = StyledPresenter(SLACK)
+
+
 def test_case_is_resolved_to_the_providers_spelling() -> None:
     models = ListingModels(["gpt-4.1-mini", "gpt-5-mini"])
     directory = ModelDirectory(models)  # type: ignore[arg-type]
@@ -70,9 +75,22 @@ def test_a_typo_is_refused_with_the_nearest_names() -> None:
     found = run(resolve(directory, models, ["gpt-4.1-mimi", "o3"]))  # type: ignore[arg-type]
     assert found.models == ["o3"]
     assert len(found.problems) == 1
-    assert "`gpt-4.1-mimi` is not a model the default provider serves" in found.problems[0]
-    assert "Did you mean `gpt-4.1-mini`" in found.problems[0]
-    assert "`/models available`" in found.problems[0]
+    said = SLACK_PRESENTER.line(found.problems[0])
+    assert "`gpt-4.1-mimi` is not a model the default provider serves" in said
+    assert "Did you mean `gpt-4.1-mini`" in said
+    assert "`/models available`" in said
+
+
+def test_a_suggested_name_from_the_providers_list_is_shown_literally() -> None:
+    """The list is the provider's text: a listed id near the typed one stays inert."""
+    hostile = "gpt-4.1-mini<!channel>`*x*"
+    models = ListingModels([hostile])
+    directory = ModelDirectory(models)  # type: ignore[arg-type]
+    found = run(resolve(directory, models, ["gpt-4.1-mini<!chann"]))  # type: ignore[arg-type]
+    said = SLACK_PRESENTER.line(found.problems[0])
+    assert "Did you mean" in said
+    assert "<!channel>" not in said and "&lt;!channel&gt;" in said
+    assert said.count("`") % 2 == 0  # the backtick in the id cannot open a code span
 
 
 def test_a_miss_refreshes_the_cached_list_once() -> None:
@@ -104,4 +122,5 @@ def test_a_provider_prefix_is_kept_and_untrusted_names_stay_inert() -> None:
     found = run(resolve(directory, models, ["local:llama-3.1-8b"]))  # type: ignore[arg-type]
     assert found.models == ["local:Llama-3.1-8B"]
     bad = run(resolve(directory, models, ["<!channel>`x"]))  # type: ignore[arg-type]
-    assert "<!channel>" not in bad.problems[0] and "&lt;!channel&gt;" in bad.problems[0]
+    said = SLACK_PRESENTER.line(bad.problems[0])
+    assert "<!channel>" not in said and "&lt;!channel&gt;" in said

@@ -11,6 +11,7 @@ results end, without requesting a stored sample again, and updates the same mess
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -52,6 +53,17 @@ DEFAULT_MAX_OUTPUT_TOKENS = 8192
 _OUTPUT_LIMITS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 
 
+# A sample holds its slot until its result is stored while grading and a write take
+# under 1/HOLD_RATIO of the provider's answer time (RunEngine._sample).
+HOLD_RATIO = 50
+_EWMA = 0.2  # the weight of the newest measure in the moving averages above
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class RunRefused(Exception):
     """The provider refused the run's very first request: nothing else is sent."""
 
@@ -67,9 +79,23 @@ class Live:
     buffer: list[store.ResultRow] = field(default_factory=list)
     dirty: bool = True
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
-    # Set when enough results wait to be written (see RunEngine.flush_batch), so a
-    # crash re-asks about what was in flight, not a timer's worth of throughput.
+    # Set when results are to be written now rather than on the timer: enough of them
+    # wait (RunEngine.flush_batch), or a sample waits for its own (RunEngine._sample).
     flush_now: asyncio.Event = field(default_factory=asyncio.Event)
+    # Done once the results now in `buffer` are in the database.
+    buffered: asyncio.Future[None] | None = None
+    # Samples asked for and not yet stored, while the engine holds them (_sample).
+    slots: asyncio.Semaphore | None = None
+    # Moving averages: the provider's answers, grading, writes of results.
+    latency_s: float = 0.0
+    grade_s: float = 0.0
+    write_s: float = 0.0
+
+    @property
+    def holds(self) -> bool:
+        """Whether a sample holds its slot until stored (RunEngine._sample)."""
+        return (self.grade_s + self.write_s) * HOLD_RATIO <= self.latency_s
+
     recorded: set[tuple[str, int]] = field(default_factory=set)
     writing: asyncio.Future[int] | None = None  # the batch being written, if any
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -135,10 +161,9 @@ class RunEngine:
         self.on_finished = on_finished
         self.flush_every_s = flush_every_s
         self.update_every_s = update_every_s
-        # Results are written as soon as this many wait (and on the timer anyway). A
-        # quarter of the concurrency: at 4 every result is written at once, so `kill -9`
-        # re-asks only what was in flight; at 64 a write carries 16, which keeps the
-        # database off the critical path (docs/benchmarks.md, crash waste).
+        # Results are written as soon as this many wait (and on the timer anyway), or at
+        # once when a sample waits for its own (_sample). A quarter of the concurrency:
+        # at 64 a write carries 16, which keeps the database off the critical path.
         self.flush_batch = flush_batch or max(1, models.concurrency // 4)
         self.live: dict[int, Live] = {}
         self.gate = Gate(services)
@@ -396,6 +421,8 @@ class RunEngine:
         firsts: dict[str, tuple[str, int]] = {}
         for key in pending:
             firsts.setdefault(key[0], key)
+        providers = {self.models.split(m)[0] for m in live.run.models}
+        live.slots = asyncio.Semaphore(self.models.concurrency * len(providers))
         checks = [
             asyncio.create_task(self._sample(live, key, preflight=True)) for key in firsts.values()
         ]
@@ -418,7 +445,6 @@ class RunEngine:
                     return
                 await self._sample(live, key)
 
-        providers = {self.models.split(m)[0] for m in live.run.models}
         n_workers = min(len(rest), self.models.concurrency * len(providers) + 4)
         workers = [asyncio.create_task(worker()) for _ in range(n_workers)]
         try:
@@ -434,17 +460,32 @@ class RunEngine:
         Model answers, dataset items and graders are all outside our control: anything
         they make go wrong (a RecursionError on `[[[[...`, a grader bug) makes this one
         sample errored, never a dead worker and a run that cannot end.
+
+        A sample holds one of the run's slots (the concurrency) from its request until
+        its result is in the database whenever that costs little next to the provider's
+        answer (grading and a write under 1/HOLD_RATIO of its time; most runs): answers
+        asked for and not yet stored then never outnumber the concurrency, so after
+        `kill -9` at most that many are asked again (docs/benchmarks.md, crash waste).
+        When grading or writes are slow next to the answers (a fast provider at high
+        concurrency, a heavy grader) holding would cost throughput instead: the sample
+        takes no slot and results are written in batches, so up to a batch more may be
+        asked again.
         """
-        try:
-            await self._ask_and_grade(live, key, preflight=preflight)
-        except (RunRefused, asyncio.CancelledError):
-            raise
-        except Exception as exc:
-            log.exception("sample %s #%s failed unexpectedly", key[0], key[1])
-            if key not in live.recorded:
-                result = store.new_result_row(live.run.id or 0, key[0], key[1])
-                result["error"] = f"evalbot could not grade this sample ({type(exc).__name__})"
-                self._record(live, result)
+        hold = live.slots is not None and live.holds
+        async with live.slots if hold and live.slots else contextlib.nullcontext():
+            try:
+                await self._ask_and_grade(live, key, preflight=preflight)
+            except (RunRefused, asyncio.CancelledError):
+                raise
+            except Exception as exc:
+                log.exception("sample %s #%s failed unexpectedly", key[0], key[1])
+                if key not in live.recorded:
+                    result = store.new_result_row(live.run.id or 0, key[0], key[1])
+                    result["error"] = f"evalbot could not grade this sample ({type(exc).__name__})"
+                    self._record(live, result)
+            if hold and live.buffered is not None:
+                live.flush_now.set()
+                await asyncio.shield(live.buffered)
 
     async def _ask_and_grade(
         self, live: Live, key: tuple[str, int], *, preflight: bool = False
@@ -502,6 +543,7 @@ class RunEngine:
         result["cached_input_tokens"] = completion.cached_input_tokens
         result["output_tokens"] = completion.output_tokens
         result["latency_ms"] = int(completion.latency_s * 1000)
+        live.latency_s += (completion.latency_s - live.latency_s) * _EWMA
         result["truncated"] = completion.truncated
         result["cost_usd"] = (
             self.prices.cost(
@@ -513,7 +555,9 @@ class RunEngine:
             or 0.0
         )
         sample = Sample(completion.text, output_tools=completion.tool_calls)
+        began = time.monotonic()
         verdict = await grade_sample(live.suite.criteria, item, sample, self.models)
+        live.grade_s += (time.monotonic() - began - live.grade_s) * _EWMA
         if verdict.status == "errored":
             result["error"] = verdict.error
         else:
@@ -560,6 +604,8 @@ class RunEngine:
             tally.latencies_ms.append(result["latency_ms"])
         live.buffer.append(result)
         live.dirty = True
+        if live.buffered is None:
+            live.buffered = asyncio.get_running_loop().create_future()
         if len(live.buffer) >= self.flush_batch:
             live.flush_now.set()
 
@@ -571,16 +617,26 @@ class RunEngine:
         if not live.buffer:
             return
         batch, live.buffer = live.buffer, []
+        stored, live.buffered = live.buffered, None
         # The counts as of this batch: what Slack is shown once the batch is stored, so
         # the channel never sees a sample the database does not have.
         snapshot = {
             m: store.ModelTally(t.passed, t.failed, t.errored) for m, t in live.counts.items()
         }
         write = asyncio.ensure_future(self.services.db.run(store.save_result_rows, rows=batch))
+        began = time.monotonic()
 
         def settled(done: asyncio.Future[int]) -> None:
+            live.write_s += (time.monotonic() - began - live.write_s) * _EWMA
             if done.cancelled() or done.exception() is not None:
-                live.buffer[:0] = batch  # kept for the next attempt
+                live.buffer[:0] = batch  # kept for the next attempt, and its waiters
+                if stored is not None:
+                    if live.buffered is None:
+                        live.buffered = stored
+                    else:
+                        live.buffered.add_done_callback(lambda _: _resolve(stored))
+            elif stored is not None:
+                _resolve(stored)
 
         write.add_done_callback(settled)
         live.writing = write
@@ -588,8 +644,8 @@ class RunEngine:
         live.stored = snapshot
 
     async def _background(self, live: Live) -> None:
-        """Flush results (when `flush_batch` wait, else every `flush_every_s`) and
-        refresh the Slack message until cancelled.
+        """Flush results (when `flush_batch` wait or a sample waits for its own, else
+        every `flush_every_s`) and refresh the Slack message until cancelled.
 
         The refresh runs beside the flushing, never in its way: writes to the database
         do not wait on Slack. While one refresh is still out, no other is started (the

@@ -9,14 +9,18 @@ is capped and counted as cut; a cancel stops a run at once in every state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import gc
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from commands.eval.runner import DEFAULT_MAX_OUTPUT_TOKENS
 from commands.ports import Models
@@ -100,7 +104,6 @@ async def test_results_are_written_when_a_few_are_pending_not_only_on_the_timer(
     openai.latency = 1.0
     engine = services.engine
     engine.flush_every_s = 60.0  # the timer alone would write nothing during the run
-    assert engine.flush_batch == 1  # concurrency 2: every result is written at once
     run_id = new_run(services)
     running = asyncio.create_task(engine.execute(run_id))
     # Five requests sent: three answered (the preflight, then two). They are in the
@@ -109,6 +112,59 @@ async def test_results_are_written_when_a_few_are_pending_not_only_on_the_timer(
     await until(lambda: len(results(database, run_id)) >= 3, timeout=0.8, what="3 stored")
     final = await asyncio.wait_for(running, timeout=90)
     assert final is not None and final.status == "finished"
+
+
+@contextlib.contextmanager
+def results_locked(db: Database) -> Iterator[None]:
+    """Another client holds the write lock of the results (SQLite: the database's;
+    PostgreSQL: the table's) until the block ends: every write of the run waits."""
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite":
+        other = sqlite3.connect(url.database or "", isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            yield
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        return
+    with db.engine.connect() as conn:
+        conn.execute(text(f"LOCK TABLE {SampleResult.__tablename__} IN EXCLUSIVE MODE"))
+        yield
+        conn.rollback()
+
+
+async def test_answers_not_yet_stored_never_outnumber_the_concurrency(
+    services: Services, fakes: tuple[FakeSlack, FakeOpenAI], database: Database
+) -> None:
+    # What `kill -9` loses is what was asked for and not yet stored: while writes are
+    # held back, the run waits instead of asking on (it used to ask for all 8).
+    _, openai = fakes
+    openai.latency = 0.3  # the 8 samples would be asked for within 1.2 s
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with results_locked(database):
+            locked.set()
+            release.wait(20)
+
+    run_id = new_run(services)
+    running = asyncio.create_task(services.engine.execute(run_id))
+    # Taken while the preflight is out: from its answer on, no result can be stored.
+    await until(lambda: len(openai.requests_to("/chat")) >= 1, what="the preflight")
+    holder = asyncio.ensure_future(asyncio.to_thread(hold))
+    try:
+        await until(locked.is_set, what="the lock")
+        await asyncio.sleep(1.5)
+        assert results(database, run_id) == []  # the lock holds: nothing stored yet
+        assert len(openai.requests_to("/chat")) <= 2  # the concurrency
+    finally:
+        release.set()
+        await holder
+    final = await asyncio.wait_for(running, timeout=90)
+    assert final is not None and final.status == "finished"
+    assert len(results(database, run_id)) == N
+    assert len(openai.requests_to("/chat")) == N
 
 
 async def test_an_answer_is_capped_by_default_and_counted_as_cut(

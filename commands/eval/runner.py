@@ -53,10 +53,17 @@ DEFAULT_MAX_OUTPUT_TOKENS = 8192
 _OUTPUT_LIMITS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 
 
-# A sample holds its slot until its result is stored while grading and a write take
-# under 1/HOLD_RATIO of the provider's answer time (RunEngine._sample).
-HOLD_RATIO = 50
-_EWMA = 0.2  # the weight of the newest measure in the moving averages above
+# A sample holds its slot until its result is stored unless grading and that wait
+# take over 1/HOLD_RATIO of the provider's answer time, judged on at least
+# HOLD_SAMPLES waits (RunEngine._sample).
+HOLD_RATIO = 25
+HOLD_SAMPLES = 16
+_EWMA = 0.1  # the weight of the newest measure in the moving averages
+
+
+def _average(average: float, value: float) -> float:
+    """A moving average that starts at its first value."""
+    return value if average == 0.0 else average + (value - average) * _EWMA
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -86,15 +93,14 @@ class Live:
     buffered: asyncio.Future[None] | None = None
     # Samples asked for and not yet stored, while the engine holds them (_sample).
     slots: asyncio.Semaphore | None = None
-    # Moving averages: the provider's answers, grading, writes of results.
+    # Whether a sample holds its slot until its result is stored (RunEngine._sample),
+    # and what that costs: moving averages of the provider's answers, of grading and
+    # of the wait for a result to be stored, over `waits` waits.
+    holding: bool = True
     latency_s: float = 0.0
     grade_s: float = 0.0
-    write_s: float = 0.0
-
-    @property
-    def holds(self) -> bool:
-        """Whether a sample holds its slot until stored (RunEngine._sample)."""
-        return (self.grade_s + self.write_s) * HOLD_RATIO <= self.latency_s
+    wait_s: float = 0.0
+    waits: int = 0
 
     recorded: set[tuple[str, int]] = field(default_factory=set)
     writing: asyncio.Future[int] | None = None  # the batch being written, if any
@@ -462,16 +468,15 @@ class RunEngine:
         sample errored, never a dead worker and a run that cannot end.
 
         A sample holds one of the run's slots (the concurrency) from its request until
-        its result is in the database whenever that costs little next to the provider's
-        answer (grading and a write under 1/HOLD_RATIO of its time; most runs): answers
-        asked for and not yet stored then never outnumber the concurrency, so after
-        `kill -9` at most that many are asked again (docs/benchmarks.md, crash waste).
-        When grading or writes are slow next to the answers (a fast provider at high
-        concurrency, a heavy grader) holding would cost throughput instead: the sample
-        takes no slot and results are written in batches, so up to a batch more may be
-        asked again.
+        its result is in the database: answers asked for and not yet stored never
+        outnumber the concurrency, so after `kill -9` at most that many are asked again
+        (docs/benchmarks.md, crash waste). A run stops holding, for good, when grading
+        and waiting for the write take over 1/HOLD_RATIO of the provider's answer time
+        (a fast provider at high concurrency, a heavy grader), where holding would cost
+        throughput instead: its slots are then freed once a sample is graded, results
+        are written in batches, and a crash may ask again up to a batch more.
         """
-        hold = live.slots is not None and live.holds
+        hold = live.slots is not None and live.holding
         async with live.slots if hold and live.slots else contextlib.nullcontext():
             try:
                 await self._ask_and_grade(live, key, preflight=preflight)
@@ -485,7 +490,24 @@ class RunEngine:
                     self._record(live, result)
             if hold and live.buffered is not None:
                 live.flush_now.set()
+                began = time.monotonic()
                 await asyncio.shield(live.buffered)
+                self._waited(live, time.monotonic() - began)
+
+    @staticmethod
+    def _waited(live: Live, wait_s: float) -> None:
+        live.wait_s = _average(live.wait_s, wait_s)
+        live.waits += 1
+        cost = live.grade_s + live.wait_s
+        if live.holding and live.waits >= HOLD_SAMPLES and cost * HOLD_RATIO > live.latency_s:
+            live.holding = False
+            log.info(
+                "r%s: grading and storing take %.1f ms of the provider's %.0f ms; results "
+                "are written in batches from now on",
+                live.run.id,
+                cost * 1000,
+                live.latency_s * 1000,
+            )
 
     async def _ask_and_grade(
         self, live: Live, key: tuple[str, int], *, preflight: bool = False
@@ -543,7 +565,7 @@ class RunEngine:
         result["cached_input_tokens"] = completion.cached_input_tokens
         result["output_tokens"] = completion.output_tokens
         result["latency_ms"] = int(completion.latency_s * 1000)
-        live.latency_s += (completion.latency_s - live.latency_s) * _EWMA
+        live.latency_s = _average(live.latency_s, completion.latency_s)
         result["truncated"] = completion.truncated
         result["cost_usd"] = (
             self.prices.cost(
@@ -557,7 +579,7 @@ class RunEngine:
         sample = Sample(completion.text, output_tools=completion.tool_calls)
         began = time.monotonic()
         verdict = await grade_sample(live.suite.criteria, item, sample, self.models)
-        live.grade_s += (time.monotonic() - began - live.grade_s) * _EWMA
+        live.grade_s = _average(live.grade_s, time.monotonic() - began)
         if verdict.status == "errored":
             result["error"] = verdict.error
         else:
@@ -624,10 +646,8 @@ class RunEngine:
             m: store.ModelTally(t.passed, t.failed, t.errored) for m, t in live.counts.items()
         }
         write = asyncio.ensure_future(self.services.db.run(store.save_result_rows, rows=batch))
-        began = time.monotonic()
 
         def settled(done: asyncio.Future[int]) -> None:
-            live.write_s += (time.monotonic() - began - live.write_s) * _EWMA
             if done.cancelled() or done.exception() is not None:
                 live.buffer[:0] = batch  # kept for the next attempt, and its waiters
                 if stored is not None:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import gc
+import logging
 import sqlite3
 import threading
 import time
@@ -165,6 +166,25 @@ async def test_answers_not_yet_stored_never_outnumber_the_concurrency(
     assert final is not None and final.status == "finished"
     assert len(results(database, run_id)) == N
     assert len(openai.requests_to("/chat")) == N
+
+
+async def test_a_run_whose_writes_are_slow_next_to_its_answers_stops_holding(
+    stack: BuildStack, database: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Answers in no time: waiting for each write would halve the run's throughput, so
+    # after HOLD_SAMPLES waits the run writes in batches instead (and says so).
+    n = 60
+    with FakeSlack() as slack, FakeOpenAI(models=["m1"]) as openai:
+        teach_parity(openai, "m1", n)
+        suites = write_parity_suite(tmp_path / "suites", n)
+        services = stack(slack, openai, suites=suites, EVALBOT_CONCURRENCY="2").services
+        caplog.set_level(logging.INFO, logger="commands.eval.runner")
+        run_id = new_run(services)
+        final = await asyncio.wait_for(services.engine.execute(run_id), timeout=90)
+    assert final is not None and final.status == "finished"
+    assert len(results(database, run_id)) == n
+    switched = [r for r in caplog.records if "written in batches from now on" in r.getMessage()]
+    assert len(switched) == 1
 
 
 async def test_an_answer_is_capped_by_default_and_counted_as_cut(

@@ -189,6 +189,23 @@ def test_starting_without_a_token_prints_one_line_and_exits_2(tmp_path: Path) ->
     assert "Traceback" not in proc.stderr
 
 
+def test_python_m_bot_takes_the_evalbot_commands_arguments(tmp_path: Path) -> None:
+    # It used to start the bot whatever it was given (and ask for a Slack token).
+    (tmp_path / "suites").mkdir()
+    env = clean_env(tmp_path) | {"EVALBOT_SUITES_DIR": str(tmp_path / "suites")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "suites", "check"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "SLACK_BOT_TOKEN" not in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_make_run_without_a_token_exits_2(tmp_path: Path) -> None:
     """`make run` as a newcomer types it: the bot's one line, then make's own status."""
     venv = REPO / ".venv" / "bin"

@@ -26,7 +26,7 @@ from commands.finetune import on_gate_decided
 from commands.finetune.jobs import evaluate
 from commands.finetune.jobs import show as show_job
 from commands.headline import Reference, lead_of, next_step, verdict_line
-from commands.origins import Drift, FineTune, Origin, Release, Slack, origin_of
+from commands.origins import Cli, Drift, FineTune, Origin, Release, Slack, origin_of
 from commands.ports import ChatError, Posted
 from commands.promote import NoEvidence, propose
 from commands.reports import Code, Title, Verdict
@@ -95,8 +95,15 @@ class RunOutcomes:
                     if verdict is not None and made.known:
                         lead = verdict
                         await steps.run("verdict", lambda: restate(ports, run, where, lead))
-            case _:  # Cli: the terminal prints its own summary; nothing follows
-                return
+            case Cli():
+                # The terminal has the summary and the failing samples; a run of several
+                # models gets its paired comparison too, the first model named as the
+                # baseline (a pipeline decides the order). No proposal: nobody in a
+                # terminal approves one.
+                if where is not None and len(run.models) > 1:
+                    comparison = await compare.for_run(ports, run)
+                    title = ("Comparison r" + str(run.id),)
+                    await compare.post_report(ports, comparison, where, title, steps)
 
     async def gate_decided(self, ports: Ports, proposal: Proposal) -> None:
         """A costly fine-tune's gate: approved jobs are submitted, the rest shown closed."""

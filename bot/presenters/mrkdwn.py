@@ -90,9 +90,16 @@ class Style(Protocol):
 
     def title(self, parts: Title) -> str: ...
 
+    def icon(self, name: str) -> str:
+        """A Slack emoji by name, followed by a space; a medium without them gives ''."""
+        ...
+
 
 class Mrkdwn:
     """Slack's mrkdwn: everything not ours escaped; names and samples as code."""
+
+    def icon(self, name: str) -> str:
+        return f":{name}: "
 
     def esc(self, text: str) -> str:
         return esc(text)

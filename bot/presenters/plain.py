@@ -26,6 +26,9 @@ def literal(text: str) -> str:
 class Plain:
     """The Style of bot.presenters.mrkdwn for a terminal."""
 
+    def icon(self, name: str) -> str:
+        return ""  # a terminal shows ":x:" as typed: the words say it already
+
     def esc(self, text: str) -> str:
         return literal(text)
 

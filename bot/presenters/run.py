@@ -23,10 +23,11 @@ def header_line(s: Style, h: RunHeader, state: str) -> str:
     line = f"{s.bold(f'Eval {h.run}')} · {s.code(h.suite)} · {h.total} samples · {state}{who}"
     watch = f"watch {h.watch}" if h.watch else "a watch"
     if h.release_of is not None:
-        banner = f":rocket: {s.bold('Release alert')} — new model {s.code(h.release_of)} ({watch})"
+        new = s.code(h.release_of)
+        banner = f"{s.icon('rocket')}{s.bold('Release alert')} — new model {new} ({watch})"
         return f"{banner}\n{line}"
     if h.drift:
-        return f":mag: Drift check ({watch})\n{line}"
+        return f"{s.icon('mag')}Drift check ({watch})\n{line}"
     return line
 
 
@@ -64,7 +65,7 @@ def queued_line(s: Style, q: QueuePlace) -> str:
         waits.append(f"{len(q.running)} running ({_run_ids(q.running)})")
     behind = f" behind {' and '.join(waits)}" if waits else ""
     return (
-        f":hourglass_flowing_sand: {s.bold('Queued')}{behind}: at most {q.limit} runs at "
+        f"{s.icon('hourglass_flowing_sand')}{s.bold('Queued')}{behind}: at most {q.limit} runs at "
         "once (EVALBOT_MAX_ACTIVE_RUNS); it starts when one ends."
     )
 
@@ -108,14 +109,16 @@ def summary(s: Style, r: RunSummary) -> str:
     if r.state == "failed":
         # The reason names the model in code (our words) around the provider's message:
         # shown escaped with emphasis made inert rather than all as code.
-        lines.append(f":x: {s.inert(r.error or 'no reason given')}")
+        lines.append(f"{s.icon('x')}{s.inert(r.error or 'no reason given')}")
     elif r.state == "cancelled":
-        lines.append(":no_entry_sign: cancelled — the counts below are the samples done before.")
+        lines.append(
+            s.icon("no_entry_sign") + "cancelled — the counts below are the samples done before."
+        )
     for model, params in sorted(r.adjustments.items()):
         shown = ", ".join(s.code(p) for p in params)
         lines.append(
-            f":information_source: {s.code(model)} does not accept {shown}: it ran with the "
-            "provider's default."
+            f"{s.icon('information_source')}{s.code(model)} does not accept {shown}: it ran "
+            "with the provider's default."
         )
     lines += cut_answers(s, r)
     for model in r.models:
@@ -135,8 +138,8 @@ def cut_answers(s: Style, r: RunSummary) -> list[str]:
         if cut:
             answers = "answer was" if cut == 1 else "answers were"
             lines.append(
-                f":scissors: {s.code(model)}: {cut} {answers} cut at the output-token limit "
-                "and graded as cut; raise `max_completion_tokens` under `sampling` in the "
+                f"{s.icon('scissors')}{s.code(model)}: {cut} {answers} cut at the output-token "
+                "limit and graded as cut; raise `max_completion_tokens` under `sampling` in the "
                 "suite if answers need more."
             )
     return lines

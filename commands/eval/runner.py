@@ -593,7 +593,7 @@ class RunEngine:
         if exc.kind == "not_found":
             return (
                 f"`{model}` is not a model this provider serves ({exc.message}). "
-                "`/eval run` with a model from the provider's list."
+                "Run it again with a model the provider lists."
             )
         if exc.kind == "auth":
             return (

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 EVALBOT = REPO / ".venv" / "bin" / "evalbot"
 EXAMPLES = REPO / "examples"
 MODEL = "gpt-4.1-mini"
+OTHER = "gpt-4o"
 
 
 def scrubbed_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -71,11 +72,11 @@ def eval_env(fake: FakeOpenAI, home: Path) -> dict[str, str]:
     }
 
 
-def script_answers(fake: FakeOpenAI, right: int) -> None:
+def script_answers(fake: FakeOpenAI, right: int, model: str = MODEL) -> None:
     """The first `right` of ten tickets get their label, the rest a wrong one."""
     for i, item in enumerate(routing_items()):
         wrong = "other" if item["label"] != "other" else "billing"
-        fake.answer(MODEL, item["ticket"], item["label"] if i < right else wrong)
+        fake.answer(model, item["ticket"], item["label"] if i < right else wrong)
 
 
 def stop(proc: subprocess.Popen[str]) -> None:
@@ -89,11 +90,12 @@ def stop(proc: subprocess.Popen[str]) -> None:
 class Ran:
     fake: FakeOpenAI
     result: subprocess.CompletedProcess[str]
+    home: Path
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ran]]:
-    """Three `evalbot eval run` processes, each with its own fake, folder and database.
+    """`evalbot eval run` processes, each with its own fake, folder and database.
 
     They start together because each pays about 2 s of imports; run one after another
     they would make this file slow.
@@ -102,17 +104,20 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ran]]:
         "above": (7, ["ticket-routing", MODEL, "--limit", "10", "--min-pass-rate", "0.5"]),
         "below": (3, ["ticket-routing", MODEL, "--limit", "10", "--min-pass-rate", "0.5"]),
         "unknown": (0, ["no-such-suite", MODEL]),
+        "two": (7, ["ticket-routing", MODEL, OTHER, "--limit", "10"]),
+        "no-model": (7, ["ticket-routing", "gpt-5-nope", "--limit", "10"]),
     }
     with contextlib.ExitStack() as stack:
         started = {}
         for name, (right, args) in cases.items():
-            fake = stack.enter_context(FakeOpenAI(models=[MODEL]))
+            fake = stack.enter_context(FakeOpenAI(models=[MODEL, OTHER]))
             script_answers(fake, right)
+            script_answers(fake, 3, OTHER)
             home = tmp_path_factory.mktemp(name)
             proc = start("eval", "run", *args, home=home, extra_env=eval_env(fake, home))
             stack.callback(stop, proc)
-            started[name] = (fake, proc)
-        yield {name: Ran(fake, finish(proc)) for name, (fake, proc) in started.items()}
+            started[name] = (fake, proc, home)
+        yield {name: Ran(fake, finish(proc), home) for name, (fake, proc, home) in started.items()}
 
 
 # -- suites check -----------------------------------------------------------------------------
@@ -194,6 +199,31 @@ def test_eval_run_of_an_unknown_suite_exits_2(runs: dict[str, Ran]) -> None:
     assert "There is no suite no-such-suite" in done.stderr
     assert "ticket-routing" in done.stderr, "the suites that exist are named"
     assert fake.count("/chat") == 0, "nothing was asked of the provider"
+
+
+def test_a_run_of_two_models_prints_their_paired_comparison(runs: dict[str, Ran]) -> None:
+    done = runs["two"].result
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    # The first model named is the baseline; 4 items went from right to wrong.
+    assert f"Comparison r1 · ticket-routing · baseline {MODEL} (70.0%)" in out
+    # Ten pairs are too few for 4 regressions to be significant: it says so.
+    assert re.search(rf"{OTHER}: -40\.0 pp .* 0 improved, 4 regressed → no significant", out)
+    assert f"Flipped samples, {MODEL} → {OTHER} (4 of 4 shown)" in out
+    assert "chart written to comparison.png" in done.stderr
+    chart = runs["two"].home / "comparison.png"  # the working folder's
+    assert chart.read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_model_the_provider_does_not_serve_is_named_in_plain_words(
+    runs: dict[str, Ran],
+) -> None:
+    done = runs["no-model"].result
+    assert done.returncode == 1
+    assert "`gpt-5-nope` is not a model this provider serves" in done.stdout
+    assert "Run it again with a model the provider lists." in done.stdout
+    assert not re.search(r":[a-z_]+:", done.stdout), "no Slack emoji codes in a terminal"
+    assert "/eval" not in done.stdout
 
 
 def test_ctrl_c_cancels_the_run_so_no_bot_resumes_it(tmp_path: Path) -> None:

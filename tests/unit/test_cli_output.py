@@ -11,6 +11,7 @@ printable character (`*`, `<`, backticks) as it is.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 from pathlib import Path
 
@@ -75,3 +76,28 @@ def test_an_import_prints_the_configs_escape_sequences_literally(
 def test_the_models_below_the_floor_are_named_literally() -> None:
     line = below_floor(0.9, [f"m{CLEAR}", "m-2"])
     assert line == "below --min-pass-rate 90%: m\\x1b[2J, m-2"
+
+
+@pytest.mark.parametrize("state", ["failed", "cancelled"])
+def test_a_terminal_summary_has_no_slack_emoji_codes_and_slack_keeps_them(state: str) -> None:
+    from bot.presenters.mrkdwn import SLACK
+    from bot.presenters.plain import PLAIN
+    from bot.presenters.run import summary
+    from commands.reports import RunHeader, RunSummary
+    from storage.runs import ModelTally
+
+    report = RunSummary(
+        header=RunHeader("r3", "qa", "sha256:abc", 4),
+        state=state,
+        models=["m1"],
+        counts={"m1": ModelTally(passed=1, truncated=1)},
+        costs={"m1": None},
+        elapsed_s=2.0,
+        error="`m1` is not a model this provider serves",
+        adjustments={"m1": ["temperature"]},
+    )
+    terminal, slack = summary(PLAIN, report), summary(SLACK, report)
+    shortcodes = re.compile(r":[a-z_]+:")
+    assert not shortcodes.search(terminal), terminal
+    assert len(shortcodes.findall(slack)) == 3, slack  # the state's, the adjustment's, the cut's
+    assert "it ran with the provider's default" in terminal

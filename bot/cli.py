@@ -136,13 +136,26 @@ def check_suites(root: Path) -> int:
 
 async def terminal_eval(settings: Settings, args: argparse.Namespace) -> int:
     """`evalbot eval run`: the bot's engine with a terminal for a channel."""
-    from bot.terminal import TerminalChat, TerminalPresenter, below_floor, unknown_suite
+    from bot.terminal import (
+        TerminalChat,
+        TerminalPresenter,
+        below_floor,
+        refused,
+        unknown_models,
+        unknown_suite,
+    )
     from bot.wiring import build_services
+    from commands.model_names import resolve, split_names
+    from commands.model_shapes import check_run_models
     from commands.ports import IdleScheduler
+    from commands.registry import UsageError
     from storage import runs as store
-    from storage.db import Database
+    from storage.db import Database, create_or_migrate
 
-    db = await asyncio.to_thread(Database.connect, settings.sqlalchemy_url)
+    db = Database.connect(settings.sqlalchemy_url, run_migrations=False)
+    # The schema is made (or checked) in a thread while the names are checked with the
+    # provider: neither waits for the other.
+    schema = asyncio.ensure_future(asyncio.to_thread(create_or_migrate, db.engine))
     presenter = TerminalPresenter()
     services, gateway = build_services(
         settings,
@@ -160,12 +173,26 @@ async def terminal_eval(settings: Settings, args: argparse.Namespace) -> int:
         if args.limit is not None and args.limit < 1:
             _say("--limit must be at least 1", file=sys.stderr)
             return 2
+        # Checked as `/eval run` checks them, before anything starts: a typo is refused
+        # with the nearest names the provider lists (exit 2), not run and failed.
+        models = split_names(args.models)
+        try:
+            check_run_models(services.models, models)
+        except UsageError as exc:
+            _say(refused(exc.words or str(exc)), file=sys.stderr)
+            return 2
+        resolution = await resolve(services.models.directory, services.models, models, slack=False)
+        if resolution.problems:
+            _say(unknown_models(resolution.problems), file=sys.stderr)
+            return 2
+        models = resolution.models
+        await schema
         total = min(args.limit or len(suite.items), len(suite.items))
         run = await db.run(
             store.create_run,
             suite=suite.name,
             data_version=suite.data_version,
-            models=args.models,
+            models=models,
             total=total,
             sample_limit=args.limit,
             channel="terminal",
@@ -183,15 +210,14 @@ async def terminal_eval(settings: Settings, args: argparse.Namespace) -> int:
             floor = args.min_pass_rate / 100 if args.min_pass_rate > 1 else args.min_pass_rate
             counts = await db.run(store.tallies, run_id=run.id or 0, with_latencies=False)
             low = [
-                m
-                for m in args.models
-                if (counts.get(m) is None or (counts[m].pass_rate or 0.0) < floor)
+                m for m in models if (counts.get(m) is None or (counts[m].pass_rate or 0.0) < floor)
             ]
             if low:
                 _say(below_floor(floor, low), file=sys.stderr)
                 return 1
         return 0
     finally:
+        await asyncio.gather(schema, return_exceptions=True)  # not left writing
         close = getattr(services.charts, "close", None)
         if callable(close):
             close()

@@ -16,7 +16,7 @@ from typing import Any
 from bot.presenters.plain import PLAIN, literal
 from bot.presenters.slack import StyledPresenter
 from commands.ports import ChatError, Posted, Upload
-from commands.reports import RunProgress
+from commands.reports import RunProgress, Title
 
 Say = Callable[..., None]
 """bot/cli.py's one printing function: `say(*parts, file=None, end="\n")`."""
@@ -109,3 +109,13 @@ def unknown_suite(name: str, names: list[str]) -> str:
     hint = f" Did you mean {close[0]}?" if close else ""
     have = ", ".join(names) or "none (add one to the suites folder)"
     return f"There is no suite {literal(name[:60])}.{hint} Suites: {have}."
+
+
+def refused(why: str | Title) -> str:
+    """A refusal of what was typed: a Title worded for the terminal, a str as it is."""
+    return literal(why) if isinstance(why, str) else PLAIN.title(why)
+
+
+def unknown_models(problems: list[Title]) -> str:
+    """Each model name the provider does not serve, with the nearest it does."""
+    return "\n".join(PLAIN.title(p) for p in problems) + "\nNothing was started."

@@ -132,8 +132,11 @@ def resolve_cached(
     return out
 
 
-async def resolve(directory: ModelDirectory, models: Models, names: Sequence[str]) -> Resolution:
-    """Resolve names against the providers' lists; a miss refreshes that list once."""
+async def resolve(
+    directory: ModelDirectory, models: Models, names: Sequence[str], *, slack: bool = True
+) -> Resolution:
+    """Resolve names against the providers' lists; a miss refreshes that list once.
+    `slack`: a refusal ends with the Slack command that lists a provider's models."""
     out: list[str] = []
     problems: list[Title] = []
     refreshed: set[str] = set()
@@ -159,7 +162,7 @@ async def resolve(directory: ModelDirectory, models: Models, names: Sequence[str
             problems.append(
                 (Code(clip(typed, 60)), " is not a model ", *where, " serves.", *hint)
                 + (("?",) if near else ())
-                + (" ", Code(listing_cmd), " lists them.")
+                + ((" ", Code(listing_cmd), " lists them.") if slack else ())
             )
             continue
         out.append(_full(provider, found, typed))

@@ -10,7 +10,9 @@ pass), at most 128 characters. (Whether a provider serves the name is commands.m
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
+from commands.ports import Models
 from commands.registry import UsageError
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$")
@@ -54,3 +56,28 @@ def check_model_glob(glob: str) -> str:
             f"{MIN_GLOB_LITERALS} characters of it, like `gpt-5*` or `*-mini`."
         )
     return glob
+
+
+MAX_MODELS = 10  # per run
+
+
+def check_run_models(models: Models, names: Sequence[str]) -> None:
+    """What is checked of a run's model names before any provider is asked, from Slack
+    and from the terminal alike: UsageError saying what is wrong."""
+    if len({m.casefold() for m in names}) != len(names):
+        raise UsageError("A model is named twice.")
+    if len(names) > MAX_MODELS:
+        raise UsageError(f"At most {MAX_MODELS} models per run.")
+    for model in names:
+        check_model_name(model)
+        provider, _ = models.split(model)
+        if ":" in model and provider == "default" and not model.startswith("ft:"):
+            known = ", ".join(p for p in models.providers() if p != "default")
+            raise UsageError(
+                f"`{_harmless(model)}`: unknown provider `{model.split(':')[0]}`. "
+                + (
+                    f"Configured providers: {known}."
+                    if known
+                    else "No extra providers are configured (EVALBOT_PROVIDERS)."
+                )
+            )

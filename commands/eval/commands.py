@@ -14,7 +14,7 @@ from commands.eval.render import clip, pct, run_header
 from commands.grammar import Parsed, int_option
 from commands.headline import compare_step, lead_of, verdict_line
 from commands.model_names import resolve, resolve_cached, split_names
-from commands.model_shapes import check_model_name
+from commands.model_shapes import check_run_models
 from commands.permissions import check_start, check_stop, refused_at_once
 from commands.ports import ChatError
 from commands.registry import Family, Invocation, Started, UsageError, UserFacingError, id_arg
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 EVAL = Family("/eval", "run the team's eval suites on models and compare them")
 
-MAX_MODELS = 10
 MAX_LIMIT = 100_000
 
 
@@ -140,23 +139,7 @@ def run_cmd(services: Services, inv: Invocation, parsed: Parsed) -> str | Starte
         raise UsageError(services.suites.unknown(name))
     if not models:
         raise UsageError(f"Name at least one model to run `{name}` on.")
-    if len({m.casefold() for m in models}) != len(models):
-        raise UsageError("A model is named twice.")
-    if len(models) > MAX_MODELS:
-        raise UsageError(f"At most {MAX_MODELS} models per run.")
-    for model in models:
-        check_model_name(model)
-        provider, _ = services.models.split(model)
-        if ":" in model and provider == "default" and not model.startswith("ft:"):
-            known = ", ".join(p for p in services.models.providers() if p != "default")
-            raise UsageError(
-                f"`{clip(model, 60)}`: unknown provider `{model.split(':')[0]}`. "
-                + (
-                    f"Configured providers: {known}."
-                    if known
-                    else "No extra providers are configured (EVALBOT_PROVIDERS)."
-                )
-            )
+    check_run_models(services.models, models)
     limit = int_option(parsed, "limit", min=1, max=MAX_LIMIT)
     total = min(limit or len(suite.items), len(suite.items))
     refusal = refused_at_once(services.policy, inv.user_id)

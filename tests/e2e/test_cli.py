@@ -215,15 +215,20 @@ def test_a_run_of_two_models_prints_their_paired_comparison(runs: dict[str, Ran]
     assert chart.read_bytes().startswith(b"\x89PNG")
 
 
-def test_a_model_the_provider_does_not_serve_is_named_in_plain_words(
+def test_a_model_the_provider_does_not_serve_is_refused_before_anything_starts(
     runs: dict[str, Ran],
 ) -> None:
-    done = runs["no-model"].result
-    assert done.returncode == 1
-    assert "`gpt-5-nope` is not a model this provider serves" in done.stdout
-    assert "Run it again with a model the provider lists." in done.stdout
-    assert not re.search(r":[a-z_]+:", done.stdout), "no Slack emoji codes in a terminal"
-    assert "/eval" not in done.stdout
+    done, fake = runs["no-model"].result, runs["no-model"].fake
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"gpt-5-nope is not a model the default provider serves. Did you mean {OTHER}?",
+        "Nothing was started.",
+    ]
+    assert fake.count("/chat") == 0, "nothing was asked of the provider"
+    runs_stored = sqlite3.connect(runs["no-model"].home / "evalbot.db").execute(
+        "SELECT count(*) FROM eval_runs"
+    )
+    assert runs_stored.fetchone() == (0,), "no failed run is left in the team's history"
 
 
 def test_ctrl_c_cancels_the_run_so_no_bot_resumes_it(tmp_path: Path) -> None:

@@ -94,6 +94,28 @@ def first_request_times(starts: int, repo: Path = REPO) -> tuple[list[float], li
     return times, cpu
 
 
+# The libraries the terminal path cannot start without: storage is SQLModel (SQLAlchemy
+# and pydantic, a required dependency), settings are pydantic-settings, the provider
+# client is aiohttp, suites are YAML.
+FLOOR_IMPORTS = "import sqlmodel, aiohttp, pydantic_settings, yaml"
+
+
+def floor_times(starts: int) -> list[float]:
+    """Seconds from launching a Python that imports only FLOOR_IMPORTS (collector
+    paused, as bot/cli.py loads them) to the end of those imports: no line of evalbot's
+    runs. Clocked as the first request is: the child's wall clock against the launch."""
+    code = f"import gc; gc.disable(); {FLOOR_IMPORTS}; import time; print(time.time())"
+    times = []
+    for i in range(starts + 1):
+        launched = time.time()
+        done = subprocess.run(
+            [sys.executable, "-c", code], check=True, env=child_env(), capture_output=True
+        )
+        if i:  # the first warms the page cache
+            times.append(float(done.stdout) - launched)
+    return times
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -137,10 +159,12 @@ def cli_start(quick: bool = False) -> Result:
     before: list[float] = []
     before_cpu: list[float] = []
     loads: list[float] = []
+    floor: list[float] = []
     for _ in range(1 if quick else 3):
         started, used = first_request_times(2)
         times += started
         cpu += used
+        floor += floor_times(2)
         loads.append(os.getloadavg()[0])
         if before_repo:
             started, used = first_request_times(2, repo=Path(before_repo))
@@ -185,6 +209,11 @@ def cli_start(quick: bool = False) -> Result:
             f"{statistics.median(cpu):.2f} s, {min(cpu):.2f}-{max(cpu):.2f} s",
         ),
         Row(
+            f"floor: `python -c '{FLOOR_IMPORTS}'`, launch to imported (median, range)",
+            "",
+            f"{statistics.median(floor):.2f} s, {min(floor):.2f}-{max(floor):.2f} s",
+        ),
+        Row(
             "machine load average (1 min) while starting, on 2 cores",
             "",
             f"{min(loads):.1f}-{max(loads):.1f}",
@@ -201,11 +230,15 @@ def cli_start(quick: bool = False) -> Result:
         title="Terminal runner: `evalbot eval run` start-up",
         rows=rows,
         limit=(
-            "Start-up is the interpreter and the imports the terminal path needs: "
-            "SQLAlchemy, SQLModel and pydantic with the 12 table classes they build (about half "
-            "of the import time), aiohttp (14%), "
-            "pydantic settings, yaml, the graders and the engine; they load with the garbage "
-            "collector paused and are then frozen (bot/cli.py). Not loaded: the openai SDK "
+            "Start-up is the interpreter and the imports the terminal path needs. The floor "
+            "row is the libraries alone, no line of evalbot: SQLModel (a required "
+            "dependency: SQLAlchemy and pydantic), aiohttp, pydantic-settings and yaml take "
+            "most of the 0.5 s on this machine before the run row, the admission under "
+            "EVALBOT_MAX_ACTIVE_RUNS and EVALBOT_DAILY_USD and the model-name check that "
+            "must come before any request. On top: the 12 table classes, the graders and "
+            "the engine, loaded with the garbage collector paused, then frozen "
+            "(bot/cli.py); the schema is made while the provider lists its models. Not "
+            "loaded: the openai SDK "
             "(completions carry the headers bot/openai_headers.py computes as the SDK would), "
             "Slack, the web server, the scheduler, charts, alembic (a fresh database is "
             "created from the models and stamped, not migrated step by step). Times are wall "
@@ -215,6 +248,7 @@ def cli_start(quick: bool = False) -> Result:
         ),
         details={
             "first_request_s": times,
+            "floor_s": floor,
             "process_cpu_s": cpu,
             "before_process_cpu_s": before_cpu,
             "before_first_request_s": before,

@@ -65,6 +65,23 @@ CPU median 3.53 s; `-X importtime` self time 4.18 s, openai 33%, sqlalchemy 17% 
 without the SDK (28761a0): 3.69 s, CPU 2.36 s; with the collector paused and frozen \
 (HEAD): 2.71 s, CPU 1.53 s; import self time 1.92 s: sqlalchemy 29%, aiohttp 14%, \
 commands 11%, storage 10% (of which the 12 table classes 200 ms), pydantic 6% |
+| A sample holds its place in the concurrency until its result is stored, from the \
+start of every run, and a run stops holding for good once grading and that wait cost \
+over 4% of the provider's answer time (16 waits judged). Before, results were written \
+as soon as concurrency/4 waited but the next request did not wait for the write. \
+Measured with `python -m bench crash_waste` and, for the cost, `python -m bench \
+throughput` run in a `git archive 96c8bf9` checkout and this one alternately, three \
+times each, on a quiet machine | commands/eval/runner.py | 1 s latency: 125 requests \
+(in flight + 1); holding on every sample (tried first): 124 but 8% slower at \
+concurrency 64 (1.26 against 1.17 of the bound) | 124 and 124 at 0.1 s and 1 s, in \
+two runs; throughput 1.18, 1.18, 1.18 against 1.17, 1.18, 1.19 before |
+| `evalbot eval run` checks its model names with the provider before anything starts \
+(as `/eval run` does), while the schema is made in a thread; and the benchmark's \
+starts after the warm-up read cached byte-code (this sandbox sets \
+PYTHONDONTWRITEBYTECODE, so each start compiled the checkout: about 0.15 s, not what \
+a user's machine does). Quiet machine, `python -m bench cli_start` | bot/cli.py, \
+bench/cli_start.py | first request median 0.79 s | 0.63-0.75 s, against a floor of \
+0.60 s (the libraries alone, same runs) |
 
 Looked at and left alone, because the measurements did not point at them: the limiter's
 `notify_all` (at most a few waiters at concurrency 64: the pool has concurrency + 4

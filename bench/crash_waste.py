@@ -97,14 +97,15 @@ def crash_waste(quick: bool = False) -> Result:
         "Crash waste: requests asked twice after kill -9",
         rows,
         limit=(
-            "a sample keeps its place in the concurrency until its result is stored, as "
-            "long as grading and a write take under 1/50 of the provider's answer time "
-            "(commands/eval/runner.py, HOLD_RATIO): answers asked for and not stored never "
-            "outnumber the concurrency, so a kill re-asks at most what was in flight. "
-            "A faster provider (or heavy grader) frees the place at once and writes in "
-            "batches of concurrency/4 instead, to keep throughput: then up to a batch "
-            "more. Before (written every 0.5 s): 144 requests at 0.1 s latency; written "
-            "at concurrency/4 without holding: 125 at 1 s"
+            "a sample keeps its place in the concurrency until its result is stored "
+            "(commands/eval/runner.py, RunEngine._sample): answers asked for and not stored "
+            "never outnumber the concurrency, so a kill re-asks at most what was in flight. "
+            "A run stops holding, for good, when grading and that wait take over 1/25 of "
+            "the provider's answer time (a fast provider at high concurrency, a heavy "
+            "grader): its results are then written in batches of concurrency/4 to keep "
+            "throughput, and a kill may re-ask up to a batch more. Before (written every "
+            "0.5 s): 144 requests at 0.1 s latency; written at concurrency/4 without "
+            "holding: 125 at 1 s"
         ),
         details=details,
     )

@@ -141,7 +141,8 @@ async def test_answers_not_yet_stored_never_outnumber_the_concurrency(
     # What `kill -9` loses is what was asked for and not yet stored: while writes are
     # held back, the run waits instead of asking on (it used to ask for all 8).
     _, openai = fakes
-    openai.latency = 0.3  # the 8 samples would be asked for within 1.2 s
+    # Each answer takes 1 s: the lock is surely taken before the preflight's comes back.
+    openai.latency = 1.0
     locked, release = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -156,7 +157,7 @@ async def test_answers_not_yet_stored_never_outnumber_the_concurrency(
     holder = asyncio.ensure_future(asyncio.to_thread(hold))
     try:
         await until(locked.is_set, what="the lock")
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(2.2)  # the old engine had asked for 5 by then
         assert results(database, run_id) == []  # the lock holds: nothing stored yet
         assert len(openai.requests_to("/chat")) <= 2  # the concurrency
     finally:

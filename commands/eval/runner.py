@@ -476,8 +476,8 @@ class RunEngine:
         throughput instead: its slots are then freed once a sample is graded, results
         are written in batches, and a crash may ask again up to a batch more.
         """
-        hold = live.slots is not None and live.holding
-        async with live.slots if hold and live.slots else contextlib.nullcontext():
+        slots = live.slots if live.holding else None
+        async with slots or contextlib.nullcontext():
             try:
                 await self._ask_and_grade(live, key, preflight=preflight)
             except (RunRefused, asyncio.CancelledError):
@@ -488,7 +488,7 @@ class RunEngine:
                     result = store.new_result_row(live.run.id or 0, key[0], key[1])
                     result["error"] = f"evalbot could not grade this sample ({type(exc).__name__})"
                     self._record(live, result)
-            if hold and live.buffered is not None:
+            if slots is not None and live.buffered is not None:
                 live.flush_now.set()
                 began = time.monotonic()
                 await asyncio.shield(live.buffered)
